@@ -1,0 +1,78 @@
+# RocketLead Ingress Webhooks — build, test and run.
+#
+# `sam build` calls `make build-<LogicalId>` for every function of template.yaml
+# (CodeUri: ., Metadata.BuildMethod: makefile) with ARTIFACTS_DIR set; the one
+# build-% rule below builds them all the same way.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-builtin-rules
+
+GO ?= go
+GOARCH ?= arm64
+
+# Logical id of each function in template.yaml -> its folder under functions/.
+# A function may be listed before its folder exists: build-% then fails clearly,
+# and `make build` skips it.
+FN_IngressFunction := ingress
+FN_EntryEventsFunction := entry-events
+FN_CreateWebhookFunction := admin-create
+FN_RotateWebhookFunction := admin-rotate
+FN_ListWebhooksFunction := admin-list
+FN_DeleteWebhookFunction := admin-delete
+
+LOGICAL_IDS := $(sort $(patsubst FN_%,%,$(filter FN_%,$(.VARIABLES))))
+FUNCTION_DIRS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
+MAPPED_DIRS := $(foreach id,$(LOGICAL_IDS),$(FN_$(id)))
+UNMAPPED_DIRS := $(filter-out $(MAPPED_DIRS),$(FUNCTION_DIRS))
+BUILDABLE_IDS := $(foreach id,$(LOGICAL_IDS),$(if $(filter $(FN_$(id)),$(FUNCTION_DIRS)),$(id)))
+
+LAMBDA_TAGS := lambda.norpc
+LAMBDA_LDFLAGS := -s -w -buildid=
+
+TOOLS_BIN := $(CURDIR)/infra/.tools/bin
+# staticcheck 2026.2.2; needs go >= 1.26.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLS_BIN)/staticcheck
+
+.PHONY: build run tools lint test bench clean
+
+# build-<LogicalId>: the single SAM build rule (also used by `make build`).
+build-%:
+	$(if $(FN_$*),,$(error unknown function logical id "$*": add "FN_$* := <folder under functions/>" to the Makefile))
+	$(if $(wildcard functions/$(FN_$*)/main.go),,$(error function $* maps to functions/$(FN_$*), which has no main.go))
+	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: sam build sets it; use "make build" for a local build))
+	mkdir -p "$(ARTIFACTS_DIR)"
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
+		-ldflags "$(LAMBDA_LDFLAGS)" -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/$(FN_$*)
+
+# build: every function whose folder exists, into bin/<folder>/bootstrap.
+build:
+	$(if $(UNMAPPED_DIRS),$(error functions/$(firstword $(UNMAPPED_DIRS)) has no logical id: add "FN_<LogicalId> := $(firstword $(UNMAPPED_DIRS))" to the Makefile))
+	$(foreach id,$(BUILDABLE_IDS),$(MAKE) --no-print-directory build-$(id) ARTIFACTS_DIR="$(CURDIR)/bin/$(FN_$(id))" GOARCH=arm64 &&) true
+
+# run: the local runner (embedded DynamoDB, local AWS stand-ins, HTTP front on :3000).
+run:
+	$(GO) run ./infra/local
+
+tools:
+	@if ! "$(STATICCHECK)" -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))'; then \
+		GOBIN="$(TOOLS_BIN)" $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+	fi
+
+lint: tools
+	unformatted="$$(find . -path '*/.*' -prune -o -path ./bin -prune -o -name '*.go' -print0 | xargs -0 -r gofmt -l)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	"$(STATICCHECK)" ./...
+
+test: tools lint
+	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime 100x ./pkg/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+clean:
+	rm -rf bin .aws-sam

@@ -1,0 +1,53 @@
+// Package awstest starts the local AWS endpoints for a test: the embedded DynamoDB with the
+// project's table and the Secrets Manager stand-in holding a token key, behind an httptest
+// server, with real aws-sdk-go-v2 clients pointed at it.
+package awstest
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+)
+
+// Names used by every test environment.
+const (
+	Table    = "rocketlead-test"
+	SecretID = "rocketlead/test/token-key"
+	TokenKey = "test-token-key-0123456789abcdef0123456789abcdef"
+)
+
+// Env is a running set of local AWS endpoints.
+type Env struct {
+	URL    string
+	Server *localaws.Server
+	Config aws.Config
+	DB     *dynamodb.Client
+	// App is the function configuration that points at this environment.
+	App app.Env
+}
+
+// Start serves the local AWS endpoints until the test ends and creates the table.
+func Start(t testing.TB) *Env {
+	t.Helper()
+	srv := localaws.New(localaws.Options{Secrets: map[string]string{SecretID: TokenKey}})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	cfg := localaws.Config(hs.URL)
+	db := dynamodb.NewFromConfig(cfg)
+	if err := localaws.CreateTable(context.Background(), db, Table); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	return &Env{
+		URL:    hs.URL,
+		Server: srv,
+		Config: cfg,
+		DB:     db,
+		App:    app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR"},
+	}
+}

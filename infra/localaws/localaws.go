@@ -1,0 +1,358 @@
+// Package localaws serves the AWS APIs the functions call, locally, on one HTTP endpoint.
+//
+// Requests are routed by their X-Amz-Target header: DynamoDB goes to an embedded
+// github.com/truora/minidyn server speaking the real DynamoDB JSON protocol, Secrets Manager
+// GetSecretValue is answered from a fixed map. The production aws-sdk-go-v2 clients are used
+// unchanged; only their endpoint points here.
+package localaws
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	minidyn "github.com/truora/minidyn/server"
+)
+
+const (
+	dynamoDBPrefix       = "DynamoDB_20120810."
+	secretsManagerPrefix = "secretsmanager."
+
+	dynamoDBContentType       = "application/x-amz-json-1.0"
+	secretsManagerContentType = "application/x-amz-json-1.1"
+
+	// maxRequestBody bounds what is buffered per request; DynamoDB's own limit for a
+	// TransactWriteItems request is 4 MB, so this never rejects a legal call.
+	maxRequestBody = 16 << 20
+)
+
+// minidynOperations lists the DynamoDB operations minidyn v0.8.2 implements. Anything else is
+// answered with a JSON UnknownOperationException here, because minidyn answers it with a
+// plain-text body the SDK cannot decode into a typed error.
+var minidynOperations = map[string]bool{
+	"CreateTable":        true,
+	"UpdateTable":        true,
+	"DeleteTable":        true,
+	"DescribeTable":      true,
+	"PutItem":            true,
+	"DeleteItem":         true,
+	"UpdateItem":         true,
+	"GetItem":            true,
+	"Query":              true,
+	"Scan":               true,
+	"BatchWriteItem":     true,
+	"BatchGetItem":       true,
+	"TransactWriteItems": true,
+	"TransactGetItems":   true,
+}
+
+// writeObserver receives one item committed by PutItem or by a Put of TransactWriteItems.
+type writeObserver func(table string, item map[string]types.AttributeValue)
+
+// Options configures a Server.
+type Options struct {
+	// Secrets maps a secret id (name) or full ARN to its SecretString.
+	Secrets map[string]string
+	// Logger receives debug lines per request and warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is an http.Handler that answers DynamoDB and Secrets Manager requests.
+type Server struct {
+	ddb     *minidyn.Server
+	secrets map[string]string
+	logger  *slog.Logger
+	created time.Time
+
+	// writeMu serialises the observed writes together with their notification, so observers
+	// see committed items one at a time and in commit order, like a stream shard would.
+	writeMu sync.Mutex
+
+	mu        sync.Mutex
+	observers []writeObserver
+	ttl       map[string]ttlSetting
+}
+
+type ttlSetting struct {
+	AttributeName string
+	Enabled       bool
+}
+
+// New returns a Server with an empty embedded DynamoDB and the given secrets.
+func New(opts Options) *Server {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	secrets := make(map[string]string, len(opts.Secrets))
+	for k, v := range opts.Secrets {
+		secrets[k] = v
+	}
+	return &Server{
+		ddb:     minidyn.NewServer(),
+		secrets: secrets,
+		logger:  logger,
+		created: time.Now().UTC().Truncate(time.Second),
+		ttl:     make(map[string]ttlSetting),
+	}
+}
+
+// OnWrite registers fn to be called with every item written by a successful PutItem and with
+// every Put item of a successful TransactWriteItems (UpdateItem, DeleteItem and BatchWriteItem
+// are not reported). Observers run one at a time, in commit order, before the write's
+// response is sent; fn must therefore be quick and must not itself write to this Server
+// synchronously (hand the item to a goroutine or a channel instead).
+func (s *Server) OnWrite(fn func(table string, item map[string]types.AttributeValue)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observers = append(s.observers, fn)
+}
+
+// Config returns an aws.Config for region us-east-1 with static credentials local/local whose
+// BaseEndpoint is endpoint, so that real SDK clients built from it talk to a Server.
+func Config(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+}
+
+// ServeHTTP routes a request by its X-Amz-Target header.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	switch {
+	case strings.HasPrefix(target, dynamoDBPrefix):
+		s.serveDynamoDB(w, r, strings.TrimPrefix(target, dynamoDBPrefix))
+	case strings.HasPrefix(target, secretsManagerPrefix):
+		s.serveSecretsManager(w, r, strings.TrimPrefix(target, secretsManagerPrefix))
+	default:
+		s.logger.Warn("localaws: unknown target", "target", target)
+		writeAWSError(w, secretsManagerContentType, http.StatusBadRequest, "UnknownOperationException",
+			fmt.Sprintf("unknown operation %q", target))
+	}
+}
+
+func (s *Server) serveDynamoDB(w http.ResponseWriter, r *http.Request, op string) {
+	switch {
+	case op == "UpdateTimeToLive":
+		s.updateTimeToLive(w, r)
+	case op == "DescribeTimeToLive":
+		s.describeTimeToLive(w, r)
+	case op == "PutItem" || op == "TransactWriteItems":
+		s.observedWrite(w, r, op)
+	case minidynOperations[op]:
+		rec := newRecorder()
+		s.ddb.ServeHTTP(rec, r)
+		s.logger.Debug("localaws: dynamodb", "op", op, "status", rec.status)
+		rec.copyTo(w)
+	default:
+		s.logger.Warn("localaws: unsupported dynamodb operation", "op", op)
+		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "UnknownOperationException",
+			fmt.Sprintf("operation %s is not supported locally", op))
+	}
+}
+
+// observedWrite forwards a PutItem or TransactWriteItems to minidyn and, when it succeeded,
+// hands the written items to the observers.
+func (s *Server) observedWrite(w http.ResponseWriter, r *http.Request, op string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "SerializationException", "cannot read request body")
+		return
+	}
+	if len(body) > maxRequestBody {
+		writeAWSError(w, dynamoDBContentType, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
+		return
+	}
+	fwd := r.Clone(r.Context())
+	fwd.Body = io.NopCloser(bytes.NewReader(body))
+	fwd.ContentLength = int64(len(body))
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+
+	rec := newRecorder()
+	s.ddb.ServeHTTP(rec, fwd)
+	s.logger.Debug("localaws: dynamodb", "op", op, "status", rec.status)
+	if rec.status == http.StatusOK {
+		s.notify(op, body)
+	}
+	rec.copyTo(w)
+}
+
+func (s *Server) notify(op string, body []byte) {
+	s.mu.Lock()
+	observers := append([]writeObserver(nil), s.observers...)
+	s.mu.Unlock()
+	if len(observers) == 0 {
+		return
+	}
+
+	writes, err := writtenItems(op, body)
+	if err != nil {
+		// minidyn accepted the request, so this is a converter gap, not a client error.
+		s.logger.Warn("localaws: cannot report written items", "op", op, "err", err)
+		return
+	}
+	for _, wr := range writes {
+		for _, fn := range observers {
+			fn(wr.table, wr.item)
+		}
+	}
+}
+
+type writtenItem struct {
+	table string
+	item  map[string]types.AttributeValue
+}
+
+type putWire struct {
+	TableName string                     `json:"TableName"`
+	Item      map[string]json.RawMessage `json:"Item"`
+}
+
+// writtenItems extracts the items a PutItem or TransactWriteItems request body writes.
+func writtenItems(op string, body []byte) ([]writtenItem, error) {
+	var puts []putWire
+	switch op {
+	case "PutItem":
+		var in putWire
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, fmt.Errorf("decode PutItem request: %w", err)
+		}
+		puts = append(puts, in)
+	case "TransactWriteItems":
+		var in struct {
+			TransactItems []struct {
+				Put *putWire `json:"Put"`
+			} `json:"TransactItems"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, fmt.Errorf("decode TransactWriteItems request: %w", err)
+		}
+		for _, ti := range in.TransactItems {
+			if ti.Put != nil {
+				puts = append(puts, *ti.Put)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("operation %s writes no observed items", op)
+	}
+
+	out := make([]writtenItem, 0, len(puts))
+	for _, p := range puts {
+		item, err := decodeItem(p.Item)
+		if err != nil {
+			return nil, fmt.Errorf("decode item for table %s: %w", p.TableName, err)
+		}
+		out = append(out, writtenItem{table: p.TableName, item: item})
+	}
+	return out, nil
+}
+
+func (s *Server) updateTimeToLive(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		TableName               string     `json:"TableName"`
+		TimeToLiveSpecification ttlSetting `json:"TimeToLiveSpecification"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&in); err != nil || in.TableName == "" {
+		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "ValidationException", "invalid UpdateTimeToLive request")
+		return
+	}
+	s.mu.Lock()
+	s.ttl[in.TableName] = in.TimeToLiveSpecification
+	s.mu.Unlock()
+	s.logger.Debug("localaws: TTL recorded but never enforced", "table", in.TableName,
+		"attribute", in.TimeToLiveSpecification.AttributeName, "enabled", in.TimeToLiveSpecification.Enabled)
+	writeJSON(w, dynamoDBContentType, http.StatusOK, map[string]any{
+		"TimeToLiveSpecification": in.TimeToLiveSpecification,
+	})
+}
+
+func (s *Server) describeTimeToLive(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		TableName string `json:"TableName"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&in); err != nil || in.TableName == "" {
+		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "ValidationException", "invalid DescribeTimeToLive request")
+		return
+	}
+	s.mu.Lock()
+	setting, ok := s.ttl[in.TableName]
+	s.mu.Unlock()
+	desc := map[string]any{"TimeToLiveStatus": "DISABLED"}
+	if ok && setting.Enabled {
+		desc = map[string]any{"TimeToLiveStatus": "ENABLED", "AttributeName": setting.AttributeName}
+	}
+	writeJSON(w, dynamoDBContentType, http.StatusOK, map[string]any{"TimeToLiveDescription": desc})
+}
+
+// recorder buffers a handler's response so it can be inspected before it is sent.
+type recorder struct {
+	header http.Header
+	body   bytes.Buffer
+	status int
+}
+
+func newRecorder() *recorder {
+	return &recorder{header: make(http.Header)}
+}
+
+func (rec *recorder) Header() http.Header { return rec.header }
+
+func (rec *recorder) Write(p []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return rec.body.Write(p)
+}
+
+func (rec *recorder) WriteHeader(status int) {
+	if rec.status == 0 {
+		rec.status = status
+	}
+}
+
+func (rec *recorder) copyTo(w http.ResponseWriter) {
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(rec.body.Bytes())
+}
+
+func writeJSON(w http.ResponseWriter, contentType string, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeAWSError(w, contentType, http.StatusInternalServerError, "InternalFailure", "cannot encode response")
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeAWSError(w http.ResponseWriter, contentType string, status int, errType, message string) {
+	body, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message,omitempty"`
+	}{errType, message})
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Amzn-ErrorType", errType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,125 @@
+// Package apigw maps API Gateway HTTP API (payload format 2.0) events to the lead services
+// and their results back to responses. Handlers are translation only: an expected failure is
+// a response with a nil error, since a non-nil error becomes a bare 502 for the caller.
+package apigw
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// Request and Response are the HTTP API payload 2.0 event types.
+type (
+	Request  = events.APIGatewayV2HTTPRequest
+	Response = events.APIGatewayV2HTTPResponse
+)
+
+// statusByCode is the one table from application error code to HTTP status.
+var statusByCode = map[lead.Code]int{
+	lead.EUNAUTHORIZED: http.StatusUnauthorized,
+	lead.ENOTFOUND:     http.StatusNotFound,
+	lead.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	lead.EINVALID:      http.StatusBadRequest,
+	lead.ENOLEADSTATE:  http.StatusBadRequest,
+	lead.EMISMATCH:     http.StatusUnprocessableEntity,
+	lead.ECONFLICT:     http.StatusConflict,
+	lead.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// Status returns the HTTP status for an error's code.
+func Status(err error) int {
+	if s, ok := statusByCode[lead.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON error body of SPEC §2.2.
+type errorBody struct {
+	Error      string                    `json:"error"`
+	Message    string                    `json:"message,omitempty"`
+	Details    []lead.Detail             `json:"details,omitempty"`
+	TypeErrors map[string]lead.TypeError `json:"typeErrors,omitempty"`
+	RequestID  string                    `json:"requestId"`
+}
+
+// ErrorResponse renders err as the JSON error body. Errors without a code are reported as
+// a bare internal error: their text may hold SDK details and never reaches the caller.
+func ErrorResponse(err error, requestID string) Response {
+	body := errorBody{RequestID: requestID}
+	var e *lead.Error
+	if errors.As(err, &e) && e.Code != lead.EINTERNAL {
+		body.Error = e.Reason
+		body.Message = e.Message
+		body.Details = e.Details
+		body.TypeErrors = e.TypeErrors
+	} else {
+		body.Error = lead.DefaultReason(lead.EINTERNAL)
+		body.Message = "something went wrong on our side; retrying the request is safe"
+	}
+	return JSON(Status(err), body)
+}
+
+// JSON renders v as a JSON response with the given status.
+func JSON(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"Internal error"}`)
+	}
+	return Response{
+		StatusCode: status,
+		Headers: map[string]string{
+			"Content-Type":           "application/json",
+			"Cache-Control":          "no-store",
+			"X-Content-Type-Options": "nosniff",
+		},
+		Body: string(b),
+	}
+}
+
+// Header returns the values of the named header, matched case-insensitively: HTTP APIs
+// lower-case header names, REST APIs and local tools may not. A repeated header arrives
+// comma-joined from API Gateway, or as several map keys from other callers.
+func Header(req Request, name string) (value string, count int) {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			value = strings.TrimSpace(v)
+			count++
+		}
+	}
+	return value, count
+}
+
+// RequestID returns the API Gateway request id of the event.
+func RequestID(req Request) string {
+	return req.RequestContext.RequestID
+}
+
+// logOutcome writes one structured line per request: never headers, tokens or bodies.
+func logOutcome(ctx context.Context, logger *slog.Logger, req Request, status int, err error, attrs ...any) {
+	attrs = append(attrs,
+		slog.String("requestId", RequestID(req)),
+		slog.String("route", req.RouteKey),
+		slog.Int("status", status),
+	)
+	level := slog.LevelInfo
+	if err != nil {
+		attrs = append(attrs, slog.String("outcome", string(lead.ErrorCode(err))))
+		if status >= 500 {
+			level = slog.LevelError
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+	} else {
+		attrs = append(attrs, slog.String("outcome", "ok"))
+	}
+	logger.Log(ctx, level, "request", attrs...)
+}

@@ -1,0 +1,72 @@
+// Package app builds the functions' handlers from configuration: the one place where
+// environment, AWS clients and services are wired, shared by every function's main and by
+// the local runner, so both run the same code.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
+)
+
+// Env is the functions' configuration, read from environment variables.
+type Env struct {
+	TableName        string // TABLE_NAME
+	TokenKeySecretID string // TOKEN_KEY_SECRET_ID
+	LogLevel         string // LOG_LEVEL: DEBUG, INFO, WARN, ERROR
+}
+
+// EnvFrom reads the configuration through getenv (os.Getenv in Lambda), naming every
+// required variable that is missing.
+func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
+	e := Env{
+		TableName:        getenv("TABLE_NAME"),
+		TokenKeySecretID: getenv("TOKEN_KEY_SECRET_ID"),
+		LogLevel:         getenv("LOG_LEVEL"),
+	}
+	var missing []string
+	for _, name := range required {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return e, fmt.Errorf("missing environment variables: %s", strings.Join(missing, ", "))
+	}
+	return e, nil
+}
+
+// Logger returns the JSON logger of the functions at the configured level.
+func (e Env) Logger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(e.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// Ingress builds the public ingest handler: it reads the token key from Secrets Manager
+// once, here, at cold start.
+func Ingress(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (func(context.Context, apigw.Request) (apigw.Response, error), error) {
+	key, err := secretkey.Load(ctx, secretsmanager.NewFromConfig(cfg), env.TokenKeySecretID)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := lead.NewHasher(key)
+	if err != nil {
+		return nil, err
+	}
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
+	return apigw.IngressHandler(lead.NewIngestService(store, hasher), logger), nil
+}

@@ -1,0 +1,199 @@
+package dynamo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// DB is the part of the DynamoDB API the store calls; *dynamodb.Client implements it, and
+// fault-injection tests wrap it.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store reads and writes the project's items in one DynamoDB table.
+type Store struct {
+	db           DB
+	table        string
+	maxItemBytes int
+}
+
+// New returns a Store on the named table.
+func New(db DB, table string) *Store {
+	return &Store{db: db, table: table, maxItemBytes: lead.DefaultLimits().MaxItemBytes}
+}
+
+// Webhook reads a webhook with a strongly consistent read, so a rotation bites at once.
+func (s *Store) Webhook(ctx context.Context, id string) (*lead.Webhook, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            webhookKey(id),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get webhook %s: %w", id, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	return webhookFromItem(out.Item), nil
+}
+
+// batchGetMax is BatchGetItem's limit of keys per call.
+const batchGetMax = 100
+
+// Pool reads the pool item and the requested custom fields in one BatchGetItem (more only
+// past 100 keys or when DynamoDB leaves keys unprocessed).
+func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []string) (*lead.Pool, map[string]lead.CustomField, error) {
+	keys := make([]map[string]types.AttributeValue, 0, 1+len(fieldIDs))
+	keys = append(keys, poolKey(tableID))
+	for _, id := range fieldIDs {
+		keys = append(keys, customFieldKey(orgID, id))
+	}
+	var pool *lead.Pool
+	fields := map[string]lead.CustomField{}
+	for len(keys) > 0 {
+		n := min(len(keys), batchGetMax)
+		batch := keys[:n]
+		keys = keys[n:]
+		for attempt := 0; len(batch) > 0; attempt++ {
+			if attempt == 5 {
+				return nil, nil, fmt.Errorf("read pool %s: keys still unprocessed after %d attempts", tableID, attempt)
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{
+					s.table: {Keys: batch, ConsistentRead: aws.Bool(true)},
+				},
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("read pool %s: %w", tableID, err)
+			}
+			for _, item := range out.Responses[s.table] {
+				switch sk := getS(item, attrSK); {
+				case sk == poolSK:
+					if getS(item, "organizationId") == orgID {
+						pool = poolFromItem(item)
+					}
+				case strings.HasPrefix(sk, customFieldPrefix):
+					f := customFieldFromItem(item)
+					fields[f.ID] = f
+				}
+			}
+			batch = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	return pool, fields, nil
+}
+
+// PutEntry writes the entry; when newKeys is not empty the schema lock and the entry commit
+// together in one TransactWriteItems.
+func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema) error {
+	item := EntryItem(e)
+	if size := ItemSize(item); size > s.maxItemBytes {
+		return lead.Errorf(lead.ETOOLARGE, "the entry would be %d bytes, above DynamoDB's item limit of %d KB", size, s.maxItemBytes/1024)
+	}
+	notExists := aws.String("attribute_not_exists(pk)")
+	if len(newKeys) == 0 {
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:           &s.table,
+			Item:                item,
+			ConditionExpression: notExists,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			// The id is fixed before the first attempt: this is our own committed write.
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("put entry: %w", err)
+		}
+		return nil
+	}
+
+	names := map[string]string{"#schema": "schema"}
+	values := map[string]types.AttributeValue{}
+	var sets, conds []string
+	conds = append(conds, "attribute_exists(pk)")
+	for i, k := range sortedKeys(newKeys) {
+		n, v := "#k"+strconv.Itoa(i), ":t"+strconv.Itoa(i)
+		names[n] = k
+		values[v] = str(string(newKeys[k]))
+		sets = append(sets, fmt.Sprintf("#schema.%s = %s", n, v))
+		conds = append(conds, fmt.Sprintf("attribute_not_exists(#schema.%s)", n))
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		ClientRequestToken: aws.String(requestToken(e.ID, newKeys)),
+		TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName:                 &s.table,
+				Key:                       poolKey(e.TableID),
+				UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
+				ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
+			}},
+			{Put: &types.Put{
+				TableName:           &s.table,
+				Item:                item,
+				ConditionExpression: notExists,
+			}},
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		reasons := tce.CancellationReasons
+		if len(reasons) == 2 && aws.ToString(reasons[1].Code) == "ConditionalCheckFailed" {
+			// Our entry is already there: an earlier attempt of this very write committed.
+			return nil
+		}
+		if len(reasons) >= 1 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+			return lead.ErrSchemaChanged
+		}
+	}
+	return fmt.Errorf("lock schema and put entry: %w", err)
+}
+
+// requestToken derives the transaction's idempotency token from everything it writes: the
+// SDK's own retries of one attempt share it, while a new attempt with other keys (after a
+// lost lock race) gets another, which DynamoDB requires.
+func requestToken(entryID string, newKeys lead.Schema) string {
+	h := sha256.New()
+	h.Write([]byte(entryID))
+	for _, k := range sortedKeys(newKeys) {
+		h.Write([]byte{0})
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write([]byte(newKeys[k]))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:36]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,92 @@
+package lead
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an Error; the API adapter maps each code to one HTTP status.
+type Code string
+
+// The error codes of the application. Anything that is not an *Error is EINTERNAL.
+const (
+	EUNAUTHORIZED Code = "unauthorized"     // 401 Invalid webhook token
+	ENOTFOUND     Code = "not_found"        // 404
+	ETOOLARGE     Code = "too_large"        // 413
+	EINVALID      Code = "invalid"          // 400 Validation failed
+	ENOLEADSTATE  Code = "no_lead_state"    // 400 No default lead state
+	EMISMATCH     Code = "key_reuse"        // 422 idempotency key reused with another body
+	ECONFLICT     Code = "conflict"         // 409 a request with this key is still in flight
+	EINTERNAL     Code = "internal"         // 500
+)
+
+// Detail points at one offending part of a request.
+type Detail struct {
+	Path    string `json:"path"`
+	Problem string `json:"problem"`
+}
+
+// TypeError describes one data key whose value disagrees with the pool schema.
+type TypeError struct {
+	Expected FieldType `json:"expected"`
+	Got      string    `json:"got"`
+}
+
+// Error is the application error: a code, the short reason shown as "error", one human
+// sentence and optional structured details. Its fields never carry tokens or lead values.
+type Error struct {
+	Code       Code
+	Reason     string
+	Message    string
+	Details    []Detail
+	TypeErrors map[string]TypeError
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("%s: %s", e.Reason, e.Message)
+	}
+	return e.Reason
+}
+
+// Errorf returns an *Error with the code's default reason and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: DefaultReason(code), Message: fmt.Sprintf(format, args...)}
+}
+
+// DefaultReason is the short "error" text for a code.
+func DefaultReason(code Code) string {
+	switch code {
+	case EUNAUTHORIZED:
+		return "Invalid webhook token"
+	case ENOTFOUND:
+		return "Webhook not found"
+	case ETOOLARGE:
+		return "Payload too large"
+	case EINVALID:
+		return "Validation failed"
+	case ENOLEADSTATE:
+		return "No default lead state"
+	case EMISMATCH:
+		return "Idempotency key reused"
+	case ECONFLICT:
+		return "Request in progress"
+	default:
+		return "Internal error"
+	}
+}
+
+// ErrorCode returns the code of err, or EINTERNAL when err is not an application error.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// invalid builds the 400 Validation failed error with details.
+func invalid(message string, details ...Detail) *Error {
+	return &Error{Code: EINVALID, Reason: DefaultReason(EINVALID), Message: message, Details: details}
+}

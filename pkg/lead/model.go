@@ -1,0 +1,122 @@
+// Package lead is the domain of RocketLead ingress webhooks: webhooks, lead pools and their
+// schemas, custom fields, lead entries, tokens, request validation and the ingest service.
+// It depends on nothing of AWS; adapters in sibling packages implement its interfaces.
+package lead
+
+import "time"
+
+// FieldType is the locked type of a data key in a pool schema.
+type FieldType string
+
+// The schema types a data key can be locked to.
+const (
+	TypeString     FieldType = "string"
+	TypeNumber     FieldType = "number"
+	TypeBoolean    FieldType = "boolean"
+	TypeStringList FieldType = "string[]"
+)
+
+// Valid reports whether t is one of the four schema types.
+func (t FieldType) Valid() bool {
+	switch t {
+	case TypeString, TypeNumber, TypeBoolean, TypeStringList:
+		return true
+	}
+	return false
+}
+
+// Schema maps a data key to its locked type.
+type Schema map[string]FieldType
+
+// Webhook is an ingress webhook bound to one pool. TokenHash is HMAC-SHA256(key, token);
+// PreviousTokenHash, when set, stays valid until PreviousTokenExpiresAt (rotation grace).
+type Webhook struct {
+	ID                     string
+	OrganizationID         string
+	TableID                string
+	Name                   string
+	TokenHash              []byte
+	PreviousTokenHash      []byte
+	PreviousTokenExpiresAt time.Time
+	CreatedAt              time.Time
+	RotatedAt              time.Time
+}
+
+// Pool is a lead pool (a table of lead entries) with its schema and default lead state.
+// LeadStateIDs lists the lead states that exist in the pool.
+type Pool struct {
+	ID                 string
+	OrganizationID     string
+	Name               string
+	DefaultLeadStateID string
+	LeadStateIDs       []string
+	Schema             Schema
+}
+
+// HasLeadState reports whether the pool holds a lead state with the given id.
+func (p *Pool) HasLeadState(id string) bool {
+	for _, s := range p.LeadStateIDs {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+// LeadState is one state a lead can be in, within a pool.
+type LeadState struct {
+	ID      string
+	TableID string
+	Name    string
+}
+
+// CustomFieldType is the type of an organization's custom field.
+type CustomFieldType string
+
+// The custom field types of SPEC §4.
+const (
+	CustomText        CustomFieldType = "text"
+	CustomNumber      CustomFieldType = "number"
+	CustomBoolean     CustomFieldType = "boolean"
+	CustomDate        CustomFieldType = "date"
+	CustomSelect      CustomFieldType = "select"
+	CustomMultiselect CustomFieldType = "multiselect"
+)
+
+// Valid reports whether t is a known custom field type.
+func (t CustomFieldType) Valid() bool {
+	switch t {
+	case CustomText, CustomNumber, CustomBoolean, CustomDate, CustomSelect, CustomMultiselect:
+		return true
+	}
+	return false
+}
+
+// CustomField is an organization-level field that entries may fill through customFieldData.
+type CustomField struct {
+	ID             string
+	OrganizationID string
+	Name           string
+	Type           CustomFieldType
+	Options        []string
+}
+
+// Entry is a lead entry as stored and as returned in the 201 body and the event.
+// CreatedAt is whole seconds in UTC, so its JSON form is RFC 3339 as in the SPEC.
+// Data values are string, json.Number, bool, []string or nil.
+type Entry struct {
+	ID              string         `json:"id"`
+	TableID         string         `json:"tableId"`
+	OrganizationID  string         `json:"organizationId"`
+	Data            map[string]any `json:"data"`
+	CustomFieldData map[string]any `json:"customFieldData,omitempty"`
+	LeadStateID     string         `json:"leadStateId"`
+	CreatedAt       time.Time      `json:"createdAt"`
+	// WebhookID names the webhook that created the entry; it is stored, not returned.
+	WebhookID string `json:"-"`
+}
+
+// FormatTime renders t as RFC 3339 in UTC, the form of every timestamp the service returns.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}

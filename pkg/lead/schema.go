@@ -1,0 +1,125 @@
+package lead
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// InferType returns the schema type a data value locks, and false for null, which infers
+// nothing.
+func InferType(v any) (FieldType, bool) {
+	switch v.(type) {
+	case string:
+		return TypeString, true
+	case json.Number:
+		return TypeNumber, true
+	case bool:
+		return TypeBoolean, true
+	case []string:
+		return TypeStringList, true
+	}
+	return "", false
+}
+
+// Coerce converts v to the locked type t using only the coercions of SPEC §3: a numeric
+// string into number, "true"/"false" into boolean, a single string into string[].
+// ok is false when v neither matches t nor can be coerced.
+func Coerce(v any, t FieldType) (out any, ok bool) {
+	if v == nil {
+		return nil, true
+	}
+	switch t {
+	case TypeString:
+		s, ok := v.(string)
+		return s, ok
+	case TypeNumber:
+		switch x := v.(type) {
+		case json.Number:
+			return x, true
+		case string:
+			if c, ok := CanonicalNumber(x); ok {
+				return json.Number(c), true
+			}
+		}
+	case TypeBoolean:
+		switch x := v.(type) {
+		case bool:
+			return x, true
+		case string:
+			switch x {
+			case "true":
+				return true, true
+			case "false":
+				return false, true
+			}
+		}
+	case TypeStringList:
+		switch x := v.(type) {
+		case []string:
+			return x, true
+		case string:
+			return []string{x}, true
+		}
+	}
+	return nil, false
+}
+
+// Apply checks data against the schema: it returns the data with coerced values and the
+// keys that are not in the schema yet with their inferred types. A value that matches
+// neither its locked type nor a coercion fails the whole request with typeErrors.
+func (s Schema) Apply(data map[string]any) (stored map[string]any, newKeys Schema, err error) {
+	stored = make(map[string]any, len(data))
+	var typeErrors map[string]TypeError
+	for k, v := range data {
+		locked, ok := s[k]
+		if !ok {
+			if t, ok := InferType(v); ok {
+				if newKeys == nil {
+					newKeys = Schema{}
+				}
+				newKeys[k] = t
+			}
+			stored[k] = v
+			continue
+		}
+		c, ok := Coerce(v, locked)
+		if !ok {
+			if typeErrors == nil {
+				typeErrors = map[string]TypeError{}
+			}
+			typeErrors[k] = TypeError{Expected: locked, Got: valueType(v)}
+			continue
+		}
+		stored[k] = c
+	}
+	if typeErrors != nil {
+		return nil, nil, mismatch(typeErrors)
+	}
+	return stored, newKeys, nil
+}
+
+func valueType(v any) string {
+	if t, ok := InferType(v); ok {
+		return string(t)
+	}
+	return kindOf(v)
+}
+
+func mismatch(typeErrors map[string]TypeError) *Error {
+	keys := sortedKeys(typeErrors)
+	parts := make([]string, len(keys))
+	details := make([]Detail, len(keys))
+	for i, k := range keys {
+		te := typeErrors[k]
+		parts[i] = fmt.Sprintf("%s expected %s, got %s", k, te.Expected, te.Got)
+		details[i] = Detail{Path: jsonPath("data", k), Problem: fmt.Sprintf("expected %s, got %s", te.Expected, te.Got)}
+	}
+	return &Error{
+		Code:       EINVALID,
+		Reason:     DefaultReason(EINVALID),
+		Message:    "type mismatch — " + strings.Join(parts, "; "),
+		Details:    details,
+		TypeErrors: typeErrors,
+	}
+}
