@@ -100,7 +100,6 @@ func TestParseBodyRejects(t *testing.T) {
 	}
 }
 
-
 func FuzzParseBody(f *testing.F) {
 	for _, s := range []string{
 		`{"data":{"email":"a@b.co","age":25,"tags":["x"]}}`,

@@ -132,4 +132,3 @@ func contains(xs []string, s string) bool {
 	}
 	return false
 }
-

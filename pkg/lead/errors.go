@@ -10,14 +10,14 @@ type Code string
 
 // The error codes of the application. Anything that is not an *Error is EINTERNAL.
 const (
-	EUNAUTHORIZED Code = "unauthorized"     // 401 Invalid webhook token
-	ENOTFOUND     Code = "not_found"        // 404
-	ETOOLARGE     Code = "too_large"        // 413
-	EINVALID      Code = "invalid"          // 400 Validation failed
-	ENOLEADSTATE  Code = "no_lead_state"    // 400 No default lead state
-	EMISMATCH     Code = "key_reuse"        // 422 idempotency key reused with another body
-	ECONFLICT     Code = "conflict"         // 409 a request with this key is still in flight
-	EINTERNAL     Code = "internal"         // 500
+	EUNAUTHORIZED Code = "unauthorized"  // 401 Invalid webhook token
+	ENOTFOUND     Code = "not_found"     // 404
+	ETOOLARGE     Code = "too_large"     // 413
+	EINVALID      Code = "invalid"       // 400 Validation failed
+	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
+	EMISMATCH     Code = "key_reuse"     // 422 idempotency key reused with another body
+	ECONFLICT     Code = "conflict"      // 409 a request with this key is still in flight
+	EINTERNAL     Code = "internal"      // 500
 )
 
 // Detail points at one offending part of a request.

@@ -1,0 +1,127 @@
+// Command local runs RocketLead Ingress Webhooks on one machine with nothing but Go: an
+// embedded DynamoDB and a Secrets Manager stand-in on one AWS address, and an API Gateway
+// (HTTP API) front that calls the same handlers the Lambda functions run.
+//
+//	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rocketlead/ingress-webhooks/infra/local/front"
+	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// Names the functions see locally; infra/sam-local-env.json uses the same ones.
+const (
+	localTable    = "rocketlead-local"
+	localSecretID = "rocketlead/local/token-key"
+)
+
+type options struct {
+	addr, awsAddr, seedFile, template string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:3000", "address of the API front (HOST:PORT)")
+	flag.StringVar(&o.awsAddr, "aws-addr", "127.0.0.1:4566", "address of the local AWS endpoints (DynamoDB, Secrets Manager)")
+	flag.StringVar(&o.seedFile, "seed-file", "", "write the seeded ids, token and URL as JSON to this file once serving")
+	flag.StringVar(&o.template, "template", "template.yaml", "SAM template whose HttpApi routes the front serves")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	key, err := lead.NewToken() // a fresh hashing key per run: the data lives only as long
+	if err != nil {
+		return err
+	}
+	awsSrv := localaws.New(localaws.Options{Secrets: map[string]string{localSecretID: key}, Logger: logger})
+	awsLn, err := net.Listen("tcp", o.awsAddr)
+	if err != nil {
+		return fmt.Errorf("listen for AWS endpoints on %s: %w", o.awsAddr, err)
+	}
+	awsHTTP := &http.Server{Handler: awsSrv, ReadHeaderTimeout: 10 * time.Second}
+	go serve(awsHTTP, awsLn, logger)
+	defer shutdown(awsHTTP)
+
+	cfg := localaws.Config("http://" + awsLn.Addr().String())
+	db := dynamodb.NewFromConfig(cfg)
+	if err := localaws.CreateTable(ctx, db, localTable); err != nil {
+		return fmt.Errorf("create table: %w", err)
+	}
+
+	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO"}
+	fnLogger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ingress, err := app.Ingress(ctx, cfg, env, fnLogger)
+	if err != nil {
+		return err
+	}
+	handlers := map[string]front.Handler{
+		"IngressFunction": ingress,
+	}
+	routes, err := front.LoadRoutes(o.template)
+	if err != nil {
+		return err
+	}
+	fr, err := front.New(routes, handlers, logger)
+	if err != nil {
+		return err
+	}
+	apiLn, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen for the API on %s: %w", o.addr, err)
+	}
+	apiHTTP := &http.Server{Handler: fr, ReadHeaderTimeout: 10 * time.Second}
+	go serve(apiHTTP, apiLn, logger)
+	defer shutdown(apiHTTP)
+
+	s, err := seedData(ctx, db, localTable, []byte(key), "http://"+apiLn.Addr().String())
+	if err != nil {
+		return err
+	}
+	if o.seedFile != "" {
+		if err := s.writeFile(o.seedFile); err != nil {
+			return err
+		}
+	}
+	s.print(out, awsLn.Addr().String())
+	<-ctx.Done()
+	fmt.Fprintln(out, "\nstopping")
+	return nil
+}
+
+func serve(srv *http.Server, ln net.Listener, logger *slog.Logger) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("server stopped", "addr", ln.Addr().String(), "error", err)
+	}
+}
+
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// seed is what the runner creates at start, in the shape of the -seed-file JSON.
+type seed struct {
+	OrganizationID string `json:"organizationId"`
+	TableID        string `json:"tableId"`
+	WebhookID      string `json:"webhookId"`
+	Token          string `json:"token"`
+	URL            string `json:"url"`
+	LeadStateID    string `json:"leadStateId"`
+	CustomFieldID  string `json:"customFieldId"`
+}
+
+// seedData creates an organization's pool with a default lead state, a lead source select
+// field and one webhook, through the same store the functions use.
+func seedData(ctx context.Context, db *dynamodb.Client, table string, key []byte, baseURL string) (*seed, error) {
+	s := &seed{
+		OrganizationID: uuid.NewString(),
+		TableID:        uuid.NewString(),
+		WebhookID:      uuid.NewString(),
+		LeadStateID:    uuid.NewString(),
+		CustomFieldID:  uuid.NewString(),
+	}
+	store := dynamo.New(db, table)
+	if err := store.CreatePool(ctx,
+		&lead.Pool{ID: s.TableID, OrganizationID: s.OrganizationID, Name: "Inbound leads"},
+		&lead.LeadState{ID: s.LeadStateID, Name: "New"}); err != nil {
+		return nil, err
+	}
+	if err := store.PutCustomField(ctx, &lead.CustomField{
+		ID: s.CustomFieldID, OrganizationID: s.OrganizationID, Name: "Lead source", Type: lead.CustomSelect,
+		Options: []string{"instagram_ad", "facebook_ad", "google_ad", "website", "referral"},
+	}); err != nil {
+		return nil, err
+	}
+	hasher, err := lead.NewHasher(key)
+	if err != nil {
+		return nil, err
+	}
+	if s.Token, err = lead.NewToken(); err != nil {
+		return nil, err
+	}
+	if err := store.CreateWebhook(ctx, &lead.Webhook{
+		ID: s.WebhookID, OrganizationID: s.OrganizationID, TableID: s.TableID, Name: "Local webhook",
+		TokenHash: hasher.Hash(s.Token), CreatedAt: time.Now(),
+	}); err != nil {
+		return nil, err
+	}
+	s.URL = baseURL + "/public/ingress_webhooks/" + s.WebhookID
+	return s, nil
+}
+
+// writeFile writes the seed atomically, so a script polling for the file never reads half.
+func (s *seed) writeFile(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write seed file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write seed file: %w", err)
+	}
+	return nil
+}
+
+func (s *seed) print(w io.Writer, awsAddr string) {
+	fmt.Fprintf(w, `RocketLead ingress webhooks — local runner
+
+  webhook URL  %s
+  token        %s
+  pool         %s (default lead state %s)
+  lead source  custom field %s (select: instagram_ad, facebook_ad, google_ad, website, referral)
+  AWS APIs     http://%s  (DynamoDB table %s, Secrets Manager)
+
+Send a lead:
+
+curl -i -X POST '%s' \
+  -H 'Content-Type: application/json' \
+  -H 'x-rocketlead-ingress-token: %s' \
+  -d '{"data":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace","phone":"+44 20 7946 0958","age":36,"newsletter":true,"interests":["analytics","engines"]},"customFieldData":{"%s":"instagram_ad"}}'
+
+Look at the table:  AWS_ENDPOINT_URL=http://%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws dynamodb scan --table-name %s
+Ctrl-C stops.
+`, s.URL, s.Token, s.TableID, s.LeadStateID, s.CustomFieldID, awsAddr, localTable,
+		s.URL, s.Token, s.CustomFieldID, awsAddr, localTable)
+}
