@@ -75,6 +75,11 @@ func JSON(status int, v any) Response {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":"Internal error"}`)
 	}
+	return RawJSON(status, b)
+}
+
+// RawJSON is a response with an already rendered JSON body.
+func RawJSON(status int, b []byte) Response {
 	return Response{
 		StatusCode: status,
 		Headers: map[string]string{

@@ -9,12 +9,15 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// TokenHeader is the header that carries an ingress webhook's token.
-const TokenHeader = "x-rocketlead-ingress-token"
+// Headers of the public endpoint.
+const (
+	TokenHeader          = "x-rocketlead-ingress-token"
+	IdempotencyKeyHeader = "idempotency-key"
+)
 
 // Ingester stores one lead entry per authenticated request.
 type Ingester interface {
-	Ingest(ctx context.Context, req lead.IngestRequest) (*lead.Entry, error)
+	Ingest(ctx context.Context, req lead.IngestRequest) (*lead.IngestResult, error)
 }
 
 // IngressHandler handles POST /public/ingress_webhooks/{id}.
@@ -22,13 +25,16 @@ func IngressHandler(svc Ingester, logger *slog.Logger) func(context.Context, Req
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()
 		token, count := Header(req, TokenHeader)
+		idemKey, idemCount := Header(req, IdempotencyKeyHeader)
 		id := req.PathParameters["id"]
-		entry, err := svc.Ingest(ctx, lead.IngestRequest{
-			WebhookID:    id,
-			Token:        token,
-			TokenHeaders: count,
-			Body:         []byte(req.Body),
-			Base64:       req.IsBase64Encoded,
+		res, err := svc.Ingest(ctx, lead.IngestRequest{
+			WebhookID:       id,
+			Token:           token,
+			TokenHeaders:    count,
+			Body:            []byte(req.Body),
+			Base64:          req.IsBase64Encoded,
+			IdempotencyKey:  idemKey,
+			IdempotencyKeys: idemCount,
 		})
 		var resp Response
 		attrs := []any{slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000)}
@@ -38,8 +44,13 @@ func IngressHandler(svc Ingester, logger *slog.Logger) func(context.Context, Req
 		if err != nil {
 			resp = ErrorResponse(err, RequestID(req))
 		} else {
-			resp = JSON(http.StatusCreated, entry)
-			attrs = append(attrs, slog.String("entryId", entry.ID), slog.String("tableId", entry.TableID))
+			resp = RawJSON(http.StatusCreated, res.Body)
+			if res.Replayed {
+				resp.Headers["Idempotent-Replayed"] = "true"
+				attrs = append(attrs, slog.Bool("replayed", true))
+			} else {
+				attrs = append(attrs, slog.String("entryId", res.Entry.ID), slog.String("tableId", res.Entry.TableID))
+			}
 		}
 		logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)
 		return resp, nil

@@ -25,6 +25,8 @@ type Env struct {
 	TableName        string // TABLE_NAME
 	TokenKeySecretID string // TOKEN_KEY_SECRET_ID
 	LogLevel         string // LOG_LEVEL: DEBUG, INFO, WARN, ERROR
+	EventBusName     string // EVENT_BUS_NAME: bus of table.entry.added; empty is "default"
+	EventSource      string // EVENT_SOURCE: Source of table.entry.added; empty is rocketlead.ingress
 }
 
 // EnvFrom reads the configuration through getenv (os.Getenv in Lambda), naming every
@@ -34,6 +36,8 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 		TableName:        getenv("TABLE_NAME"),
 		TokenKeySecretID: getenv("TOKEN_KEY_SECRET_ID"),
 		LogLevel:         getenv("LOG_LEVEL"),
+		EventBusName:     getenv("EVENT_BUS_NAME"),
+		EventSource:      getenv("EVENT_SOURCE"),
 	}
 	var missing []string
 	for _, name := range required {

@@ -523,3 +523,95 @@ func typeOf(v any) string {
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
+
+func TestIngestIdempotencyKey(t *testing.T) {
+	f := newFixture(t)
+	withKey := func(body, key string) apigw.Request {
+		r := f.post(body, f.token)
+		r.Headers["idempotency-key"] = key
+		return r
+	}
+	first, _ := f.do(t, withKey(`{"data":{"email":"a@b.co"}}`, "order-42"))
+	if first.StatusCode != 201 || first.Headers["Idempotent-Replayed"] != "" {
+		t.Fatalf("first = %d %v; want 201 without Idempotent-Replayed", first.StatusCode, first.Headers)
+	}
+	tests := []struct {
+		name     string
+		req      apigw.Request
+		status   int
+		replayed bool
+		errText  string
+	}{
+		{"repeat returns the same entry", withKey(`{"data":{"email":"a@b.co"}}`, "order-42"), 201, true, ""},
+		{"same key, other body", withKey(`{"data":{"email":"other@b.co"}}`, "order-42"), 422, false, "Idempotency key reused"},
+		{"other key creates", withKey(`{"data":{"email":"a@b.co"}}`, "order-43"), 201, false, ""},
+		{"key too long", withKey(`{"data":{"email":"a@b.co"}}`, strings.Repeat("k", 256)), 400, false, "Validation failed"},
+		{"key not printable ASCII", withKey(`{"data":{"email":"a@b.co"}}`, "clé"), 400, false, "Validation failed"},
+		{"empty key", withKey(`{"data":{"email":"a@b.co"}}`, ""), 400, false, "Validation failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(f.entries(t))
+			resp, body := f.do(t, tt.req)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status = %d; want %d: %s", resp.StatusCode, tt.status, resp.Body)
+			}
+			if got := resp.Headers["Idempotent-Replayed"] == "true"; got != tt.replayed {
+				t.Errorf("Idempotent-Replayed = %v; want %v", got, tt.replayed)
+			}
+			if tt.replayed && resp.Body != first.Body {
+				t.Errorf("replayed body\n%s\nwant\n%s", resp.Body, first.Body)
+			}
+			if tt.errText != "" && body["error"] != tt.errText {
+				t.Errorf("error = %v; want %q", body["error"], tt.errText)
+			}
+			wantNew := 0
+			if tt.status == 201 && !tt.replayed {
+				wantNew = 1
+			}
+			if after := len(f.entries(t)); after != before+wantNew {
+				t.Errorf("entries %d → %d; want %d new", before, after, wantNew)
+			}
+		})
+	}
+	t.Run("the record expires after 24 hours", func(t *testing.T) {
+		store := dynamo.New(f.env.DB, f.env.App.TableName)
+		rec, err := store.Idempotency(context.Background(), f.webhookID, "order-42", time.Now())
+		if err != nil || rec == nil || string(rec.Response) != first.Body {
+			t.Fatalf("Idempotency(now) = %v, %v; want the first answer", rec, err)
+		}
+		if rec, err := store.Idempotency(context.Background(), f.webhookID, "order-42", time.Now().Add(24*time.Hour+time.Minute)); rec != nil || err != nil {
+			t.Errorf("Idempotency(now+24h) = %v, %v; want none", rec, err)
+		}
+	})
+}
+
+func TestIngestConcurrentRepeatsCreateOneEntry(t *testing.T) {
+	f := newFixture(t)
+	const n = 12
+	var wg sync.WaitGroup
+	bodies := make([]string, n)
+	statuses := make([]int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := f.post(`{"data":{"email":"a@b.co","plan":"pro"}}`, f.token)
+			r.Headers["Idempotency-Key"] = "zap-run-7"
+			resp, err := f.handler(context.Background(), r)
+			if err != nil {
+				t.Errorf("handler error %v", err)
+			}
+			bodies[i], statuses[i] = resp.Body, resp.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	for i := range bodies {
+		if statuses[i] != 201 || bodies[i] != bodies[0] {
+			t.Errorf("request %d = %d %s; want 201 with the one entry %s", i, statuses[i], bodies[i], bodies[0])
+		}
+	}
+	if es := f.entries(t); len(es) != 1 {
+		t.Errorf("%d entries stored; want exactly 1", len(es))
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -21,6 +23,7 @@ const (
 	EntryPrefix       = "ENTRY#" // sort key prefix of entry items, used by the stream filter
 	leadStatePrefix   = "LEADSTATE#"
 	customFieldPrefix = "CUSTOMFIELD#"
+	idempotencyPrefix = "IDEMPOTENCY#"
 	webhookSK         = "WEBHOOK"
 	poolSK            = "TABLE"
 
@@ -46,6 +49,43 @@ func poolKey(tableID string) map[string]types.AttributeValue {
 }
 func customFieldKey(orgID, id string) map[string]types.AttributeValue {
 	return key(orgPrefix+orgID, customFieldPrefix+id)
+}
+
+func idempotencyKey(webhookID, idemKey string) map[string]types.AttributeValue {
+	return key(webhookPrefix+webhookID, idempotencyPrefix+idemKey)
+}
+
+// TTLAttribute is the table's time-to-live attribute (epoch seconds).
+const TTLAttribute = "expiresAt"
+
+func epoch(t time.Time) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
+}
+
+func idempotencyItem(r *lead.IdempotencyRecord) map[string]types.AttributeValue {
+	item := idempotencyKey(r.WebhookID, r.Key)
+	item["type"] = str("idempotency")
+	item["requestHash"] = &types.AttributeValueMemberB{Value: r.RequestHash}
+	item["entryId"] = str(r.EntryID)
+	item["response"] = str(string(r.Response))
+	item[TTLAttribute] = epoch(r.ExpiresAt)
+	return item
+}
+
+func idempotencyFromItem(item map[string]types.AttributeValue) *lead.IdempotencyRecord {
+	rec := &lead.IdempotencyRecord{
+		WebhookID:   strings.TrimPrefix(getS(item, attrPK), webhookPrefix),
+		Key:         strings.TrimPrefix(getS(item, attrSK), idempotencyPrefix),
+		RequestHash: getB(item, "requestHash"),
+		EntryID:     getS(item, "entryId"),
+		Response:    []byte(getS(item, "response")),
+	}
+	if n, ok := item[TTLAttribute].(*types.AttributeValueMemberN); ok {
+		if sec, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+			rec.ExpiresAt = time.Unix(sec, 0)
+		}
+	}
+	return rec
 }
 
 // EntryItem is the DynamoDB item of an entry.
@@ -129,7 +169,9 @@ func valuesFromMap(av types.AttributeValue) (map[string]any, error) {
 	}
 	m, ok := av.(*types.AttributeValueMemberM)
 	if !ok {
-		return nil, fmt.Errorf("not a map")
+		// DynamoDB always returns a map here; the embedded DynamoDB (minidyn v0.8.2) returns
+		// an empty map as a stray string, which can only mean "empty".
+		return map[string]any{}, nil
 	}
 	out := make(map[string]any, len(m.Value))
 	for k, v := range m.Value {

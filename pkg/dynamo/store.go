@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -103,15 +104,16 @@ func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []stri
 	return pool, fields, nil
 }
 
-// PutEntry writes the entry; when newKeys is not empty the schema lock and the entry commit
-// together in one TransactWriteItems.
-func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema) error {
+// PutEntry writes the entry. When newKeys is not empty the schema lock commits with it in
+// one TransactWriteItems, and so does the idempotency record when idem is not nil;
+// otherwise a single conditional PutItem suffices.
+func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema, idem *lead.IdempotencyRecord) error {
 	item := EntryItem(e)
 	if size := ItemSize(item); size > s.maxItemBytes {
 		return lead.Errorf(lead.ETOOLARGE, "the entry would be %d bytes, above DynamoDB's item limit of %d KB", size, s.maxItemBytes/1024)
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
-	if len(newKeys) == 0 {
+	if len(newKeys) == 0 && idem == nil {
 		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName:           &s.table,
 			Item:                item,
@@ -128,6 +130,55 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema
 		return nil
 	}
 
+	var items []types.TransactWriteItem
+	schemaAt, idemAt := -1, -1
+	if len(newKeys) > 0 {
+		schemaAt = len(items)
+		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.TableID, newKeys)})
+	}
+	if idem != nil {
+		idemAt = len(items)
+		rec := idempotencyItem(idem)
+		if size := ItemSize(rec); size > s.maxItemBytes {
+			return lead.Errorf(lead.ETOOLARGE, "the entry is too large to be kept for Idempotency-Key replays (%d bytes)", size)
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName:                 &s.table,
+			Item:                      rec,
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": epoch(idem.CreatedAt)},
+		}})
+	}
+	entryAt := len(items)
+	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists}})
+
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		ClientRequestToken: aws.String(requestToken(e.ID, newKeys)),
+		TransactItems:      items,
+	})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && len(tce.CancellationReasons) == len(items) {
+		failed := func(i int) bool {
+			return i >= 0 && aws.ToString(tce.CancellationReasons[i].Code) == "ConditionalCheckFailed"
+		}
+		switch {
+		case failed(entryAt):
+			// Our entry is already there: an earlier attempt of this very write committed.
+			return nil
+		case failed(idemAt):
+			return lead.ErrIdempotencyKeyTaken
+		case failed(schemaAt):
+			return lead.ErrSchemaChanged
+		}
+	}
+	return fmt.Errorf("lock schema and put entry: %w", err)
+}
+
+// lockSchema adds newKeys to the pool schema only if none of them is there yet.
+func (s *Store) lockSchema(tableID string, newKeys lead.Schema) *types.Update {
 	names := map[string]string{"#schema": "schema"}
 	values := map[string]types.AttributeValue{}
 	var sets, conds []string
@@ -139,39 +190,35 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema
 		sets = append(sets, fmt.Sprintf("#schema.%s = %s", n, v))
 		conds = append(conds, fmt.Sprintf("attribute_not_exists(#schema.%s)", n))
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		ClientRequestToken: aws.String(requestToken(e.ID, newKeys)),
-		TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName:                 &s.table,
-				Key:                       poolKey(e.TableID),
-				UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
-				ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
-				ExpressionAttributeNames:  names,
-				ExpressionAttributeValues: values,
-			}},
-			{Put: &types.Put{
-				TableName:           &s.table,
-				Item:                item,
-				ConditionExpression: notExists,
-			}},
-		},
+	return &types.Update{
+		TableName:                 &s.table,
+		Key:                       poolKey(tableID),
+		UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}
+}
+
+// Idempotency reads a webhook's idempotency record; DynamoDB's TTL deletes expired ones
+// only eventually, so expiry is compared here too.
+func (s *Store) Idempotency(ctx context.Context, webhookID, key string, now time.Time) (*lead.IdempotencyRecord, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            idempotencyKey(webhookID, key),
+		ConsistentRead: aws.Bool(true),
 	})
-	if err == nil {
-		return nil
+	if err != nil {
+		return nil, fmt.Errorf("get idempotency record: %w", err)
 	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		reasons := tce.CancellationReasons
-		if len(reasons) == 2 && aws.ToString(reasons[1].Code) == "ConditionalCheckFailed" {
-			// Our entry is already there: an earlier attempt of this very write committed.
-			return nil
-		}
-		if len(reasons) >= 1 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
-			return lead.ErrSchemaChanged
-		}
+	if len(out.Item) == 0 {
+		return nil, nil
 	}
-	return fmt.Errorf("lock schema and put entry: %w", err)
+	rec := idempotencyFromItem(out.Item)
+	if !now.Before(rec.ExpiresAt) {
+		return nil, nil
+	}
+	return rec, nil
 }
 
 // requestToken derives the transaction's idempotency token from everything it writes: the

@@ -38,7 +38,6 @@ func DefaultLimits() Limits {
 type Body struct {
 	Data            map[string]any
 	CustomFieldData map[string]any
-	HasCustomFields bool
 }
 
 // ParseBody parses an ingress body strictly: one JSON object, valid UTF-8, no duplicate keys,
@@ -102,7 +101,6 @@ func ParseBody(raw []byte, lim Limits) (*Body, error) {
 		if !ok {
 			details = append(details, Detail{Path: "customFieldData", Problem: "must be an object, got " + kindOf(cfV)})
 		} else {
-			b.HasCustomFields = true
 			b.CustomFieldData = make(map[string]any, len(cf.keys))
 			keys += len(cf.keys)
 			for _, k := range cf.keys {

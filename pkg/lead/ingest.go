@@ -2,6 +2,9 @@ package lead
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,6 +19,22 @@ import (
 // written; the caller re-reads the pool and checks again.
 var ErrSchemaChanged = errors.New("pool schema changed concurrently")
 
+// ErrIdempotencyKeyTaken is returned by IngestStore.PutEntry when another request with the
+// same idempotency key committed first. Nothing was written; the caller replays that one.
+var ErrIdempotencyKeyTaken = errors.New("idempotency key already used")
+
+// IdempotencyRecord remembers the answer to the first request with an Idempotency-Key for a
+// webhook, so a repeat within the window gets the same answer and creates nothing.
+type IdempotencyRecord struct {
+	WebhookID   string
+	Key         string
+	RequestHash []byte // SHA-256 of the decoded body
+	EntryID     string
+	Response    []byte // the 201 body
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
 // IngestStore is what the ingest service needs from storage.
 type IngestStore interface {
 	// Webhook returns the webhook with the id (strongly consistent), or nil if none.
@@ -23,11 +42,14 @@ type IngestStore interface {
 	// Pool returns the pool and the organization's custom fields with the given ids (keyed
 	// by id) in one read; the pool is nil if it does not exist.
 	Pool(ctx context.Context, tableID, organizationID string, customFieldIDs []string) (*Pool, map[string]CustomField, error)
-	// PutEntry commits the entry, locking newKeys in the pool schema in the same
-	// transaction when there are any. It returns ErrSchemaChanged when a key of newKeys is
-	// already locked, and nil when an entry with e.ID already exists (a retried write of
-	// its own that had committed).
-	PutEntry(ctx context.Context, e *Entry, newKeys Schema) error
+	// PutEntry commits the entry, locking newKeys in the pool schema and recording idem
+	// (when not nil) in the same transaction. It returns ErrSchemaChanged when a key of
+	// newKeys is already locked, ErrIdempotencyKeyTaken when a live record for the key
+	// exists, and nil when an entry with e.ID already exists (a retried write of its own
+	// that had committed).
+	PutEntry(ctx context.Context, e *Entry, newKeys Schema, idem *IdempotencyRecord) error
+	// Idempotency returns the live (unexpired at now) record for a webhook's key, or nil.
+	Idempotency(ctx context.Context, webhookID, key string, now time.Time) (*IdempotencyRecord, error)
 }
 
 // IngestRequest is one POST to a webhook, as the API adapter hands it over.
@@ -39,7 +61,22 @@ type IngestRequest struct {
 	TokenHeaders int
 	Body         []byte
 	Base64       bool
+	// IdempotencyKey is the Idempotency-Key header; IdempotencyKeys counts those headers.
+	IdempotencyKey  string
+	IdempotencyKeys int
 }
+
+// IngestResult is a stored (or replayed) entry and its 201 body.
+type IngestResult struct {
+	Entry *Entry // nil for a replay, whose body is all there is
+	Body  []byte
+	// Replayed is true when the answer repeats an earlier request with the same
+	// Idempotency-Key; nothing was created.
+	Replayed bool
+}
+
+// IdempotencyWindow is how long an Idempotency-Key is remembered.
+const IdempotencyWindow = 24 * time.Hour
 
 // IngestService turns authenticated POSTs into lead entries.
 type IngestService struct {
@@ -76,7 +113,7 @@ const maxLockAttempts = 8
 
 // Ingest authenticates the request, validates the body against the pool and stores one
 // entry, in the order of checks of SPEC §2.1.
-func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*Entry, error) {
+func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, error) {
 	if req.TokenHeaders != 1 || !WellFormedToken(req.Token) {
 		return nil, Errorf(EUNAUTHORIZED, "send the webhook's token in the x-rocketlead-ingress-token header")
 	}
@@ -99,6 +136,18 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*Entry, 
 	if err != nil {
 		return nil, err
 	}
+	var idem *IdempotencyRecord
+	if req.IdempotencyKeys > 0 {
+		if req.IdempotencyKeys > 1 || !validIdempotencyKey(req.IdempotencyKey) {
+			return nil, invalid("the Idempotency-Key header must be sent once, with 1 to 255 printable ASCII characters",
+				Detail{Path: "headers.Idempotency-Key", Problem: "invalid"})
+		}
+		sum := sha256.Sum256(raw)
+		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: req.IdempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
+		if res, err := s.replay(ctx, idem, now); res != nil || err != nil {
+			return res, err
+		}
+	}
 	body, err := ParseBody(raw, s.Limits)
 	if err != nil {
 		return nil, err
@@ -112,7 +161,7 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*Entry, 
 		return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
 	}
 	var customData map[string]any
-	if body.HasCustomFields {
+	if len(body.CustomFieldData) > 0 {
 		if customData, err = ValidateCustomFields(body.CustomFieldData, fields); err != nil {
 			return nil, err
 		}
@@ -135,9 +184,23 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*Entry, 
 		if err != nil {
 			return nil, err
 		}
-		err = s.Store.PutEntry(ctx, e, newKeys)
+		res := &IngestResult{Entry: e}
+		if res.Body, err = json.Marshal(e); err != nil {
+			return nil, fmt.Errorf("render entry %s: %w", e.ID, err)
+		}
+		if idem != nil {
+			idem.EntryID, idem.Response = e.ID, res.Body
+		}
+		err = s.Store.PutEntry(ctx, e, newKeys, idem)
 		if err == nil {
-			return e, nil
+			return res, nil
+		}
+		if errors.Is(err, ErrIdempotencyKeyTaken) {
+			// A concurrent repeat won: answer as it did.
+			if res, err := s.replay(ctx, idem, now); res != nil || err != nil {
+				return res, err
+			}
+			return nil, fmt.Errorf("idempotency key of webhook %s taken, but its record is gone", wh.ID)
 		}
 		if !errors.Is(err, ErrSchemaChanged) || attempt == maxLockAttempts {
 			return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, pool.ID, err)
@@ -149,6 +212,35 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*Entry, 
 			return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
 		}
 	}
+}
+
+// replay answers from the live record for the request's key, if there is one: the stored
+// 201 body for the same body, 422 for another body.
+func (s *IngestService) replay(ctx context.Context, want *IdempotencyRecord, now time.Time) (*IngestResult, error) {
+	rec, err := s.Store.Idempotency(ctx, want.WebhookID, want.Key, now)
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency record: %w", err)
+	}
+	if rec == nil {
+		return nil, nil
+	}
+	if subtle.ConstantTimeCompare(rec.RequestHash, want.RequestHash) != 1 {
+		return nil, Errorf(EMISMATCH, "this Idempotency-Key was already used with a different body")
+	}
+	return &IngestResult{Body: rec.Response, Replayed: true}, nil
+}
+
+// validIdempotencyKey reports whether k is 1–255 printable ASCII characters.
+func validIdempotencyKey(k string) bool {
+	if len(k) < 1 || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // prepare checks the body against the pool as last read and fills the entry's data and

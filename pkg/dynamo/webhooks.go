@@ -1,0 +1,177 @@
+package dynamo
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// Attribute names of the webhook item written by rotation.
+const (
+	attrTokenHash         = "tokenHash"
+	attrPreviousTokenHash = "previousTokenHash"
+	attrPreviousExpiresAt = "previousTokenExpiresAt"
+	attrRotatedAt         = "rotatedAt"
+	attrGSI1PK            = "gsi1pk"
+	attrGSI1SK            = "gsi1sk"
+)
+
+// RotateWebhook replaces the token hash with one conditional UpdateItem, so concurrent
+// rotations serialise on the item and the last committed one wins. With a grace period the
+// update copies the hash it replaces into previousTokenHash in the same write (SET a = b
+// reads the item as it was before the update), so no read is needed and nothing can slip
+// in between; without one, any previous hash is removed.
+func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, rotatedAt, graceUntil time.Time) (*lead.Webhook, error) {
+	names := map[string]string{"#h": attrTokenHash, "#r": attrRotatedAt, "#ph": attrPreviousTokenHash, "#pe": attrPreviousExpiresAt}
+	values := map[string]types.AttributeValue{
+		":h": &types.AttributeValueMemberB{Value: tokenHash},
+		":r": str(rotatedAt.UTC().Format(time.RFC3339Nano)),
+	}
+	update := "SET #h = :h, #r = :r REMOVE #ph, #pe"
+	if !graceUntil.IsZero() {
+		update = "SET #ph = #h, #pe = :e, #h = :h, #r = :r"
+		values[":e"] = str(graceUntil.UTC().Format(time.RFC3339Nano))
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       webhookKey(id),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil, fmt.Errorf("rotate webhook %s: %w", id, lead.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
+	}
+	w := webhookFromItem(out.Attributes)
+	if !bytes.Equal(w.TokenHash, tokenHash) {
+		// The write committed with ALL_NEW; anything else is a broken store, not a retry case.
+		return nil, fmt.Errorf("rotate webhook %s: stored hash differs from the written one", id)
+	}
+	return w, nil
+}
+
+// DeleteWebhook deletes a webhook item with a conditional DeleteItem; an unknown id is
+// lead.ErrNotFound.
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:           &s.table,
+		Key:                 webhookKey(id),
+		ConditionExpression: aws.String("attribute_exists(pk)"),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("delete webhook %s: %w", id, lead.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListWebhooks queries the organization's webhooks on gsi1, oldest first. The cursor is the
+// query's LastEvaluatedKey as base64url JSON; a cursor that is not a key of this
+// organization's listing is lead.ErrInvalidCursor. The index is eventually consistent: a
+// webhook created a moment ago may show up a moment later.
+func (s *Store) ListWebhooks(ctx context.Context, orgID string, limit int, cursor string) ([]*lead.Webhook, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(GSI1Name),
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :sk)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrGSI1PK, "#sk": attrGSI1SK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(orgPrefix + orgID), ":sk": str(webhookPrefix)},
+		Limit:                     aws.Int32(int32(limit)),
+	}
+	if cursor != "" {
+		start, err := decodeCursor(cursor, orgID)
+		if err != nil {
+			return nil, "", fmt.Errorf("list webhooks of organization %s: %w", orgID, err)
+		}
+		in.ExclusiveStartKey = start
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list webhooks of organization %s: %w", orgID, err)
+	}
+	ws := make([]*lead.Webhook, 0, len(out.Items))
+	for _, item := range out.Items {
+		ws = append(ws, webhookFromItem(item))
+	}
+	next := ""
+	if len(out.LastEvaluatedKey) > 0 {
+		if next, err = encodeCursor(out.LastEvaluatedKey); err != nil {
+			return nil, "", fmt.Errorf("list webhooks of organization %s: %w", orgID, err)
+		}
+	}
+	return ws, next, nil
+}
+
+// cursorAttrs are the key attributes of a gsi1 LastEvaluatedKey: the index key and the
+// table key.
+var cursorAttrs = []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}
+
+// maxCursorLen bounds what is decoded; a real cursor is a few hundred characters.
+const maxCursorLen = 1024
+
+func encodeCursor(key map[string]types.AttributeValue) (string, error) {
+	m := make(map[string]string, len(cursorAttrs))
+	for _, a := range cursorAttrs {
+		s, ok := key[a].(*types.AttributeValueMemberS)
+		if !ok {
+			return "", fmt.Errorf("encode cursor: key attribute %s missing or not a string", a)
+		}
+		m[a] = s.Value
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode cursor: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// decodeCursor turns a cursor back into an ExclusiveStartKey, checking that it is a webhook
+// key of this organization's listing, so a cursor can never start a query elsewhere.
+func decodeCursor(cursor, orgID string) (map[string]types.AttributeValue, error) {
+	if len(cursor) > maxCursorLen {
+		return nil, lead.ErrInvalidCursor
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	if err != nil {
+		return nil, lead.ErrInvalidCursor
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var m map[string]string
+	if err := dec.Decode(&m); err != nil || dec.More() || len(m) != len(cursorAttrs) {
+		return nil, lead.ErrInvalidCursor
+	}
+	id, isWebhook := strings.CutPrefix(m[attrPK], webhookPrefix)
+	switch {
+	case !isWebhook || !lead.IsUUID(id),
+		m[attrSK] != webhookSK,
+		m[attrGSI1PK] != orgPrefix+orgID,
+		!strings.HasPrefix(m[attrGSI1SK], webhookPrefix) || !strings.HasSuffix(m[attrGSI1SK], "#"+id):
+		return nil, lead.ErrInvalidCursor
+	}
+	key := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		key[k] = str(v)
+	}
+	return key, nil
+}

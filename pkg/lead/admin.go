@@ -1,0 +1,449 @@
+package lead
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Errors the admin stores return; the services turn them into coded *Error values.
+var (
+	// ErrNotFound means the item a write or read addressed does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalidCursor means a list cursor could not be decoded or belongs to another listing.
+	ErrInvalidCursor = errors.New("invalid list cursor")
+	// ErrChanged means a conditional write found the item changed since it was read.
+	ErrChanged = errors.New("item changed concurrently")
+)
+
+// Admin limits (SPEC §6 and the management issue).
+const (
+	// MaxNameLen is the longest name, in characters, of a webhook, pool, lead state or field.
+	MaxNameLen = 200
+	// MaxGracePeriod is the longest a rotated-out token may stay valid.
+	MaxGracePeriod = 7 * 24 * time.Hour
+	// DefaultListLimit and MaxListLimit bound one page of a webhook listing.
+	DefaultListLimit = 50
+	MaxListLimit     = 100
+	// MaxAdminBodyBytes is the largest management request body accepted.
+	MaxAdminBodyBytes = 16 << 10
+)
+
+// PublicPath returns the path of a webhook's public ingest endpoint; callers prefix the
+// scheme, host and stage they serve it under.
+func PublicPath(webhookID string) string {
+	return "/public/ingress_webhooks/" + webhookID
+}
+
+// WebhookStore is what the webhook admin service needs from storage.
+type WebhookStore interface {
+	// GetPool returns the pool with the id, or nil if there is none.
+	GetPool(ctx context.Context, tableID string) (*Pool, error)
+	// CreateWebhook writes a new webhook.
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	// RotateWebhook replaces the token hash in one conditional write and returns the
+	// webhook as written. When graceUntil is not zero the replaced hash stays valid until
+	// then; otherwise any previous hash is removed. It returns ErrNotFound for an unknown id.
+	RotateWebhook(ctx context.Context, id string, tokenHash []byte, rotatedAt, graceUntil time.Time) (*Webhook, error)
+	// ListWebhooks returns up to limit webhooks of the organization after the cursor (""
+	// for the first page) and the cursor of the next page ("" when there is none). A
+	// cursor it cannot decode is ErrInvalidCursor.
+	ListWebhooks(ctx context.Context, organizationID string, limit int, cursor string) ([]*Webhook, string, error)
+	// DeleteWebhook deletes a webhook; it returns ErrNotFound for an unknown id.
+	DeleteWebhook(ctx context.Context, id string) error
+}
+
+// WebhookAdmin creates, rotates, lists and deletes webhooks. Hasher is needed by Create and
+// Rotate only.
+type WebhookAdmin struct {
+	Store  WebhookStore
+	Hasher *Hasher
+	Now    func() time.Time
+	NewID  func() (string, error)
+}
+
+// NewWebhookAdmin returns an admin service with the wall clock and UUIDv4 webhook ids;
+// hasher may be nil for a service that only lists and deletes.
+func NewWebhookAdmin(store WebhookStore, hasher *Hasher) *WebhookAdmin {
+	return &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewWebhookID}
+}
+
+// NewWebhookID returns a random UUIDv4: a webhook id is part of a public URL, so it must
+// reveal nothing, not even its creation time.
+func NewWebhookID() (string, error) {
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return "", fmt.Errorf("new webhook id: %w", err)
+	}
+	return id.String(), nil
+}
+
+// CreateWebhookInput is the body of POST /admin/ingress_webhooks.
+type CreateWebhookInput struct {
+	OrganizationID string
+	TableID        string
+	Name           string
+}
+
+// RotateWebhookInput asks for a new token; GracePeriod (whole seconds, at most seven
+// days) keeps the replaced token valid that long.
+type RotateWebhookInput struct {
+	WebhookID   string
+	GracePeriod time.Duration
+}
+
+// ListWebhooksInput selects one page of an organization's webhooks; Limit 0 means the default.
+type ListWebhooksInput struct {
+	OrganizationID string
+	Limit          int
+	Cursor         string
+}
+
+// WebhookSummary is a webhook as the management API shows it: never a token or a hash.
+// URL is filled by the caller, which knows where the public endpoint is served.
+type WebhookSummary struct {
+	ID                     string    `json:"id"`
+	URL                    string    `json:"url,omitempty"`
+	OrganizationID         string    `json:"organizationId"`
+	TableID                string    `json:"tableId"`
+	Name                   string    `json:"name"`
+	CreatedAt              time.Time `json:"createdAt"`
+	RotatedAt              time.Time `json:"rotatedAt,omitzero"`
+	PreviousTokenExpiresAt time.Time `json:"previousTokenExpiresAt,omitzero"`
+}
+
+// Summarize returns the webhook's public view.
+func Summarize(w *Webhook) WebhookSummary {
+	s := WebhookSummary{
+		ID:             w.ID,
+		OrganizationID: w.OrganizationID,
+		TableID:        w.TableID,
+		Name:           w.Name,
+		CreatedAt:      w.CreatedAt.UTC(),
+	}
+	if !w.RotatedAt.IsZero() {
+		s.RotatedAt = w.RotatedAt.UTC()
+	}
+	if len(w.PreviousTokenHash) > 0 && !w.PreviousTokenExpiresAt.IsZero() {
+		s.PreviousTokenExpiresAt = w.PreviousTokenExpiresAt.UTC()
+	}
+	return s
+}
+
+// CreatedWebhook is the result of a create: the only time the token is shown.
+type CreatedWebhook struct {
+	WebhookSummary
+	Token string `json:"token"`
+}
+
+// RotatedWebhook is the result of a rotation: the only time the new token is shown.
+type RotatedWebhook struct {
+	ID                     string    `json:"id"`
+	Token                  string    `json:"token"`
+	RotatedAt              time.Time `json:"rotatedAt"`
+	PreviousTokenExpiresAt time.Time `json:"previousTokenExpiresAt,omitzero"`
+}
+
+// WebhookPage is one page of a listing; NextCursor is empty on the last page.
+type WebhookPage struct {
+	Webhooks   []WebhookSummary `json:"webhooks"`
+	NextCursor string           `json:"nextCursor,omitempty"`
+}
+
+// Create checks that the pool exists and belongs to the organization, and stores a new
+// webhook with a fresh token, which only the result carries.
+func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*CreatedWebhook, error) {
+	var details []Detail
+	orgID, d := uuidField("organizationId", in.OrganizationID)
+	details = append(details, d...)
+	tableID, d := uuidField("tableId", in.TableID)
+	details = append(details, d...)
+	name, d := nameField("name", in.Name)
+	details = append(details, d...)
+	if len(details) > 0 {
+		return nil, invalid(validationMessage(details), details...)
+	}
+	if s.Hasher == nil {
+		return nil, fmt.Errorf("create webhook: no token hasher configured")
+	}
+	pool, err := s.Store.GetPool(ctx, tableID)
+	if err != nil {
+		return nil, fmt.Errorf("create webhook: read pool %s: %w", tableID, err)
+	}
+	if pool == nil || pool.OrganizationID != orgID {
+		// One answer for both: a caller learns nothing about other organizations' pools.
+		return nil, invalid("the lead pool does not exist in this organization",
+			Detail{Path: "tableId", Problem: "no lead pool with this id in the organization"})
+	}
+	id, err := s.NewID()
+	if err != nil {
+		return nil, err
+	}
+	token, err := NewToken()
+	if err != nil {
+		return nil, fmt.Errorf("create webhook: %w", err)
+	}
+	w := &Webhook{
+		ID:             id,
+		OrganizationID: orgID,
+		TableID:        tableID,
+		Name:           name,
+		TokenHash:      s.Hasher.Hash(token),
+		CreatedAt:      s.Now().UTC().Truncate(time.Second),
+	}
+	if err := s.Store.CreateWebhook(ctx, w); err != nil {
+		return nil, fmt.Errorf("create webhook: %w", err)
+	}
+	return &CreatedWebhook{WebhookSummary: Summarize(w), Token: token}, nil
+}
+
+// Rotate replaces the webhook's token in one conditional write: the old token fails from
+// the next request on, or once the grace period is over.
+func (s *WebhookAdmin) Rotate(ctx context.Context, in RotateWebhookInput) (*RotatedWebhook, error) {
+	var details []Detail
+	id, d := uuidField("id", in.WebhookID)
+	details = append(details, d...)
+	details = append(details, graceDetails(in.GracePeriod)...)
+	if len(details) > 0 {
+		return nil, invalid(validationMessage(details), details...)
+	}
+	if s.Hasher == nil {
+		return nil, fmt.Errorf("rotate webhook %s: no token hasher configured", id)
+	}
+	token, err := NewToken()
+	if err != nil {
+		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
+	}
+	now := s.Now().UTC().Truncate(time.Second)
+	var graceUntil time.Time
+	if in.GracePeriod > 0 {
+		graceUntil = now.Add(in.GracePeriod)
+	}
+	w, err := s.Store.RotateWebhook(ctx, id, s.Hasher.Hash(token), now, graceUntil)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ENOTFOUND, "no webhook has this id")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
+	}
+	out := &RotatedWebhook{ID: w.ID, Token: token, RotatedAt: now}
+	if !graceUntil.IsZero() {
+		out.PreviousTokenExpiresAt = graceUntil
+	}
+	return out, nil
+}
+
+// List returns one page of the organization's webhooks, oldest first, without tokens or hashes.
+func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*WebhookPage, error) {
+	var details []Detail
+	orgID, d := uuidField("organizationId", in.OrganizationID)
+	details = append(details, d...)
+	limit := in.Limit
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit {
+		details = append(details, Detail{Path: "limit", Problem: fmt.Sprintf("must be between 1 and %d", MaxListLimit)})
+	}
+	if len(details) > 0 {
+		return nil, invalid(validationMessage(details), details...)
+	}
+	ws, next, err := s.Store.ListWebhooks(ctx, orgID, limit, in.Cursor)
+	if errors.Is(err, ErrInvalidCursor) {
+		return nil, invalid("the cursor is not one this listing returned",
+			Detail{Path: "cursor", Problem: "invalid cursor; pass nextCursor of the previous page unchanged"})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks of organization %s: %w", orgID, err)
+	}
+	page := &WebhookPage{Webhooks: make([]WebhookSummary, 0, len(ws)), NextCursor: next}
+	for _, w := range ws {
+		page.Webhooks = append(page.Webhooks, Summarize(w))
+	}
+	return page, nil
+}
+
+// Delete removes the webhook; its URL answers 404 from then on.
+func (s *WebhookAdmin) Delete(ctx context.Context, webhookID string) error {
+	id, details := uuidField("id", webhookID)
+	if len(details) > 0 {
+		return invalid(validationMessage(details), details...)
+	}
+	err := s.Store.DeleteWebhook(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ENOTFOUND, "no webhook has this id")
+	}
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, err)
+	}
+	return nil
+}
+
+// ParseCreateWebhook parses the body of a create request strictly: one JSON object with the
+// string fields organizationId, tableId and name, and nothing else.
+func ParseCreateWebhook(raw []byte) (CreateWebhookInput, error) {
+	obj, err := adminObject(raw, false)
+	if err != nil {
+		return CreateWebhookInput{}, err
+	}
+	var in CreateWebhookInput
+	fields := map[string]*string{"organizationId": &in.OrganizationID, "tableId": &in.TableID, "name": &in.Name}
+	var details []Detail
+	for _, k := range obj.keys {
+		dst, known := fields[k]
+		if !known {
+			details = append(details, Detail{Path: jsonPath("", k), Problem: "unknown field"})
+			continue
+		}
+		s, ok := obj.values[k].(string)
+		if !ok {
+			details = append(details, Detail{Path: jsonPath("", k), Problem: "must be a string, got " + kindOf(obj.values[k])})
+			continue
+		}
+		*dst = s
+	}
+	for _, k := range []string{"organizationId", "tableId", "name"} {
+		if _, ok := obj.values[k]; !ok {
+			details = append(details, Detail{Path: k, Problem: "required"})
+		}
+	}
+	if len(details) > 0 {
+		return CreateWebhookInput{}, invalid(validationMessage(details), details...)
+	}
+	return in, nil
+}
+
+// ParseRotateWebhook parses the optional body of a rotate request: empty, or one JSON object
+// with an optional integer gracePeriodSeconds (0 to 604800).
+func ParseRotateWebhook(webhookID string, raw []byte) (RotateWebhookInput, error) {
+	in := RotateWebhookInput{WebhookID: webhookID}
+	obj, err := adminObject(raw, true)
+	if err != nil || obj == nil {
+		return in, err
+	}
+	var details []Detail
+	for _, k := range obj.keys {
+		if k != "gracePeriodSeconds" {
+			details = append(details, Detail{Path: jsonPath("", k), Problem: "unknown field"})
+			continue
+		}
+		n, ok := obj.values[k].(json.Number)
+		secs, perr := int64(0), error(nil)
+		if ok {
+			secs, perr = strconv.ParseInt(string(n), 10, 64)
+		}
+		if !ok || perr != nil || secs < 0 || secs > int64(MaxGracePeriod/time.Second) {
+			details = append(details, Detail{Path: "gracePeriodSeconds",
+				Problem: fmt.Sprintf("must be a whole number of seconds from 0 to %d", int64(MaxGracePeriod/time.Second))})
+			continue
+		}
+		in.GracePeriod = time.Duration(secs) * time.Second
+	}
+	if len(details) > 0 {
+		return in, invalid(validationMessage(details), details...)
+	}
+	return in, nil
+}
+
+// ParseListWebhooks reads the query of a list request: organizationId (required), limit and
+// cursor; any other parameter is a 400.
+func ParseListWebhooks(query map[string]string) (ListWebhooksInput, error) {
+	var in ListWebhooksInput
+	var details []Detail
+	for _, k := range sortedKeys(query) {
+		v := query[k]
+		switch k {
+		case "organizationId":
+			in.OrganizationID = v
+		case "cursor":
+			in.Cursor = v
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxListLimit {
+				details = append(details, Detail{Path: "limit", Problem: fmt.Sprintf("must be a whole number from 1 to %d", MaxListLimit)})
+				continue
+			}
+			in.Limit = n
+		default:
+			details = append(details, Detail{Path: jsonPath("", k), Problem: "unknown query parameter"})
+		}
+	}
+	if _, ok := query["organizationId"]; !ok {
+		details = append(details, Detail{Path: "organizationId", Problem: "required query parameter"})
+	}
+	if len(details) > 0 {
+		return in, invalid(validationMessage(details), details...)
+	}
+	return in, nil
+}
+
+// adminObject decodes a management body strictly into one JSON object. An empty body is
+// nil when optional is true.
+func adminObject(raw []byte, optional bool) (*object, error) {
+	if len(raw) > MaxAdminBodyBytes {
+		return nil, Errorf(ETOOLARGE, "the body is larger than %d KiB", MaxAdminBodyBytes>>10)
+	}
+	if !utf8.Valid(raw) {
+		return nil, invalid("the body is not valid UTF-8", Detail{Path: "$", Problem: "invalid UTF-8"})
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		if optional {
+			return nil, nil
+		}
+		return nil, invalid("the body is empty; send a JSON object", Detail{Path: "$", Problem: "empty body"})
+	}
+	v, err := decodeStrict(raw)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := v.(*object)
+	if !ok {
+		return nil, invalid("the body must be a JSON object", Detail{Path: "$", Problem: "must be an object, got " + kindOf(v)})
+	}
+	return obj, nil
+}
+
+// uuidField validates an id and returns it lower-cased, the form ids are stored in.
+func uuidField(path, v string) (string, []Detail) {
+	if v == "" {
+		return "", []Detail{{Path: path, Problem: "required"}}
+	}
+	if !IsUUID(v) {
+		return "", []Detail{{Path: path, Problem: "must be a UUID"}}
+	}
+	return strings.ToLower(v), nil
+}
+
+// nameField validates a display name: 1 to MaxNameLen characters once trimmed, no control
+// characters. It returns the trimmed name.
+func nameField(path, v string) (string, []Detail) {
+	name := strings.TrimSpace(v)
+	switch n := utf8.RuneCountInString(name); {
+	case !utf8.ValidString(name):
+		return "", []Detail{{Path: path, Problem: "must be valid UTF-8"}}
+	case n == 0:
+		return "", []Detail{{Path: path, Problem: "required, 1 to 200 characters"}}
+	case n > MaxNameLen:
+		return "", []Detail{{Path: path, Problem: fmt.Sprintf("longer than %d characters", MaxNameLen)}}
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", []Detail{{Path: path, Problem: "must not contain control characters"}}
+	}
+	return name, nil
+}
+
+func graceDetails(d time.Duration) []Detail {
+	if d < 0 || d > MaxGracePeriod || d%time.Second != 0 {
+		return []Detail{{Path: "gracePeriodSeconds",
+			Problem: fmt.Sprintf("must be a whole number of seconds from 0 to %d", int64(MaxGracePeriod/time.Second))}}
+	}
+	return nil
+}

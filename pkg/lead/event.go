@@ -1,0 +1,63 @@
+package lead
+
+import "time"
+
+// EntryAddedDetailType is the DetailType of the event published once per committed entry.
+const EntryAddedDetailType = "table.entry.added"
+
+// DefaultEventSource is the event Source when none is configured.
+const DefaultEventSource = "rocketlead.ingress"
+
+// TriggerIngressWebhook is the trigger type of entries created through an ingress webhook.
+const TriggerIngressWebhook = "ingress_webhook"
+
+// Trigger names what created an entry.
+type Trigger struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// EntryAdded is the detail of table.entry.added: the entry exactly as the 201 body renders
+// it, and the webhook that created it. Consumers dedupe on Entry.ID.
+type EntryAdded struct {
+	Entry   *Entry  `json:"entry"`
+	Trigger Trigger `json:"trigger"`
+}
+
+// NewEntryAdded returns the event detail for an entry committed by an ingress webhook.
+func NewEntryAdded(e *Entry) EntryAdded {
+	return EntryAdded{Entry: e, Trigger: Trigger{Type: TriggerIngressWebhook, ID: e.WebhookID}}
+}
+
+// EntryRef identifies an entry without its data; it stands in for the entry in an event
+// that would otherwise exceed the event bus's size limit.
+type EntryRef struct {
+	ID             string    `json:"id"`
+	TableID        string    `json:"tableId"`
+	OrganizationID string    `json:"organizationId"`
+	LeadStateID    string    `json:"leadStateId"`
+	CreatedAt      time.Time `json:"createdAt"`
+}
+
+// EntryAddedRef is the detail of a table.entry.added event whose full form is too large to
+// publish: the entry's ids, the trigger and Truncated set, so consumers read the entry itself.
+type EntryAddedRef struct {
+	Entry     EntryRef `json:"entry"`
+	Trigger   Trigger  `json:"trigger"`
+	Truncated bool     `json:"truncated"`
+}
+
+// Ref returns the truncated reference form of the event.
+func (a EntryAdded) Ref() EntryAddedRef {
+	return EntryAddedRef{
+		Entry: EntryRef{
+			ID:             a.Entry.ID,
+			TableID:        a.Entry.TableID,
+			OrganizationID: a.Entry.OrganizationID,
+			LeadStateID:    a.Entry.LeadStateID,
+			CreatedAt:      a.Entry.CreatedAt,
+		},
+		Trigger:   a.Trigger,
+		Truncated: true,
+	}
+}
