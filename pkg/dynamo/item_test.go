@@ -1,0 +1,64 @@
+package dynamo
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+func TestEntryItemRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		e    lead.Entry
+	}{
+		{"every value shape", lead.Entry{
+			ID: "01890000-0000-7000-8000-000000000001", TableID: "t", OrganizationID: "o", WebhookID: "w", LeadStateID: "s",
+			CreatedAt: time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC),
+			Data: map[string]any{"email": "a@b.co", "n": json.Number("12345678901234567890.123456789"), "ok": true,
+				"tags": []string{"x", ""}, "empty": []string{}, "none": nil, "blank": ""},
+			CustomFieldData: map[string]any{"f": "instagram_ad", "g": []string{"a"}},
+		}},
+		{"no custom fields", lead.Entry{ID: "e", TableID: "t", OrganizationID: "o", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			Data: map[string]any{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			item := EntryItem(&tt.e)
+			if got := item["sk"].(*types.AttributeValueMemberS).Value; got != EntryPrefix+tt.e.ID {
+				t.Errorf("sk = %q; want %q", got, EntryPrefix+tt.e.ID)
+			}
+			back, err := EntryFromItem(item)
+			if err != nil {
+				t.Fatalf("EntryFromItem error = %v", err)
+			}
+			if !reflect.DeepEqual(*back, tt.e) {
+				t.Errorf("EntryFromItem(EntryItem(e)) = %+v; want %+v", *back, tt.e)
+			}
+		})
+	}
+}
+
+func TestEntryFromItemRejectsForeignShapes(t *testing.T) {
+	item := EntryItem(&lead.Entry{ID: "e", CreatedAt: time.Now().UTC().Truncate(time.Second), Data: map[string]any{}})
+	item["data"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"x": &types.AttributeValueMemberM{}}}
+	if _, err := EntryFromItem(item); err == nil {
+		t.Error("EntryFromItem accepted a nested map in data; want an error")
+	}
+}
+
+func TestItemSizeCountsNamesAndValues(t *testing.T) {
+	small := map[string]types.AttributeValue{"a": str("xy")}
+	if got := ItemSize(small); got != 3 {
+		t.Errorf("ItemSize({a: xy}) = %d; want 3", got)
+	}
+	big := EntryItem(&lead.Entry{ID: "e", CreatedAt: time.Now(), Data: map[string]any{"blob": strings.Repeat("x", 300_000)}})
+	if got := ItemSize(big); got < 300_000 || got > 300_400 {
+		t.Errorf("ItemSize(300 kB entry) = %d; want a little over 300000", got)
+	}
+}
