@@ -455,7 +455,20 @@ func TestIngestLostResponseOfCommittedWriteIsASuccess(t *testing.T) {
 }
 
 func TestIngestConcurrentFirstPostsLockOneType(t *testing.T) {
+	// 150 extra keys take the whole-map lock path, a few the per-key path.
+	for _, extra := range []int{0, 150} {
+		t.Run(fmt.Sprintf("%d extra keys", extra), func(t *testing.T) {
+			concurrentFirstPosts(t, extra)
+		})
+	}
+}
+
+func concurrentFirstPosts(t *testing.T, extra int) {
 	f := newFixture(t)
+	var more strings.Builder
+	for i := 0; i < extra; i++ {
+		fmt.Fprintf(&more, `,"k%03d":"v"`, i)
+	}
 	values := []string{`"text"`, `5`, `true`, `["a"]`}
 	const n = 20
 	var wg sync.WaitGroup
@@ -464,7 +477,7 @@ func TestIngestConcurrentFirstPostsLockOneType(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			r, err := f.handler(context.Background(), f.post(`{"data":{"v":`+values[i%len(values)]+`,"i":`+fmt.Sprint(i)+`}}`, f.token))
+			r, err := f.handler(context.Background(), f.post(`{"data":{"v":`+values[i%len(values)]+`,"i":`+fmt.Sprint(i)+more.String()+`}}`, f.token))
 			if err != nil {
 				t.Errorf("handler error: %v", err)
 			}
@@ -613,5 +626,40 @@ func TestIngestConcurrentRepeatsCreateOneEntry(t *testing.T) {
 	}
 	if es := f.entries(t); len(es) != 1 {
 		t.Errorf("%d entries stored; want exactly 1", len(es))
+	}
+}
+
+func TestIngestLocksManyKeysAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		n      int
+		seeded bool
+	}{{100, false}, {101, true}, {150, false}, {500, true}} {
+		n := tc.n
+		t.Run(fmt.Sprintf("%d keys, schema seeded %v", n, tc.seeded), func(t *testing.T) {
+			f := newFixture(t)
+			if tc.seeded {
+				// A non-empty schema, so the size condition is checked against a real count.
+				if resp, _ := f.do(t, f.post(`{"data":{"seed":"x"}}`, f.token)); resp.StatusCode != 201 {
+					t.Fatalf("seed status %d", resp.StatusCode)
+				}
+			}
+			parts := make([]string, n-1)
+			for i := range parts {
+				parts[i] = fmt.Sprintf(`"field_%03d":%d`, i, i)
+			}
+			body := `{"data":{` + strings.Join(parts, ",") + `,"seed":"y"}}`
+			resp, _ := f.do(t, f.post(body, f.token))
+			if resp.StatusCode != 201 {
+				t.Fatalf("status = %d; want 201: %.300s", resp.StatusCode, resp.Body)
+			}
+			s := f.schema(t)
+			if len(s) != n || s["field_000"] != "number" || s["seed"] != "string" {
+				t.Errorf("schema has %d keys (field_000 %q, seed %q); want %d", len(s), s["field_000"], s["seed"], n)
+			}
+			// The lock holds: a conflicting type for one of those keys is refused.
+			if resp, _ := f.do(t, f.post(`{"data":{"field_001":"one"}}`, f.token)); resp.StatusCode != 400 {
+				t.Errorf("conflicting POST = %d; want 400", resp.StatusCode)
+			}
+		})
 	}
 }

@@ -104,10 +104,11 @@ func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []stri
 	return pool, fields, nil
 }
 
-// PutEntry writes the entry. When newKeys is not empty the schema lock commits with it in
+// PutEntry writes the entry. When lock.New is not empty the schema lock commits with it in
 // one TransactWriteItems, and so does the idempotency record when idem is not nil;
 // otherwise a single conditional PutItem suffices.
-func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema, idem *lead.IdempotencyRecord) error {
+func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLock, idem *lead.IdempotencyRecord) error {
+	newKeys := lock.New
 	item := EntryItem(e)
 	if size := ItemSize(item); size > s.maxItemBytes {
 		return lead.Errorf(lead.ETOOLARGE, "the entry would be %d bytes, above DynamoDB's item limit of %d KB", size, s.maxItemBytes/1024)
@@ -134,7 +135,7 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema
 	schemaAt, idemAt := -1, -1
 	if len(newKeys) > 0 {
 		schemaAt = len(items)
-		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.TableID, newKeys)})
+		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.TableID, lock)})
 	}
 	if idem != nil {
 		idemAt = len(items)
@@ -177,24 +178,48 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, newKeys lead.Schema
 	return fmt.Errorf("lock schema and put entry: %w", err)
 }
 
-// lockSchema adds newKeys to the pool schema only if none of them is there yet.
-func (s *Store) lockSchema(tableID string, newKeys lead.Schema) *types.Update {
-	names := map[string]string{"#schema": "schema"}
+// maxKeysPerCondition keeps the per-key lock expressions under DynamoDB's 4 KB limit for
+// expression strings (about 34 bytes per key in the condition).
+const maxKeysPerCondition = 100
+
+// lockSchema adds the new keys to the pool schema only if none of them is there yet. Up to
+// maxKeysPerCondition keys, each key is its own nested SET with attribute_not_exists, so
+// requests adding different keys do not conflict. Past that the expressions would exceed
+// 4 KB: the whole merged map is written instead, on condition that the schema still has the
+// size that was read. Keys are never removed from a schema, so an unchanged size means an
+// unchanged schema.
+func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
+	names := map[string]string{"#s": "schema"}
 	values := map[string]types.AttributeValue{}
-	var sets, conds []string
-	conds = append(conds, "attribute_exists(pk)")
-	for i, k := range sortedKeys(newKeys) {
-		n, v := "#k"+strconv.Itoa(i), ":t"+strconv.Itoa(i)
-		names[n] = k
-		values[v] = str(string(newKeys[k]))
-		sets = append(sets, fmt.Sprintf("#schema.%s = %s", n, v))
-		conds = append(conds, fmt.Sprintf("attribute_not_exists(#schema.%s)", n))
+	var update, cond string
+	if len(lock.New) <= maxKeysPerCondition {
+		sets := make([]string, 0, len(lock.New))
+		conds := []string{"attribute_exists(pk)"}
+		for i, k := range sortedKeys(lock.New) {
+			n, v := "#"+strconv.Itoa(i), ":"+strconv.Itoa(i)
+			names[n] = k
+			values[v] = str(string(lock.New[k]))
+			sets = append(sets, "#s."+n+" = "+v)
+			conds = append(conds, "attribute_not_exists(#s."+n+")")
+		}
+		update, cond = "SET "+strings.Join(sets, ", "), strings.Join(conds, " AND ")
+	} else {
+		merged := make(map[string]types.AttributeValue, len(lock.Locked)+len(lock.New))
+		for k, t := range lock.Locked {
+			merged[k] = str(string(t))
+		}
+		for k, t := range lock.New {
+			merged[k] = str(string(t))
+		}
+		values[":m"] = &types.AttributeValueMemberM{Value: merged}
+		values[":n"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(lock.Locked))}
+		update, cond = "SET #s = :m", "attribute_exists(pk) AND size(#s) = :n"
 	}
 	return &types.Update{
 		TableName:                 &s.table,
 		Key:                       poolKey(tableID),
-		UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
-		ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}

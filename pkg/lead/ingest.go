@@ -42,14 +42,20 @@ type IngestStore interface {
 	// Pool returns the pool and the organization's custom fields with the given ids (keyed
 	// by id) in one read; the pool is nil if it does not exist.
 	Pool(ctx context.Context, tableID, organizationID string, customFieldIDs []string) (*Pool, map[string]CustomField, error)
-	// PutEntry commits the entry, locking newKeys in the pool schema and recording idem
-	// (when not nil) in the same transaction. It returns ErrSchemaChanged when a key of
-	// newKeys is already locked, ErrIdempotencyKeyTaken when a live record for the key
-	// exists, and nil when an entry with e.ID already exists (a retried write of its own
-	// that had committed).
-	PutEntry(ctx context.Context, e *Entry, newKeys Schema, idem *IdempotencyRecord) error
+	// PutEntry commits the entry, locking lock.New in the pool schema and recording idem
+	// (when not nil) in the same transaction. It returns ErrSchemaChanged when the schema
+	// is no longer lock.Locked (a key of lock.New got locked meanwhile),
+	// ErrIdempotencyKeyTaken when a live record for the key exists, and nil when an entry
+	// with e.ID already exists (a retried write of its own that had committed).
+	PutEntry(ctx context.Context, e *Entry, lock SchemaLock, idem *IdempotencyRecord) error
 	// Idempotency returns the live (unexpired at now) record for a webhook's key, or nil.
 	Idempotency(ctx context.Context, webhookID, key string, now time.Time) (*IdempotencyRecord, error)
+}
+
+// SchemaLock is the schema a write was checked against and the keys it adds to it.
+type SchemaLock struct {
+	Locked Schema
+	New    Schema
 }
 
 // IngestRequest is one POST to a webhook, as the API adapter hands it over.
@@ -180,7 +186,7 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 		WebhookID:       wh.ID,
 	}
 	for attempt := 1; ; attempt++ {
-		newKeys, err := s.prepare(e, pool, body)
+		lock, err := s.prepare(e, pool, body)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +197,7 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 		if idem != nil {
 			idem.EntryID, idem.Response = e.ID, res.Body
 		}
-		err = s.Store.PutEntry(ctx, e, newKeys, idem)
+		err = s.Store.PutEntry(ctx, e, lock, idem)
 		if err == nil {
 			return res, nil
 		}
@@ -245,21 +251,21 @@ func validIdempotencyKey(k string) bool {
 
 // prepare checks the body against the pool as last read and fills the entry's data and
 // lead state; it returns the keys the write must lock.
-func (s *IngestService) prepare(e *Entry, pool *Pool, body *Body) (Schema, error) {
+func (s *IngestService) prepare(e *Entry, pool *Pool, body *Body) (SchemaLock, error) {
 	data, newKeys, err := pool.Schema.Apply(body.Data)
 	if err != nil {
-		return nil, err
+		return SchemaLock{}, err
 	}
 	if n := len(pool.Schema) + len(newKeys); len(newKeys) > 0 && n > s.Limits.MaxSchemaKeys {
-		return nil, invalid(fmt.Sprintf("the pool schema is full: %d new keys would make %d, at most %d", len(newKeys), n, s.Limits.MaxSchemaKeys),
+		return SchemaLock{}, invalid(fmt.Sprintf("the pool schema is full: %d new keys would make %d, at most %d", len(newKeys), n, s.Limits.MaxSchemaKeys),
 			Detail{Path: "data", Problem: "too many distinct keys in this pool"})
 	}
 	if pool.DefaultLeadStateID == "" || !pool.HasLeadState(pool.DefaultLeadStateID) {
-		return nil, Errorf(ENOLEADSTATE, "the lead pool has no default lead state; set one in RocketLead")
+		return SchemaLock{}, Errorf(ENOLEADSTATE, "the lead pool has no default lead state; set one in RocketLead")
 	}
 	e.Data = data
 	e.LeadStateID = pool.DefaultLeadStateID
-	return newKeys, nil
+	return SchemaLock{Locked: pool.Schema, New: newKeys}, nil
 }
 
 func (s *IngestService) decodeBody(req IngestRequest) ([]byte, error) {
