@@ -35,8 +35,16 @@ TOOLS_BIN := $(CURDIR)/infra/.tools/bin
 # staticcheck 2026.2.2; needs go >= 1.26.
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_BIN)/staticcheck
+# AWS Lambda Runtime Interface Emulator, what `sam local` runs inside its containers; the
+# Lambda contract tests (pkg/lambdacontract) start every bootstrap under it.
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE := $(TOOLS_BIN)/aws-lambda-rie
 
-.PHONY: build run tools lint test bench clean
+.PHONY: build run tools lint test bench coldstart lambda-build clean
+
+# $(call lambda_build,<main package>): the one Lambda build command, into $(ARTIFACTS_DIR)/bootstrap.
+lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
+	-ldflags "$(LAMBDA_LDFLAGS)" -o "$(ARTIFACTS_DIR)/bootstrap" $(1)
 
 # build-<LogicalId>: the single SAM build rule (also used by `make build`).
 build-%:
@@ -44,8 +52,15 @@ build-%:
 	$(if $(wildcard functions/$(FN_$*)/main.go),,$(error function $* maps to functions/$(FN_$*), which has no main.go))
 	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: sam build sets it; use "make build" for a local build))
 	mkdir -p "$(ARTIFACTS_DIR)"
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
-		-ldflags "$(LAMBDA_LDFLAGS)" -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/$(FN_$*)
+	$(call lambda_build,./functions/$(FN_$*))
+
+# lambda-build: the same build for any main package (PKG=./path, ARTIFACTS_DIR=dir); the
+# cold-start benchmark builds its hello-world baseline with it.
+lambda-build:
+	$(if $(PKG),,$(error PKG is not set: the main package to build, e.g. PKG=./functions/ingress))
+	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set))
+	mkdir -p "$(ARTIFACTS_DIR)"
+	$(call lambda_build,$(PKG))
 
 # build: every function whose folder exists, into bin/<folder>/bootstrap.
 build:
@@ -60,12 +75,19 @@ tools:
 	@if ! "$(STATICCHECK)" -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))'; then \
 		GOBIN="$(TOOLS_BIN)" $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
 	fi
+	@if ! $(GO) version -m "$(RIE)" 2>/dev/null | grep -qF '$(RIE_VERSION)'; then \
+		GOBIN="$(TOOLS_BIN)" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION); \
+	fi
 
+# lint: gofmt, go vet, staticcheck and the template checks of pkg/samtemplate (runtime,
+# routes, IAM, table vs code, infra/sam-local-env.json, README); -short leaves the builds
+# to make test.
 lint: tools
 	unformatted="$$(find . -path '*/.*' -prune -o -path ./bin -prune -o -name '*.go' -print0 | xargs -0 -r gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	"$(STATICCHECK)" ./...
+	$(GO) test -short -count=1 ./pkg/samtemplate
 
 test: tools lint
 	$(GO) test -race -count=1 ./...
@@ -73,6 +95,11 @@ test: tools lint
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+# coldstart: per function, the stripped arm64 bootstrap size and the start-to-first-response
+# time under aws-lambda-rie (median of 7 fresh starts), each beside a hello-world Lambda.
+coldstart: tools
+	LAMBDACONTRACT_COLDSTART=1 $(GO) test -count=1 -run '^$$' -bench Coldstart -benchtime 7x ./pkg/lambdacontract
 
 clean:
 	rm -rf bin .aws-sam

@@ -1,8 +1,10 @@
 // Command local runs RocketLead Ingress Webhooks on one machine with nothing but Go: an
-// embedded DynamoDB and a Secrets Manager stand-in on one AWS address, and an API Gateway
-// (HTTP API) front that calls the same handlers the Lambda functions run.
+// embedded DynamoDB, a Secrets Manager stand-in and an EventBridge PutEvents stand-in on one
+// AWS address, an API Gateway (HTTP API) front that calls the same handlers the Lambda
+// functions run, and a stream relay that hands every committed entry to the entry-events
+// handler. Each published event is printed to stdout as one JSON line.
 //
-//	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH]
+//	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH] [-events-file PATH]
 package main
 
 import (
@@ -34,15 +36,16 @@ const (
 )
 
 type options struct {
-	addr, awsAddr, seedFile, template string
+	addr, awsAddr, seedFile, template, eventsFile string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:3000", "address of the API front (HOST:PORT)")
-	flag.StringVar(&o.awsAddr, "aws-addr", "127.0.0.1:4566", "address of the local AWS endpoints (DynamoDB, Secrets Manager)")
+	flag.StringVar(&o.awsAddr, "aws-addr", "127.0.0.1:4566", "address of the local AWS endpoints (DynamoDB, Secrets Manager, EventBridge)")
 	flag.StringVar(&o.seedFile, "seed-file", "", "write the seeded ids, token and URL as JSON to this file once serving")
 	flag.StringVar(&o.template, "template", "template.yaml", "SAM template whose HttpApi routes the front serves")
+	flag.StringVar(&o.eventsFile, "events-file", "", "append every published event to this file as one JSON line")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -60,6 +63,16 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	awsSrv := localaws.New(localaws.Options{Secrets: map[string]string{localSecretID: key}, Logger: logger})
+	evlog, err := openEventLog(out, o.eventsFile, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := evlog.close(); err != nil {
+			logger.Error("events file", "err", err)
+		}
+	}()
+	awsSrv.OnEvent(evlog.write)
 	awsLn, err := net.Listen("tcp", o.awsAddr)
 	if err != nil {
 		return fmt.Errorf("listen for AWS endpoints on %s: %w", o.awsAddr, err)
@@ -80,8 +93,27 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	entryEvents, err := app.EntryEvents(ctx, cfg, env, fnLogger)
+	if err != nil {
+		return err
+	}
+	// Stands in for the table's stream and the event source mapping of EntryEventsFunction.
+	relay := localaws.NewRelay(localaws.StreamHandler(entryEvents), localaws.RelayOptions{Table: localTable, Logger: logger})
+	awsSrv.OnWrite(relay.Observe)
+	defer func() {
+		// Runs after the API front has shut down, so every committed entry is queued, and
+		// before the AWS endpoints stop, so its events can still be put.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := relay.Close(cctx); err != nil {
+			logger.Error("stream relay", "err", err)
+		}
+	}()
 	handlers := map[string]front.Handler{
 		"IngressFunction": ingress,
+	}
+	if err := addAdminHandlers(ctx, cfg, env, fnLogger, handlers); err != nil {
+		return err
 	}
 	routes, err := front.LoadRoutes(o.template)
 	if err != nil {
@@ -108,9 +140,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	s.print(out, awsLn.Addr().String())
+	s.print(evlog, awsLn.Addr().String())
 	<-ctx.Done()
-	fmt.Fprintln(out, "\nstopping")
+	fmt.Fprintln(evlog, "\nstopping")
 	return nil
 }
 

@@ -1,100 +1,216 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// startRunner runs the local runner on free ports until the test ends and returns its seed.
-func startRunner(t *testing.T) *seed {
+// startRunner runs the local runner on random ports, its output discarded, until the test
+// ends and returns its seed.
+func startRunner(t *testing.T) seed {
 	t.Helper()
-	seedFile := filepath.Join(t.TempDir(), "seed.json")
+	s, _ := startRunnerWith(t, "", io.Discard)
+	return s
+}
+
+// startRunnerWith runs the local runner on random ports until the test ends, printing to out
+// and appending events to eventsFile when set, and returns its seed; stop cancels it and
+// returns run's error once it has shut down.
+func startRunnerWith(t *testing.T, eventsFile string, out io.Writer) (s seed, stop func() error) {
+	t.Helper()
+	dir := t.TempDir()
+	o := options{
+		addr:       "127.0.0.1:0",
+		awsAddr:    "127.0.0.1:0",
+		seedFile:   filepath.Join(dir, "seed.json"),
+		template:   "../../template.yaml",
+		eventsFile: eventsFile,
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, options{addr: "127.0.0.1:0", awsAddr: "127.0.0.1:0", seedFile: seedFile, template: "../../template.yaml"}, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("runner stopped with %v", err)
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, o, out) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-errc:
+			case <-time.After(30 * time.Second):
+				runErr = errors.New("runner did not stop within 30s")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("runner did not stop within 10s of cancellation")
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
+		})
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		b, err := os.ReadFile(seedFile)
+		b, err := os.ReadFile(o.seedFile)
 		if err == nil {
-			var s seed
 			if err := json.Unmarshal(b, &s); err != nil {
-				t.Fatalf("seed file is not JSON: %v", err)
+				t.Fatalf("seed file: %v", err)
 			}
-			return &s
+			return s, stop
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("runner exited before writing the seed file: %v", err)
+		case err := <-errc:
+			t.Fatalf("runner stopped before seeding: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no seed file after 20s")
+			t.Fatal("runner wrote no seed file within 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func TestRunnerServesTheSeededExample(t *testing.T) {
-	s := startRunner(t)
-	for name, v := range map[string]string{"organizationId": s.OrganizationID, "tableId": s.TableID, "webhookId": s.WebhookID,
-		"token": s.Token, "url": s.URL, "leadStateId": s.LeadStateID, "customFieldId": s.CustomFieldID} {
-		if v == "" {
-			t.Errorf("seed file has no %s", name)
+// lockedBuffer is the runner's stdout in the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type publishedLine struct {
+	Source       string `json:"Source"`
+	DetailType   string `json:"DetailType"`
+	EventBusName string `json:"EventBusName"`
+	Detail       struct {
+		Entry   json.RawMessage `json:"entry"`
+		Trigger struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		} `json:"trigger"`
+	} `json:"Detail"`
+}
+
+// eventLines parses the JSON lines among text whose first key is Source.
+func eventLines(t *testing.T, text string) []publishedLine {
+	t.Helper()
+	var out []publishedLine
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, `{"Source":`) {
+			continue
 		}
+		var ev publishedLine
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("event line %q: %v", line, err)
+		}
+		out = append(out, ev)
 	}
-	body := fmt.Sprintf(`{"data":{"email":"ada@example.com","age":36},"customFieldData":{%q:"instagram_ad"}}`, s.CustomFieldID)
-	tests := []struct {
-		name   string
-		token  string
-		status int
-	}{
-		{"seeded token creates an entry", s.Token, http.StatusCreated},
-		{"another token is refused", strings.Repeat("0", 64), http.StatusUnauthorized},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	return out
+}
+
+func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
+	const posts = 200
+	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
+	stdout := &lockedBuffer{}
+	s, stop := startRunnerWith(t, eventsFile, stdout)
+
+	client := &http.Client{Timeout: 30 * time.Second}
+	bodies := make([]string, posts)
+	statuses := make([]int, posts)
+	var wg sync.WaitGroup
+	for i := range posts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"data":{"email":"lead%d@example.com","n":%d,"vip":%v},"customFieldData":{%q:"website"}}`, i, i, i%2 == 0, s.CustomFieldID)
 			req, _ := http.NewRequest(http.MethodPost, s.URL, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Rocketlead-Ingress-Token", tt.token)
-			resp, err := http.DefaultClient.Do(req)
+			req.Header.Set("x-rocketlead-ingress-token", s.Token)
+			resp, err := client.Do(req)
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("POST %d: %v", i, err)
+				return
 			}
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.status {
-				t.Fatalf("POST %s = %d %s; want %d", s.URL, resp.StatusCode, b, tt.status)
+			statuses[i], bodies[i] = resp.StatusCode, string(b)
+		}()
+	}
+	wg.Wait()
+	if err := stop(); err != nil {
+		t.Fatalf("run = %v; want a clean stop", err)
+	}
+
+	created := map[string]string{} // entry id -> 201 body
+	other := map[int]int{}
+	for i, st := range statuses {
+		if st != http.StatusCreated {
+			other[st]++
+			continue
+		}
+		var e struct{ ID string }
+		if err := json.Unmarshal([]byte(bodies[i]), &e); err != nil || e.ID == "" {
+			t.Fatalf("201 body %q has no id", bodies[i])
+		}
+		created[e.ID] = bodies[i]
+	}
+	t.Logf("%d POSTs: %d created, others %v", posts, len(created), other)
+	if len(created) == 0 {
+		t.Fatal("no POST created an entry")
+	}
+
+	file, err := os.ReadFile(eventsFile)
+	if err != nil {
+		t.Fatalf("events file: %v", err)
+	}
+	for name, text := range map[string]string{"events file": string(file), "stdout": stdout.String()} {
+		evs := eventLines(t, text)
+		if len(evs) != len(created) {
+			t.Errorf("%s has %d events; want one per 201 response (%d)", name, len(evs), len(created))
+		}
+		seen := map[string]int{}
+		for _, ev := range evs {
+			var e struct{ ID string }
+			_ = json.Unmarshal(ev.Detail.Entry, &e)
+			seen[e.ID]++
+			if seen[e.ID] > 1 {
+				t.Errorf("%s: entry %s published %d times", name, e.ID, seen[e.ID])
 			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
+			body, ok := created[e.ID]
+			if !ok {
+				t.Errorf("%s: event for entry %s, which no 201 reported", name, e.ID)
+				continue
 			}
-			if tt.status == http.StatusCreated {
-				var e map[string]any
-				if err := json.Unmarshal(b, &e); err != nil || e["tableId"] != s.TableID || e["leadStateId"] != s.LeadStateID {
-					t.Errorf("201 body = %s; want an entry of the seeded pool", b)
-				}
+			if string(ev.Detail.Entry) != body {
+				t.Errorf("%s: event entry\n%s\nwant the 201 body\n%s", name, ev.Detail.Entry, body)
 			}
-		})
+			if ev.Source != "rocketlead.ingress" || ev.DetailType != "table.entry.added" || ev.EventBusName != "default" ||
+				ev.Detail.Trigger.Type != "ingress_webhook" || ev.Detail.Trigger.ID != s.WebhookID {
+				t.Errorf("%s: event %+v; want Source, DetailType, bus and trigger of the webhook", name, ev)
+			}
+		}
+	}
+	if strings.Count(string(file), "\n") != len(eventLines(t, string(file))) {
+		t.Errorf("events file holds lines that are not events")
 	}
 }

@@ -2,17 +2,20 @@
 //
 // Requests are routed by their X-Amz-Target header: DynamoDB goes to an embedded
 // github.com/truora/minidyn server speaking the real DynamoDB JSON protocol, Secrets Manager
-// GetSecretValue is answered from a fixed map. The production aws-sdk-go-v2 clients are used
-// unchanged; only their endpoint points here.
+// GetSecretValue is answered from a fixed map, EventBridge PutEvents is validated as
+// EventBridge does and its accepted events handed to observers. The production aws-sdk-go-v2
+// clients are used unchanged; only their endpoint points here.
 package localaws
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +69,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Server is an http.Handler that answers DynamoDB and Secrets Manager requests.
+// Server is an http.Handler that answers DynamoDB, Secrets Manager and EventBridge requests.
 type Server struct {
 	ddb     *minidyn.Server
 	secrets map[string]string
@@ -80,6 +83,9 @@ type Server struct {
 	mu        sync.Mutex
 	observers []writeObserver
 	ttl       map[string]ttlSetting
+
+	eventObservers []func(PublishedEvent)
+	eventFailure   EventFailure
 }
 
 type ttlSetting struct {
@@ -135,6 +141,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveDynamoDB(w, r, strings.TrimPrefix(target, dynamoDBPrefix))
 	case strings.HasPrefix(target, secretsManagerPrefix):
 		s.serveSecretsManager(w, r, strings.TrimPrefix(target, secretsManagerPrefix))
+	case strings.HasPrefix(target, eventBridgePrefix):
+		s.serveEventBridge(w, r, strings.TrimPrefix(target, eventBridgePrefix))
 	default:
 		s.logger.Warn("localaws: unknown target", "target", target)
 		writeAWSError(w, secretsManagerContentType, http.StatusBadRequest, "UnknownOperationException",
@@ -327,6 +335,10 @@ func (rec *recorder) copyTo(w http.ResponseWriter) {
 	for k, v := range rec.header {
 		w.Header()[k] = v
 	}
+	// DynamoDB sends the CRC32 of every response body, and the SDK checks it: without the
+	// header it compares against 0 and logs a warning per call (visible with
+	// config.LoadDefaultConfig, whose logger is not silent).
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(rec.body.Bytes())), 10))
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK

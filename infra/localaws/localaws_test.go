@@ -357,7 +357,8 @@ func TestUnknownOperations(t *testing.T) {
 		target string
 	}{
 		{name: "no target", target: ""},
-		{name: "eventbridge is not served", target: "AWSEvents.PutEvents"},
+		{name: "eventbridge operation other than PutEvents", target: "AWSEvents.ListRules"},
+		{name: "unknown service", target: "AmazonSQS.SendMessage"},
 	}
 	for _, tt := range raw {
 		t.Run(tt.name, func(t *testing.T) {

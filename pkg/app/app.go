@@ -27,6 +27,7 @@ type Env struct {
 	LogLevel         string // LOG_LEVEL: DEBUG, INFO, WARN, ERROR
 	EventBusName     string // EVENT_BUS_NAME: bus of table.entry.added; empty is "default"
 	EventSource      string // EVENT_SOURCE: Source of table.entry.added; empty is rocketlead.ingress
+	PublicBaseURL    string // PUBLIC_BASE_URL: base of webhook URLs in admin responses; empty is the request's domain and stage
 }
 
 // EnvFrom reads the configuration through getenv (os.Getenv in Lambda), naming every
@@ -38,6 +39,7 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 		LogLevel:         getenv("LOG_LEVEL"),
 		EventBusName:     getenv("EVENT_BUS_NAME"),
 		EventSource:      getenv("EVENT_SOURCE"),
+		PublicBaseURL:    getenv("PUBLIC_BASE_URL"),
 	}
 	var missing []string
 	for _, name := range required {

@@ -59,7 +59,11 @@ func (s *Store) PutCustomField(ctx context.Context, f *lead.CustomField) error {
 	item["organizationId"] = str(f.OrganizationID)
 	item["name"] = str(f.Name)
 	item["fieldType"] = str(string(f.Type))
-	item["options"] = stringList(f.Options)
+	if len(f.Options) > 0 {
+		// No empty list: minidyn v0.8.2 turns empty lists and maps into typeless values
+		// when it rolls back any cancelled transaction, which breaks later queries.
+		item["options"] = stringList(f.Options)
+	}
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
 		return fmt.Errorf("put custom field %s: %w", f.ID, err)
 	}

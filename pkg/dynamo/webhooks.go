@@ -29,18 +29,25 @@ const (
 
 // RotateWebhook replaces the token hash with one conditional UpdateItem, so concurrent
 // rotations serialise on the item and the last committed one wins. With a grace period the
-// update copies the hash it replaces into previousTokenHash in the same write (SET a = b
-// reads the item as it was before the update), so no read is needed and nothing can slip
-// in between; without one, any previous hash is removed.
+// update copies the hash it replaces into previousTokenHash in the same write (DynamoDB
+// evaluates SET a = b against the item as it was before the update), so no read is needed
+// and nothing can slip in between. Without one, any previous hash is cleared.
 func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, rotatedAt, graceUntil time.Time) (*lead.Webhook, error) {
 	names := map[string]string{"#h": attrTokenHash, "#r": attrRotatedAt, "#ph": attrPreviousTokenHash, "#pe": attrPreviousExpiresAt}
 	values := map[string]types.AttributeValue{
 		":h": &types.AttributeValueMemberB{Value: tokenHash},
 		":r": str(rotatedAt.UTC().Format(time.RFC3339Nano)),
 	}
-	update := "SET #h = :h, #r = :r REMOVE #ph, #pe"
+	// The previous hash is cleared by writing NULL, not by REMOVE: minidyn v0.8.2 (the
+	// local runner and the tests) silently ignores a top-level REMOVE, which would leave an
+	// old token valid. NULL decodes as "no previous token" everywhere.
+	update := "SET #h = :h, #r = :r, #ph = :none, #pe = :none"
+	values[":none"] = &types.AttributeValueMemberNULL{Value: true}
 	if !graceUntil.IsZero() {
+		// The copy comes first so that an evaluator applying actions in order (minidyn)
+		// copies the old hash too.
 		update = "SET #ph = #h, #pe = :e, #h = :h, #r = :r"
+		delete(values, ":none")
 		values[":e"] = str(graceUntil.UTC().Format(time.RFC3339Nano))
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -175,3 +182,10 @@ func decodeCursor(cursor, orgID string) (map[string]types.AttributeValue, error)
 	}
 	return key, nil
 }
+
+// The store implements the admin services' storage interfaces.
+var (
+	_ lead.WebhookStore = (*Store)(nil)
+	_ lead.CatalogStore = (*Store)(nil)
+	_ lead.IngestStore  = (*Store)(nil)
+)

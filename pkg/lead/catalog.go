@@ -111,6 +111,15 @@ func (c *Catalog) AddLeadState(ctx context.Context, tableID, name string) (*Lead
 	if len(details) > 0 {
 		return nil, invalid(validationMessage(details), details...)
 	}
+	// Looking first keeps the common mistake out of the transaction: a cancelled one is
+	// costly, and the local DynamoDB mishandles its rollback.
+	p, err := c.Store.GetPool(ctx, poolID)
+	if err != nil {
+		return nil, fmt.Errorf("add lead state: read pool %s: %w", poolID, err)
+	}
+	if p == nil {
+		return nil, notFound("lead pool")
+	}
 	id, err := c.NewID()
 	if err != nil {
 		return nil, err
@@ -148,13 +157,26 @@ func (c *Catalog) DeleteLeadState(ctx context.Context, tableID, stateID string) 
 	if err != nil {
 		return err
 	}
+	isDefault := invalid("the default lead state cannot be deleted; make another state the default first",
+		Detail{Path: "leadStateId", Problem: "is the pool's default lead state"})
+	// The read gives the precise answer; the transaction's conditions still guard a race.
+	p, err := c.Store.GetPool(ctx, poolID)
+	switch {
+	case err != nil:
+		return fmt.Errorf("delete lead state: read pool %s: %w", poolID, err)
+	case p == nil:
+		return notFound("lead pool")
+	case p.DefaultLeadStateID == stID:
+		return isDefault
+	case !p.HasLeadState(stID):
+		return notFound("lead state of this pool")
+	}
 	err = c.Store.DeleteLeadState(ctx, poolID, stID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return notFound("lead state of this pool")
 	case errors.Is(err, ErrChanged):
-		return invalid("the default lead state cannot be deleted; make another state the default first",
-			Detail{Path: "leadStateId", Problem: "is the pool's default lead state"})
+		return isDefault
 	case err != nil:
 		return fmt.Errorf("delete lead state %s of pool %s: %w", stID, poolID, err)
 	}

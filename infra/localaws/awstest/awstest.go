@@ -1,12 +1,15 @@
 // Package awstest starts the local AWS endpoints for a test: the embedded DynamoDB with the
-// project's table and the Secrets Manager stand-in holding a token key, behind an httptest
-// server, with real aws-sdk-go-v2 clients pointed at it.
+// project's table, the Secrets Manager stand-in holding a token key and the EventBridge
+// stand-in recording every accepted event, behind an httptest server, with real
+// aws-sdk-go-v2 clients pointed at it.
 package awstest
 
 import (
 	"context"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -30,6 +33,9 @@ type Env struct {
 	DB     *dynamodb.Client
 	// App is the function configuration that points at this environment.
 	App app.Env
+
+	mu     sync.Mutex
+	events []localaws.PublishedEvent
 }
 
 // Start serves the local AWS endpoints until the test ends and creates the table.
@@ -43,11 +49,40 @@ func Start(t testing.TB) *Env {
 	if err := localaws.CreateTable(context.Background(), db, Table); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
-	return &Env{
+	e := &Env{
 		URL:    hs.URL,
 		Server: srv,
 		Config: cfg,
 		DB:     db,
 		App:    app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR"},
 	}
+	srv.OnEvent(func(ev localaws.PublishedEvent) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.events = append(e.events, ev)
+	})
+	return e
+}
+
+// Events returns the events the EventBridge stand-in accepted so far, in order.
+func (e *Env) Events() []localaws.PublishedEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]localaws.PublishedEvent(nil), e.events...)
+}
+
+// StartRelay relays the table's committed entries to handler as stream records until the
+// test ends, retrying failed records quickly; Wait on it before counting events.
+func (e *Env) StartRelay(t testing.TB, handler localaws.StreamHandler) *localaws.Relay {
+	t.Helper()
+	r := localaws.NewRelay(handler, localaws.RelayOptions{Table: Table, RetryDelay: time.Millisecond})
+	e.Server.OnWrite(r.Observe)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			t.Errorf("close relay: %v", err)
+		}
+	})
+	return r
 }

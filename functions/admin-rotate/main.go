@@ -1,0 +1,21 @@
+// Command admin-rotate is the Lambda function behind POST /admin/ingress_webhooks/{id}/rotate (IAM-authorized).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+)
+
+func main() {
+	handler, err := app.ColdStart(context.Background(), app.RotateWebhook, "TABLE_NAME", "TOKEN_KEY_SECRET_ID")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "admin-rotate: cold start failed:", err)
+		os.Exit(1)
+	}
+	lambda.Start(handler)
+}

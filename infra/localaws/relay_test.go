@@ -1,0 +1,250 @@
+package localaws_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+)
+
+// recordingHandler is a stream handler that records every invocation and fails the
+// records respond names.
+type recordingHandler struct {
+	mu      sync.Mutex
+	calls   [][]events.DynamoDBEventRecord
+	respond func(call int, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+}
+
+func (h *recordingHandler) handle(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	h.mu.Lock()
+	call := len(h.calls)
+	h.calls = append(h.calls, ev.Records)
+	h.mu.Unlock()
+	if h.respond != nil {
+		return h.respond(call, ev)
+	}
+	return events.DynamoDBEventResponse{}, nil
+}
+
+func (h *recordingHandler) records() []events.DynamoDBEventRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []events.DynamoDBEventRecord
+	for _, c := range h.calls {
+		out = append(out, c...)
+	}
+	return out
+}
+
+func relayEnv(t *testing.T, h localaws.StreamHandler, attempts int) (*dynamodb.Client, *localaws.Relay) {
+	t.Helper()
+	srv := localaws.New(localaws.Options{})
+	relay := localaws.NewRelay(h, localaws.RelayOptions{Table: table, MaxAttempts: attempts, RetryDelay: time.Millisecond})
+	srv.OnWrite(relay.Observe)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	cfg := localaws.Config(hs.URL)
+	cfg.RetryMaxAttempts = 1
+	db := dynamodb.NewFromConfig(cfg)
+	if err := localaws.CreateTable(context.Background(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = relay.Close(ctx)
+	})
+	return db, relay
+}
+
+func put(t *testing.T, db *dynamodb.Client, tbl, pk, sk string) {
+	t.Helper()
+	_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(tbl), Item: map[string]types.AttributeValue{
+		"pk": s(pk), "sk": s(sk), "n": &types.AttributeValueMemberN{Value: "12345678901234567890.123456789"},
+		"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("x")}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wait(t *testing.T, r *localaws.Relay) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRelayHandsCommittedEntriesAsStreamRecords(t *testing.T) {
+	h := &recordingHandler{}
+	db, relay := relayEnv(t, h.handle, 3)
+	put(t, db, table, "TABLE#t", "ENTRY#1")
+	put(t, db, table, "TABLE#t", "TABLE")            // not an entry: filtered out
+	put(t, db, table, "WEBHOOK#w", "IDEMPOTENCY#k1") // not an entry: filtered out
+	put(t, db, table, "TABLE#t", "ENTRY#2")
+	wait(t, relay)
+
+	recs := h.records()
+	if len(recs) != 2 {
+		t.Fatalf("relayed %d records; want the 2 entries", len(recs))
+	}
+	for i, r := range recs {
+		sk := fmt.Sprintf("ENTRY#%d", i+1)
+		checks := []struct {
+			name      string
+			got, want any
+		}{
+			{"eventName", r.EventName, "INSERT"},
+			{"eventSource", r.EventSource, "aws:dynamodb"},
+			{"StreamViewType", r.Change.StreamViewType, "NEW_IMAGE"},
+			{"Keys.sk", r.Change.Keys["sk"].String(), sk},
+			{"Keys.pk", r.Change.Keys["pk"].String(), "TABLE#t"},
+			{"NewImage.n", r.Change.NewImage["n"].Number(), "12345678901234567890.123456789"},
+			{"NewImage.m.l", r.Change.NewImage["m"].Map()["l"].List()[0].String(), "x"},
+			{"eventSourceARN set", r.EventSourceArn != "", true},
+		}
+		for _, c := range checks {
+			if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
+				t.Errorf("record %d %s = %v; want %v", i, c.name, c.got, c.want)
+			}
+		}
+	}
+	if !(recs[0].Change.SequenceNumber < recs[1].Change.SequenceNumber) {
+		t.Errorf("sequence numbers %s, %s; want increasing", recs[0].Change.SequenceNumber, recs[1].Change.SequenceNumber)
+	}
+}
+
+func TestRelayRetriesReportedRecordsABoundedNumberOfTimes(t *testing.T) {
+	failSK := func(sk string, times int) func(int, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		var mu sync.Mutex
+		seen := 0
+		return func(_ int, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			for _, r := range ev.Records {
+				if r.Change.Keys["sk"].String() == sk {
+					mu.Lock()
+					seen++
+					n := seen
+					mu.Unlock()
+					if n <= times {
+						return failures(r), nil
+					}
+				}
+			}
+			return events.DynamoDBEventResponse{}, nil
+		}
+	}
+	// ENTRY#1 is always in the first invocation, whatever else is.
+	firstCall := func(resp events.DynamoDBEventResponse, err error) func(int, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		return func(call int, _ events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			if call == 0 {
+				return resp, err
+			}
+			return events.DynamoDBEventResponse{}, nil
+		}
+	}
+	tests := []struct {
+		name         string
+		respond      func(call int, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+		wantAttempts map[string]int
+		wantDropped  int
+	}{
+		{"success", nil, map[string]int{"ENTRY#1": 1, "ENTRY#2": 1, "ENTRY#3": 1}, 0},
+		{"one record fails once", failSK("ENTRY#2", 1), map[string]int{"ENTRY#1": 1, "ENTRY#2": 2, "ENTRY#3": 1}, 0},
+		{"a record that always fails is given up on", failSK("ENTRY#2", 100), map[string]int{"ENTRY#1": 1, "ENTRY#2": 3, "ENTRY#3": 1}, 1},
+		{"handler error retries the whole batch", firstCall(events.DynamoDBEventResponse{}, errors.New("boom")), map[string]int{"ENTRY#1": 2}, 0},
+		{"an unknown identifier fails the batch", firstCall(events.DynamoDBEventResponse{
+			BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: "nope"}}}, nil), map[string]int{"ENTRY#1": 2}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &recordingHandler{respond: tt.respond}
+			db, relay := relayEnv(t, h.handle, 3)
+			for i := 1; i <= 3; i++ {
+				put(t, db, table, "TABLE#t", fmt.Sprintf("ENTRY#%d", i))
+			}
+			wait(t, relay)
+			attempts := map[string]int{}
+			for _, r := range h.records() {
+				attempts[r.Change.Keys["sk"].String()]++
+			}
+			if len(attempts) != 3 {
+				t.Errorf("records seen %v; want all three", attempts)
+			}
+			for sk, want := range tt.wantAttempts {
+				if attempts[sk] != want {
+					t.Errorf("%s handed over %d times; want %d (all: %v)", sk, attempts[sk], want, attempts)
+				}
+			}
+			if got := relay.Dropped(); got != tt.wantDropped {
+				t.Errorf("Dropped() = %d; want %d", got, tt.wantDropped)
+			}
+		})
+	}
+}
+
+func failures(recs ...events.DynamoDBEventRecord) events.DynamoDBEventResponse {
+	var resp events.DynamoDBEventResponse
+	for _, r := range recs {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+	}
+	return resp
+}
+
+func TestRelayNeverBlocksWrites(t *testing.T) {
+	release := make(chan struct{})
+	h := &recordingHandler{respond: func(int, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		<-release
+		return events.DynamoDBEventResponse{}, nil
+	}}
+	db, relay := relayEnv(t, h.handle, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			put(t, db, table, "TABLE#t", fmt.Sprintf("ENTRY#%02d", i))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("writes blocked while the stream handler was busy")
+	}
+	close(release)
+	wait(t, relay)
+	var sks []string
+	for _, r := range h.records() {
+		sks = append(sks, r.Change.Keys["sk"].String())
+	}
+	if len(sks) != 20 || !sort.StringsAreSorted(sks) {
+		t.Errorf("relayed %v; want the 20 entries in commit order", sks)
+	}
+}
+
+func TestRelayCloseDrainsTheQueue(t *testing.T) {
+	h := &recordingHandler{}
+	db, relay := relayEnv(t, h.handle, 1)
+	for i := range 5 {
+		put(t, db, table, "TABLE#t", fmt.Sprintf("ENTRY#%d", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := relay.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.records()); n != 5 {
+		t.Errorf("%d records handled before Close returned; want 5", n)
+	}
+}

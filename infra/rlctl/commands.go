@@ -1,0 +1,534 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// Defaults that match the local runner (infra/local).
+const (
+	localTable    = "rocketlead-local"
+	localSecretID = "rocketlead/local/token-key"
+	localBaseURL  = "http://127.0.0.1:3000"
+	defaultRegion = "us-east-1"
+)
+
+// command runs one noun-verb pair with its remaining arguments.
+type command func(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error
+
+// commands maps "noun verb" to its implementation.
+var commands = map[string]command{
+	"pool create":            poolCreate,
+	"pool get":               poolGet,
+	"lead-state add":         leadStateAdd,
+	"lead-state list":        leadStateList,
+	"lead-state set-default": leadStateSetDefault,
+	"lead-state delete":      leadStateDelete,
+	"custom-field create":    customFieldCreate,
+	"custom-field list":      customFieldList,
+	"custom-field delete":    customFieldDelete,
+	"webhook create":         webhookCreate,
+	"webhook rotate":         webhookRotate,
+	"webhook list":           webhookList,
+	"webhook delete":         webhookDelete,
+}
+
+// common holds the flags every command takes.
+type common struct {
+	endpoint, tableName, secretID, baseURL string
+	json                                   bool
+}
+
+// session is a parsed command line with its AWS configuration.
+type session struct {
+	common
+	cfg aws.Config
+	out io.Writer
+}
+
+// parse registers the common flags on fs, parses args and loads the AWS configuration.
+func parse(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer, getenv func(string) string) (*session, error) {
+	s := &session{out: out}
+	fs.StringVar(&s.endpoint, "endpoint", "", "AWS endpoint URL (the local runner: http://127.0.0.1:4566)")
+	fs.StringVar(&s.tableName, "table-name", "", "DynamoDB table name")
+	fs.StringVar(&s.secretID, "secret-id", "", "Secrets Manager id of the token key")
+	fs.StringVar(&s.baseURL, "base-url", "", "base of printed webhook URLs")
+	fs.BoolVar(&s.json, "json", false, "print JSON")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	local := s.endpoint != ""
+	s.tableName = firstOf(s.tableName, getenv("TABLE_NAME"), ifLocal(local, localTable))
+	s.secretID = firstOf(s.secretID, getenv("TOKEN_KEY_SECRET_ID"), ifLocal(local, localSecretID))
+	s.baseURL = firstOf(s.baseURL, getenv("PUBLIC_BASE_URL"), ifLocal(local, localBaseURL))
+	if s.tableName == "" {
+		return nil, usageError{fmt.Sprintf("%s: no table: pass --table-name or set TABLE_NAME", fs.Name())}
+	}
+
+	var opts []func(*config.LoadOptions) error
+	if local {
+		opts = append(opts, config.WithBaseEndpoint(s.endpoint))
+		if getenv("AWS_ACCESS_KEY_ID") == "" && getenv("AWS_PROFILE") == "" {
+			// The local endpoints accept any signature; do not make users invent keys.
+			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	s.cfg = cfg
+	return s, nil
+}
+
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func ifLocal(local bool, v string) string {
+	if local {
+		return v
+	}
+	return ""
+}
+
+func (s *session) env() app.Env {
+	return app.Env{TableName: s.tableName, TokenKeySecretID: s.secretID}
+}
+
+func (s *session) catalog() *lead.Catalog {
+	return lead.NewCatalog(dynamo.New(dynamodb.NewFromConfig(s.cfg), s.tableName))
+}
+
+// webhooks returns the webhook admin service; withKey reads the token key (create, rotate).
+func (s *session) webhooks(ctx context.Context, withKey bool) (*lead.WebhookAdmin, error) {
+	if withKey && s.secretID == "" {
+		return nil, usageError{"no token key secret: pass --secret-id or set TOKEN_KEY_SECRET_ID"}
+	}
+	return app.WebhookAdmin(ctx, s.cfg, s.env(), withKey)
+}
+
+func (s *session) url(id string) string {
+	if s.baseURL == "" {
+		return ""
+	}
+	return strings.TrimRight(s.baseURL, "/") + lead.PublicPath(id)
+}
+
+// print writes v as JSON with --json, or the table rows (a header first) otherwise.
+func (s *session) print(v any, rows [][]string) error {
+	if s.json {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("write JSON: %w", err)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// required fails with a usage error naming the first empty flag.
+func required(fs *flag.FlagSet, flags map[string]string) error {
+	var missing []string
+	for name, v := range flags {
+		if v == "" {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return usageError{fmt.Sprintf("%s: missing %s", fs.Name(), strings.Join(missing, ", "))}
+	}
+	return nil
+}
+
+// describe renders an error for the terminal: an application error with its details, any
+// other error as is (operators need the SDK's message; it never holds a token).
+func describe(err error) string {
+	var e *lead.Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	var b strings.Builder
+	b.WriteString(e.Reason)
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	for _, d := range e.Details {
+		fmt.Fprintf(&b, "\n  %s: %s", d.Path, d.Problem)
+	}
+	return b.String()
+}
+
+// poolView is a pool as the CLI prints it.
+type poolView struct {
+	ID                 string            `json:"id"`
+	OrganizationID     string            `json:"organizationId"`
+	Name               string            `json:"name"`
+	DefaultLeadStateID string            `json:"defaultLeadStateId"`
+	LeadStateIDs       []string          `json:"leadStateIds"`
+	Schema             map[string]string `json:"schema"`
+}
+
+func viewPool(p *lead.Pool) poolView {
+	v := poolView{ID: p.ID, OrganizationID: p.OrganizationID, Name: p.Name, DefaultLeadStateID: p.DefaultLeadStateID,
+		LeadStateIDs: append([]string{}, p.LeadStateIDs...), Schema: map[string]string{}}
+	for k, t := range p.Schema {
+		v.Schema[k] = string(t)
+	}
+	return v
+}
+
+type leadStateView struct {
+	ID      string `json:"id"`
+	TableID string `json:"tableId"`
+	Name    string `json:"name"`
+	Default bool   `json:"default"`
+}
+
+type customFieldView struct {
+	ID             string   `json:"id"`
+	OrganizationID string   `json:"organizationId"`
+	Name           string   `json:"name"`
+	Type           string   `json:"type"`
+	Options        []string `json:"options,omitempty"`
+}
+
+func viewField(f lead.CustomField) customFieldView {
+	return customFieldView{ID: f.ID, OrganizationID: f.OrganizationID, Name: f.Name, Type: string(f.Type), Options: f.Options}
+}
+
+func poolCreate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	org := fs.String("org", "", "organization id")
+	poolName := fs.String("name", "", "pool name")
+	state := fs.String("lead-state", "New", "name of the first lead state, the default")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"org": *org, "name": *poolName}); err != nil {
+		return err
+	}
+	p, st, err := s.catalog().CreatePool(ctx, lead.CreatePoolInput{OrganizationID: *org, Name: *poolName, LeadStateName: *state})
+	if err != nil {
+		return err
+	}
+	return s.print(struct {
+		Pool      poolView      `json:"pool"`
+		LeadState leadStateView `json:"leadState"`
+	}{viewPool(p), leadStateView{ID: st.ID, TableID: p.ID, Name: st.Name, Default: true}},
+		[][]string{{"TABLE ID", "ORGANIZATION", "NAME", "DEFAULT LEAD STATE"}, {p.ID, p.OrganizationID, p.Name, st.ID + " (" + st.Name + ")"}})
+}
+
+func poolGet(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	table := fs.String("table", "", "pool (table) id")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"table": *table}); err != nil {
+		return err
+	}
+	p, err := s.catalog().GetPool(ctx, *table)
+	if err != nil {
+		return err
+	}
+	v := viewPool(p)
+	rows := [][]string{{"TABLE ID", "ORGANIZATION", "NAME", "DEFAULT LEAD STATE", "LEAD STATES", "SCHEMA KEYS"},
+		{v.ID, v.OrganizationID, v.Name, v.DefaultLeadStateID, fmt.Sprint(len(v.LeadStateIDs)), fmt.Sprint(len(v.Schema))}}
+	return s.print(v, rows)
+}
+
+func leadStateAdd(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	table := fs.String("table", "", "pool (table) id")
+	stateName := fs.String("name", "", "lead state name")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"table": *table, "name": *stateName}); err != nil {
+		return err
+	}
+	st, err := s.catalog().AddLeadState(ctx, *table, *stateName)
+	if err != nil {
+		return err
+	}
+	v := leadStateView{ID: st.ID, TableID: st.TableID, Name: st.Name}
+	return s.print(v, [][]string{{"ID", "NAME", "TABLE ID"}, {v.ID, v.Name, v.TableID}})
+}
+
+func leadStateList(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	table := fs.String("table", "", "pool (table) id")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"table": *table}); err != nil {
+		return err
+	}
+	p, states, err := s.catalog().ListLeadStates(ctx, *table)
+	if err != nil {
+		return err
+	}
+	views := make([]leadStateView, 0, len(states))
+	rows := [][]string{{"ID", "NAME", "DEFAULT"}}
+	for _, st := range states {
+		v := leadStateView{ID: st.ID, TableID: p.ID, Name: st.Name, Default: st.ID == p.DefaultLeadStateID}
+		views = append(views, v)
+		def := ""
+		if v.Default {
+			def = "yes"
+		}
+		rows = append(rows, []string{v.ID, v.Name, def})
+	}
+	return s.print(views, rows)
+}
+
+func leadStateSetDefault(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	return leadStateChange(ctx, name, args, out, getenv, (*lead.Catalog).SetDefaultLeadState, "default")
+}
+
+func leadStateDelete(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	return leadStateChange(ctx, name, args, out, getenv, (*lead.Catalog).DeleteLeadState, "deleted")
+}
+
+func leadStateChange(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string,
+	change func(*lead.Catalog, context.Context, string, string) error, outcome string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	table := fs.String("table", "", "pool (table) id")
+	id := fs.String("id", "", "lead state id")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"table": *table, "id": *id}); err != nil {
+		return err
+	}
+	if err := change(s.catalog(), ctx, *table, *id); err != nil {
+		return err
+	}
+	res := map[string]string{"tableId": strings.ToLower(*table), "leadStateId": strings.ToLower(*id), "result": outcome}
+	return s.print(res, [][]string{{"TABLE ID", "LEAD STATE", "RESULT"}, {res["tableId"], res["leadStateId"], outcome}})
+}
+
+func customFieldCreate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	org := fs.String("org", "", "organization id")
+	fieldName := fs.String("name", "", "field name")
+	typ := fs.String("type", "", "text, number, boolean, date, select or multiselect")
+	options := fs.String("options", "", "comma-separated options of a select or multiselect field")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"org": *org, "name": *fieldName, "type": *typ}); err != nil {
+		return err
+	}
+	var opts []string
+	if *options != "" {
+		for _, o := range strings.Split(*options, ",") {
+			opts = append(opts, strings.TrimSpace(o))
+		}
+	}
+	f, err := s.catalog().CreateCustomField(ctx, lead.CreateCustomFieldInput{OrganizationID: *org, Name: *fieldName,
+		Type: lead.CustomFieldType(*typ), Options: opts})
+	if err != nil {
+		return err
+	}
+	v := viewField(*f)
+	return s.print(v, [][]string{{"ID", "NAME", "TYPE", "OPTIONS"}, {v.ID, v.Name, v.Type, strings.Join(v.Options, ", ")}})
+}
+
+func customFieldList(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	org := fs.String("org", "", "organization id")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"org": *org}); err != nil {
+		return err
+	}
+	fields, err := s.catalog().ListCustomFields(ctx, *org)
+	if err != nil {
+		return err
+	}
+	views := make([]customFieldView, 0, len(fields))
+	rows := [][]string{{"ID", "NAME", "TYPE", "OPTIONS"}}
+	for _, f := range fields {
+		v := viewField(f)
+		views = append(views, v)
+		rows = append(rows, []string{v.ID, v.Name, v.Type, strings.Join(v.Options, ", ")})
+	}
+	return s.print(views, rows)
+}
+
+func customFieldDelete(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	org := fs.String("org", "", "organization id")
+	id := fs.String("id", "", "custom field id")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"org": *org, "id": *id}); err != nil {
+		return err
+	}
+	if err := s.catalog().DeleteCustomField(ctx, *org, *id); err != nil {
+		return err
+	}
+	res := map[string]string{"id": strings.ToLower(*id), "result": "deleted"}
+	return s.print(res, [][]string{{"ID", "RESULT"}, {res["id"], "deleted"}})
+}
+
+func webhookCreate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	org := fs.String("org", "", "organization id")
+	table := fs.String("table", "", "pool (table) id")
+	hookName := fs.String("name", "", "webhook name")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"org": *org, "table": *table, "name": *hookName}); err != nil {
+		return err
+	}
+	svc, err := s.webhooks(ctx, true)
+	if err != nil {
+		return err
+	}
+	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, TableID: *table, Name: *hookName})
+	if err != nil {
+		return err
+	}
+	c.URL = s.url(c.ID)
+	return s.print(c, [][]string{{"ID", "NAME", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.URL, c.Token}})
+}
+
+func webhookRotate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	id := fs.String("id", "", "webhook id")
+	grace := fs.Duration("grace", 0, "keep the old token valid this long (whole seconds, at most 168h)")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"id": *id}); err != nil {
+		return err
+	}
+	svc, err := s.webhooks(ctx, true)
+	if err != nil {
+		return err
+	}
+	r, err := svc.Rotate(ctx, lead.RotateWebhookInput{WebhookID: *id, GracePeriod: *grace})
+	if err != nil {
+		return err
+	}
+	until := "now (no grace period)"
+	if !r.PreviousTokenExpiresAt.IsZero() {
+		until = lead.FormatTime(r.PreviousTokenExpiresAt)
+	}
+	return s.print(r, [][]string{{"ID", "ROTATED AT", "OLD TOKEN VALID UNTIL", "TOKEN (shown once)"},
+		{r.ID, lead.FormatTime(r.RotatedAt), until, r.Token}})
+}
+
+func webhookList(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	org := fs.String("org", "", "organization id")
+	limit := fs.Int("limit", 0, "webhooks per page (default 50, at most 100)")
+	cursor := fs.String("cursor", "", "nextCursor of the previous page")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"org": *org}); err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return usageError{fmt.Sprintf("%s: --limit must be positive", name)}
+	}
+	svc, err := s.webhooks(ctx, false)
+	if err != nil {
+		return err
+	}
+	page, err := svc.List(ctx, lead.ListWebhooksInput{OrganizationID: *org, Limit: *limit, Cursor: *cursor})
+	if err != nil {
+		return err
+	}
+	rows := [][]string{{"ID", "NAME", "TABLE ID", "CREATED", "ROTATED", "URL"}}
+	for i := range page.Webhooks {
+		w := &page.Webhooks[i]
+		w.URL = s.url(w.ID)
+		rotated := ""
+		if !w.RotatedAt.IsZero() {
+			rotated = lead.FormatTime(w.RotatedAt)
+		}
+		rows = append(rows, []string{w.ID, w.Name, w.TableID, lead.FormatTime(w.CreatedAt), rotated, w.URL})
+	}
+	if page.NextCursor != "" {
+		rows = append(rows, []string{"next page: --cursor " + page.NextCursor})
+	}
+	return s.print(page, rows)
+}
+
+func webhookDelete(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	id := fs.String("id", "", "webhook id")
+	s, err := parse(ctx, fs, args, out, getenv)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, map[string]string{"id": *id}); err != nil {
+		return err
+	}
+	svc, err := s.webhooks(ctx, false)
+	if err != nil {
+		return err
+	}
+	if err := svc.Delete(ctx, *id); err != nil {
+		return err
+	}
+	res := map[string]string{"id": strings.ToLower(*id), "result": "deleted", "at": lead.FormatTime(time.Now())}
+	return s.print(res, [][]string{{"ID", "RESULT"}, {res["id"], "deleted"}})
+}

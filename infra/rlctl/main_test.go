@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/rocketlead/ingress-webhooks/infra/localaws/awstest"
+	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// cli runs rlctl command lines against one awstest environment, through --endpoint like an
+// operator against the local runner.
+type cli struct {
+	t   *testing.T
+	env *awstest.Env
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, env: awstest.Start(t)}
+}
+
+// getenv is an empty environment: defaults come from flags and --endpoint only.
+func getenv(string) string { return "" }
+
+func (c *cli) run(args ...string) (string, error) {
+	c.t.Helper()
+	var out bytes.Buffer
+	args = append(args, "--endpoint", c.env.URL, "--table-name", awstest.Table, "--secret-id", awstest.SecretID, "--base-url", "https://hooks.example.com")
+	err := run(context.Background(), args, &out, getenv)
+	return out.String(), err
+}
+
+func (c *cli) mustJSON(v any, args ...string) string {
+	c.t.Helper()
+	out, err := c.run(append(args, "--json")...)
+	if err != nil {
+		c.t.Fatalf("rlctl %s: %v", strings.Join(args, " "), describe(err))
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			c.t.Fatalf("rlctl %s --json: %q is not JSON: %v", strings.Join(args, " "), out, err)
+		}
+	}
+	return out
+}
+
+// ingest is the production ingest handler on the same table.
+func (c *cli) ingest(id, token string) int {
+	c.t.Helper()
+	h, err := app.Ingress(context.Background(), c.env.Config, c.env.App, c.env.App.Logger())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req := apigw.Request{PathParameters: map[string]string{"id": id}, Body: `{"data":{"email":"a@b.co"}}`,
+		Headers: map[string]string{apigw.TokenHeader: token}}
+	resp, err := h(context.Background(), req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp.StatusCode
+}
+
+func TestCLIManagesPoolsStatesFieldsAndWebhooks(t *testing.T) {
+	c := newCLI(t)
+	org := uuid.NewString()
+
+	var created struct {
+		Pool struct {
+			ID                 string `json:"id"`
+			DefaultLeadStateID string `json:"defaultLeadStateId"`
+		} `json:"pool"`
+		LeadState struct{ Name string } `json:"leadState"`
+	}
+	c.mustJSON(&created, "pool", "create", "--org", org, "--name", "Inbound")
+	pool := created.Pool.ID
+	if !lead.IsUUID(pool) || created.LeadState.Name != "New" {
+		t.Fatalf("pool create = %+v; want a pool with the default lead state New", created)
+	}
+
+	var st struct{ ID string }
+	c.mustJSON(&st, "lead-state", "add", "--table", pool, "--name", "Qualified")
+	c.mustJSON(nil, "lead-state", "set-default", "--table", pool, "--id", st.ID)
+	var states []struct {
+		ID      string
+		Name    string
+		Default bool
+	}
+	c.mustJSON(&states, "lead-state", "list", "--table", pool)
+	if len(states) != 2 {
+		t.Fatalf("lead-state list = %+v; want 2 states", states)
+	}
+	for _, s := range states {
+		if s.Default != (s.ID == st.ID) {
+			t.Errorf("state %s default = %v; want only %s", s.Name, s.Default, st.ID)
+		}
+	}
+	c.mustJSON(nil, "lead-state", "delete", "--table", pool, "--id", created.Pool.DefaultLeadStateID)
+	var got struct {
+		DefaultLeadStateID string   `json:"defaultLeadStateId"`
+		LeadStateIDs       []string `json:"leadStateIds"`
+	}
+	c.mustJSON(&got, "pool", "get", "--table", pool)
+	if got.DefaultLeadStateID != st.ID || len(got.LeadStateIDs) != 1 {
+		t.Errorf("pool get = %+v; want only the new default %s", got, st.ID)
+	}
+
+	for _, tt := range []struct{ typ, options string }{
+		{"text", ""}, {"number", ""}, {"boolean", ""}, {"date", ""}, {"select", "a,b"}, {"multiselect", "x, y, z"},
+	} {
+		args := []string{"custom-field", "create", "--org", org, "--name", "f-" + tt.typ, "--type", tt.typ}
+		if tt.options != "" {
+			args = append(args, "--options", tt.options)
+		}
+		c.mustJSON(nil, args...)
+	}
+	var fields []struct {
+		ID, Name, Type string
+		Options        []string
+	}
+	c.mustJSON(&fields, "custom-field", "list", "--org", org)
+	types := map[string]string{}
+	for _, f := range fields {
+		types[f.Type] = strings.Join(f.Options, "|")
+	}
+	want := map[string]string{"text": "", "number": "", "boolean": "", "date": "", "select": "a|b", "multiselect": "x|y|z"}
+	if len(fields) != 6 || fmt.Sprint(types) != fmt.Sprint(want) {
+		t.Errorf("custom-field list = %+v; want the six types with their options", fields)
+	}
+	c.mustJSON(nil, "custom-field", "delete", "--org", org, "--id", fields[0].ID)
+	c.mustJSON(&fields, "custom-field", "list", "--org", org)
+	if len(fields) != 5 {
+		t.Errorf("after delete, %d custom fields; want 5", len(fields))
+	}
+
+	// Webhooks: create and rotate print the token, which works; list never does.
+	var hook struct{ ID, URL, Token string }
+	c.mustJSON(&hook, "webhook", "create", "--org", org, "--table", pool, "--name", "Zapier")
+	if hook.URL != "https://hooks.example.com/public/ingress_webhooks/"+hook.ID || !lead.WellFormedToken(hook.Token) {
+		t.Errorf("webhook create = %+v; want a URL under --base-url and a token", hook)
+	}
+	if code := c.ingest(hook.ID, hook.Token); code != http.StatusCreated {
+		t.Errorf("ingest with the created token: %d; want 201", code)
+	}
+	table, err := c.run("webhook", "rotate", "--id", hook.ID, "--grace", "1h")
+	if err != nil {
+		t.Fatalf("webhook rotate: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "TOKEN (shown once)") {
+		t.Fatalf("rotate table = %q; want a header and one row", table)
+	}
+	fieldsOf := strings.Fields(lines[1])
+	newToken := fieldsOf[len(fieldsOf)-1]
+	for _, tok := range []string{hook.Token, newToken} {
+		if code := c.ingest(hook.ID, tok); code != http.StatusCreated {
+			t.Errorf("within the grace period token %s…: %d; want 201", tok[:8], code)
+		}
+	}
+	var rotated struct{ Token string }
+	c.mustJSON(&rotated, "webhook", "rotate", "--id", hook.ID)
+	for tok, want := range map[string]int{hook.Token: 401, newToken: 401, rotated.Token: 201} {
+		if code := c.ingest(hook.ID, tok); code != want {
+			t.Errorf("after rotating without grace, token %s…: %d; want %d", tok[:8], code, want)
+		}
+	}
+
+	for _, format := range []string{"table", "json"} {
+		args := []string{"webhook", "list", "--org", org}
+		if format == "json" {
+			args = append(args, "--json")
+		}
+		out, err := c.run(args...)
+		if err != nil {
+			t.Fatalf("webhook list (%s): %v", format, err)
+		}
+		if !strings.Contains(out, hook.ID) || !strings.Contains(out, "Zapier") {
+			t.Errorf("webhook list (%s) = %q; want the webhook", format, out)
+		}
+		for _, secret := range []string{hook.Token, newToken, rotated.Token, "oken", "ash"} {
+			if strings.Contains(strings.ToLower(out), strings.ToLower(secret)) {
+				t.Errorf("webhook list (%s) shows %q: %s", format, secret, out)
+			}
+		}
+		if hashes := storedHashes(t, c.env, hook.ID); len(hashes) == 0 {
+			t.Fatal("no stored hash to look for")
+		} else {
+			for _, h := range hashes {
+				if strings.Contains(out, h) {
+					t.Errorf("webhook list (%s) shows a stored hash", format)
+				}
+			}
+		}
+	}
+
+	c.mustJSON(nil, "webhook", "delete", "--id", hook.ID)
+	if code := c.ingest(hook.ID, rotated.Token); code != http.StatusNotFound {
+		t.Errorf("ingest after webhook delete: %d; want 404", code)
+	}
+}
+
+// storedHashes returns the webhook's stored hashes in the encodings a printer could use.
+func storedHashes(t *testing.T, env *awstest.Env, id string) []string {
+	t.Helper()
+	w, err := dynamo.New(env.DB, awstest.Table).Webhook(context.Background(), id)
+	if err != nil || w == nil {
+		t.Fatalf("read webhook: %v", err)
+	}
+	var out []string
+	for _, h := range [][]byte{w.TokenHash, w.PreviousTokenHash} {
+		if len(h) > 0 {
+			out = append(out, hex.EncodeToString(h), base64.StdEncoding.EncodeToString(h))
+		}
+	}
+	return out
+}
+
+func TestCLIRejectsBadCommands(t *testing.T) {
+	c := newCLI(t)
+	org, otherOrg := uuid.NewString(), uuid.NewString()
+	var pool struct {
+		Pool struct{ ID, DefaultLeadStateID string }
+	}
+	c.mustJSON(&pool, "pool", "create", "--org", otherOrg, "--name", "Theirs")
+
+	tests := []struct {
+		name  string
+		args  []string
+		usage bool   // a usage error (exit 2) rather than a rejected request
+		want  string // part of the error text
+	}{
+		{"no verb", []string{"webhook"}, true, "noun and a verb"},
+		{"unknown command", []string{"webhook", "explode"}, true, "unknown command"},
+		{"missing flags", []string{"webhook", "create", "--org", org}, true, "--name, --table"},
+		{"unknown flag", []string{"webhook", "list", "--org", org, "--colour"}, true, "colour"},
+		{"stray argument", []string{"webhook", "list", "--org", org, "extra"}, true, "extra"},
+		{"bad grace duration", []string{"webhook", "rotate", "--id", uuid.NewString(), "--grace", "soon"}, true, "grace"},
+		{"grace too long", []string{"webhook", "rotate", "--id", uuid.NewString(), "--grace", "169h"}, false, "gracePeriodSeconds"},
+		{"rotate unknown webhook", []string{"webhook", "rotate", "--id", uuid.NewString()}, false, "Webhook not found"},
+		{"webhook on another organization's pool", []string{"webhook", "create", "--org", org, "--table", pool.Pool.ID, "--name", "x"}, false, "tableId"},
+		{"webhook id not a UUID", []string{"webhook", "delete", "--id", "nope"}, false, "must be a UUID"},
+		{"garbage cursor", []string{"webhook", "list", "--org", org, "--cursor", "zzz"}, false, "cursor"},
+		{"unknown field type", []string{"custom-field", "create", "--org", org, "--name", "x", "--type", "color"}, false, "type"},
+		{"select without options", []string{"custom-field", "create", "--org", org, "--name", "x", "--type", "select"}, false, "options"},
+		{"text with options", []string{"custom-field", "create", "--org", org, "--name", "x", "--type", "text", "--options", "a"}, false, "options"},
+		{"delete the default lead state", []string{"lead-state", "delete", "--table", pool.Pool.ID, "--id", pool.Pool.DefaultLeadStateID}, false, "default lead state"},
+		{"pool that does not exist", []string{"pool", "get", "--table", uuid.NewString()}, false, "no lead pool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := c.run(tt.args...)
+			if err == nil {
+				t.Fatalf("rlctl %v succeeded with %q; want an error", tt.args, out)
+			}
+			var u usageError
+			if errors.As(err, &u) != tt.usage {
+				t.Errorf("usage error = %v; want %v (%v)", errors.As(err, &u), tt.usage, err)
+			}
+			if msg := describe(err); !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not mention %q", msg, tt.want)
+			}
+			if out != "" {
+				t.Errorf("a failed command printed %q", out)
+			}
+		})
+	}
+	// The refused delete left the pool as it was.
+	p, err := dynamo.New(c.env.DB, awstest.Table).GetPool(context.Background(), pool.Pool.ID)
+	if err != nil || p == nil || p.DefaultLeadStateID != pool.Pool.DefaultLeadStateID {
+		t.Errorf("pool after refused delete = %+v, %v", p, err)
+	}
+}

@@ -1,0 +1,166 @@
+package apigw
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// WebhookCreator creates webhooks (POST /admin/ingress_webhooks).
+type WebhookCreator interface {
+	Create(ctx context.Context, in lead.CreateWebhookInput) (*lead.CreatedWebhook, error)
+}
+
+// WebhookRotator rotates webhook tokens (POST /admin/ingress_webhooks/{id}/rotate).
+type WebhookRotator interface {
+	Rotate(ctx context.Context, in lead.RotateWebhookInput) (*lead.RotatedWebhook, error)
+}
+
+// WebhookLister lists an organization's webhooks (GET /admin/ingress_webhooks).
+type WebhookLister interface {
+	List(ctx context.Context, in lead.ListWebhooksInput) (*lead.WebhookPage, error)
+}
+
+// WebhookDeleter deletes webhooks (DELETE /admin/ingress_webhooks/{id}).
+type WebhookDeleter interface {
+	Delete(ctx context.Context, webhookID string) error
+}
+
+// Handler is the signature of every HTTP API handler of the service.
+type Handler = func(context.Context, Request) (Response, error)
+
+// CreateWebhookHandler handles POST /admin/ingress_webhooks. baseURL, when not empty, is
+// where the public endpoint is served (PUBLIC_BASE_URL); otherwise the URL is built from
+// the request's domain and stage.
+func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logger) Handler {
+	return func(ctx context.Context, req Request) (Response, error) {
+		start := time.Now()
+		var created *lead.CreatedWebhook
+		raw, err := requestBody(req)
+		if err == nil {
+			var in lead.CreateWebhookInput
+			if in, err = lead.ParseCreateWebhook(raw); err == nil {
+				created, err = svc.Create(ctx, in)
+			}
+		}
+		if err != nil {
+			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err), nil
+		}
+		created.URL = PublicURL(req, baseURL, created.ID)
+		return adminOutcome(ctx, logger, req, start, JSON(http.StatusCreated, created), nil,
+			slog.String("webhookId", created.ID), slog.String("tableId", created.TableID)), nil
+	}
+}
+
+// RotateWebhookHandler handles POST /admin/ingress_webhooks/{id}/rotate with an optional
+// body {"gracePeriodSeconds": N}.
+func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
+	return func(ctx context.Context, req Request) (Response, error) {
+		start := time.Now()
+		id := req.PathParameters["id"]
+		var rotated *lead.RotatedWebhook
+		raw, err := requestBody(req)
+		if err == nil {
+			var in lead.RotateWebhookInput
+			if in, err = lead.ParseRotateWebhook(id, raw); err == nil {
+				rotated, err = svc.Rotate(ctx, in)
+			}
+		}
+		if err != nil {
+			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+		}
+		return adminOutcome(ctx, logger, req, start, JSON(http.StatusOK, rotated), nil,
+			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero())), nil
+	}
+}
+
+// ListWebhooksHandler handles GET /admin/ingress_webhooks?organizationId=…[&limit=…&cursor=…].
+func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger) Handler {
+	return func(ctx context.Context, req Request) (Response, error) {
+		start := time.Now()
+		var page *lead.WebhookPage
+		in, err := lead.ParseListWebhooks(req.QueryStringParameters)
+		if err == nil {
+			page, err = svc.List(ctx, in)
+		}
+		if err != nil {
+			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err), nil
+		}
+		for i := range page.Webhooks {
+			page.Webhooks[i].URL = PublicURL(req, baseURL, page.Webhooks[i].ID)
+		}
+		return adminOutcome(ctx, logger, req, start, JSON(http.StatusOK, page), nil,
+			slog.String("organizationId", in.OrganizationID), slog.Int("count", len(page.Webhooks))), nil
+	}
+}
+
+// DeleteWebhookHandler handles DELETE /admin/ingress_webhooks/{id}: 204 with no body.
+func DeleteWebhookHandler(svc WebhookDeleter, logger *slog.Logger) Handler {
+	return func(ctx context.Context, req Request) (Response, error) {
+		start := time.Now()
+		id := req.PathParameters["id"]
+		if err := svc.Delete(ctx, id); err != nil {
+			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+		}
+		resp := Response{StatusCode: http.StatusNoContent, Headers: map[string]string{"Cache-Control": "no-store"}}
+		return adminOutcome(ctx, logger, req, start, resp, nil, webhookAttr(id)...), nil
+	}
+}
+
+// PublicURL returns the public ingest URL of a webhook: under baseURL when it is set,
+// otherwise on the request's own domain and stage (the stage is part of the path unless it
+// is $default), with the scheme of x-forwarded-proto (https when absent).
+func PublicURL(req Request, baseURL, webhookID string) string {
+	if baseURL != "" {
+		return strings.TrimRight(baseURL, "/") + lead.PublicPath(webhookID)
+	}
+	domain := req.RequestContext.DomainName
+	if domain == "" {
+		return lead.PublicPath(webhookID)
+	}
+	scheme := "https"
+	if proto, n := Header(req, "x-forwarded-proto"); n == 1 && strings.EqualFold(proto, "http") {
+		scheme = "http"
+	}
+	prefix := ""
+	if stage := req.RequestContext.Stage; stage != "" && stage != "$default" {
+		prefix = "/" + stage
+	}
+	return scheme + "://" + domain + prefix + lead.PublicPath(webhookID)
+}
+
+// requestBody returns the raw body, decoding base64 when API Gateway encoded it.
+func requestBody(req Request) ([]byte, error) {
+	if !req.IsBase64Encoded {
+		return []byte(req.Body), nil
+	}
+	if base64.StdEncoding.DecodedLen(len(req.Body)) > lead.MaxAdminBodyBytes+2 {
+		return nil, lead.Errorf(lead.ETOOLARGE, "the body is larger than %d KiB", lead.MaxAdminBodyBytes>>10)
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(req.Body)
+	if err != nil {
+		return nil, &lead.Error{Code: lead.EINVALID, Reason: lead.DefaultReason(lead.EINVALID),
+			Message: "the body is not valid base64", Details: []lead.Detail{{Path: "$", Problem: "invalid base64"}}}
+	}
+	return raw, nil
+}
+
+// webhookAttr names the webhook in the log line when the id is well formed (never echo
+// arbitrary input into logs).
+func webhookAttr(id string) []any {
+	if lead.IsUUID(id) {
+		return []any{slog.String("webhookId", strings.ToLower(id))}
+	}
+	return nil
+}
+
+func adminOutcome(ctx context.Context, logger *slog.Logger, req Request, start time.Time, resp Response, err error, attrs ...any) Response {
+	attrs = append(attrs, slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000))
+	logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)
+	return resp
+}

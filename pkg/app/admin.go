@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
+)
+
+// CreateWebhook builds the handler of POST /admin/ingress_webhooks; it reads the token key
+// once, here, at cold start.
+func CreateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	svc, err := webhookAdmin(ctx, cfg, env, true)
+	if err != nil {
+		return nil, err
+	}
+	return apigw.CreateWebhookHandler(svc, env.PublicBaseURL, logger), nil
+}
+
+// RotateWebhook builds the handler of POST /admin/ingress_webhooks/{id}/rotate; it reads the
+// token key once, here, at cold start.
+func RotateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	svc, err := webhookAdmin(ctx, cfg, env, true)
+	if err != nil {
+		return nil, err
+	}
+	return apigw.RotateWebhookHandler(svc, logger), nil
+}
+
+// ListWebhooks builds the handler of GET /admin/ingress_webhooks; it needs no token key.
+func ListWebhooks(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	svc, err := webhookAdmin(ctx, cfg, env, false)
+	if err != nil {
+		return nil, err
+	}
+	return apigw.ListWebhooksHandler(svc, env.PublicBaseURL, logger), nil
+}
+
+// DeleteWebhook builds the handler of DELETE /admin/ingress_webhooks/{id}; it needs no token key.
+func DeleteWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	svc, err := webhookAdmin(ctx, cfg, env, false)
+	if err != nil {
+		return nil, err
+	}
+	return apigw.DeleteWebhookHandler(svc, logger), nil
+}
+
+// WebhookAdmin returns the webhook admin service on the configured table; withKey loads the
+// token key (needed to create and rotate) from Secrets Manager. The operator CLI uses it too.
+func WebhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*lead.WebhookAdmin, error) {
+	return webhookAdmin(ctx, cfg, env, withKey)
+}
+
+func webhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*lead.WebhookAdmin, error) {
+	if env.TableName == "" {
+		return nil, fmt.Errorf("webhook admin: no table name configured")
+	}
+	var hasher *lead.Hasher
+	if withKey {
+		key, err := secretkey.Load(ctx, secretsmanager.NewFromConfig(cfg), env.TokenKeySecretID)
+		if err != nil {
+			return nil, err
+		}
+		if hasher, err = lead.NewHasher(key); err != nil {
+			return nil, err
+		}
+	}
+	return lead.NewWebhookAdmin(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), hasher), nil
+}

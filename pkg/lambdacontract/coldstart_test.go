@@ -1,0 +1,263 @@
+//go:build linux
+
+package lambdacontract
+
+import (
+	"debug/elf"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"text/tabwriter"
+	"time"
+)
+
+const (
+	helloPkg   = "./pkg/lambdacontract/testdata/hello"
+	nostartPkg = "./pkg/lambdacontract/testdata/nostart"
+
+	// coldStartsEnv enables BenchmarkColdstart (make coldstart sets it): it builds every
+	// function twice and starts each many times, too slow for the benchmark smoke run of
+	// make test.
+	coldStartsEnv = "LAMBDACONTRACT_COLDSTART"
+	// minColdStarts is the number of fresh starts the medians are taken over, at least.
+	minColdStarts = 7
+
+	// The targets of the issue: size against an absolute limit and hello-world, start to
+	// first response against hello-world.
+	maxSizeBytes  = 12 << 20
+	maxSizeRatio  = 1.6
+	maxStartRatio = 1.5
+)
+
+// coldTarget is one binary the benchmark measures.
+type coldTarget struct {
+	name  string
+	arm64 string // the deploy artifact, measured for size
+	host  string // the same build for this machine, run under the emulator
+	fn    *function
+	event []byte
+	local *localAWS
+	first step
+
+	starts []time.Duration // process start to first response
+	inits  []time.Duration // the emulator's Init Duration
+}
+
+// BenchmarkColdstart prints, per function and for a hello-world Lambda built the same way,
+// the stripped arm64 bootstrap size and its ratio to hello-world, the median time from
+// process start under the emulator to the first response over fresh starts and its ratio
+// to hello-world, and the median Init Duration (Go runtime start plus the handler's own
+// init: config, clients, secret fetch), with hello-world's subtracted as "own init".
+// Starts are interleaved round by round so machine noise spreads over every binary.
+func BenchmarkColdstart(b *testing.B) {
+	if os.Getenv(coldStartsEnv) == "" {
+		b.Skipf("set %s=1 (make coldstart) to measure cold starts", coldStartsEnv)
+	}
+	rie := requireRIE(b)
+	fns, err := loadFunctions()
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	hello := &coldTarget{name: "hello-world", event: []byte(`{}`)}
+	if hello.arm64, err = build("lambda-build", "arm64", "PKG="+helloPkg); err != nil {
+		b.Fatal(err)
+	}
+	if hello.host, err = build("lambda-build", runtime.GOARCH, "PKG="+helloPkg); err != nil {
+		b.Fatal(err)
+	}
+	targets := []*coldTarget{hello}
+	for _, f := range fns {
+		cases, err := loadCases(f.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The first step of the first case is the first request; a function without cases
+		// (TestLambdaContract fails for it) is invoked with an empty event.
+		tgt := &coldTarget{name: f.ID, fn: f, first: step{Event: []byte(`{}`)}}
+		if len(cases) > 0 {
+			tgt.first = cases[sortedKeys(cases)[0]].Steps[0]
+		}
+		if tgt.arm64, err = build("build-"+f.ID, "arm64"); err != nil {
+			b.Fatal(err)
+		}
+		if tgt.host, err = build("build-"+f.ID, runtime.GOARCH); err != nil {
+			b.Fatal(err)
+		}
+		probe, err := f.processEnv("http://127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		tgt.local = startLocalAWS(b, probe["TABLE_NAME"], probe["TOKEN_KEY_SECRET_ID"])
+		targets = append(targets, tgt)
+	}
+
+	rounds := max(b.N, minColdStarts)
+	b.ResetTimer()
+	for range rounds {
+		for _, tgt := range targets {
+			if err := tgt.coldStart(b, rie); err != nil {
+				b.Fatalf("%s: %v", tgt.name, err)
+			}
+		}
+	}
+	b.StopTimer()
+	printColdstartTable(b, targets, rounds)
+}
+
+// coldStart starts a fresh emulator and bootstrap, sends the first event and records the
+// time from the emulator's start to the response.
+func (tgt *coldTarget) coldStart(b *testing.B, rie string) error {
+	env := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": tgt.name, "TZ": ":UTC"}
+	event := tgt.event
+	if tgt.fn != nil {
+		var err error
+		if env, err = tgt.fn.processEnv(tgt.local.fnURL); err != nil {
+			return err
+		}
+		fx := seed(b, tgt.local, env["TABLE_NAME"])
+		if event, err = render(tgt.name+" event", tgt.first.Event, fx); err != nil {
+			return err
+		}
+	}
+	emu, err := startEmulator(rie, tgt.host, env)
+	if err != nil {
+		return err
+	}
+	defer emu.stop()
+	status, body, err := emu.invoke(event)
+	elapsed := time.Since(emu.started)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("emulator status %d: %s\n%s", status, body, emu.out)
+	}
+	initDur, err := emu.initDuration()
+	if err != nil {
+		return fmt.Errorf("%v:\n%s", err, emu.out)
+	}
+	tgt.starts = append(tgt.starts, elapsed)
+	tgt.inits = append(tgt.inits, initDur)
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// strippedSize returns the file size and whether the binary has no symbol table.
+func strippedSize(path string) (int64, bool, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, false, err
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	return info.Size(), f.Section(".symtab") == nil && f.Machine == elf.EM_AARCH64, nil
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func printColdstartTable(b *testing.B, targets []*coldTarget, rounds int) {
+	hello := targets[0]
+	helloSize, _, err := strippedSize(hello.arm64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	helloStart, helloInit := median(hello.starts), median(hello.inits)
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "\nCold start under aws-lambda-rie (%s/%s, local AWS endpoints), median of %d fresh starts; sizes of the linux/arm64 deploy build\n",
+		runtime.GOOS, runtime.GOARCH, rounds)
+	fmt.Fprintln(w, "function\tarm64 bootstrap\t× hello\tstart→first response\t× hello\tinit duration\town init\tsize ≤ 12 MB\tsize ≤ 1.6×\tstart ≤ 1.5×")
+	var maxSize, maxStart float64
+	for _, tgt := range targets {
+		size, stripped, err := strippedSize(tgt.arm64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sizeRatio := float64(size) / float64(helloSize)
+		start := median(tgt.starts)
+		startRatio := float64(start) / float64(helloStart)
+		initDur := median(tgt.inits)
+		name := tgt.name
+		if !stripped {
+			name += " (NOT stripped arm64)"
+		}
+		own, marks := "-", "\t\t"
+		if tgt != hello {
+			own = ms(initDur - helloInit)
+			marks = fmt.Sprintf("%s\t%s\t%s", mark(size <= maxSizeBytes && stripped), mark(sizeRatio <= maxSizeRatio), mark(startRatio <= maxStartRatio))
+			maxSize, maxStart = max(maxSize, sizeRatio), max(maxStart, startRatio)
+		}
+		fmt.Fprintf(w, "%s\t%.2f MB\t%.2f\t%s\t%.2f\t%s\t%s\t%s\n", name, float64(size)/(1<<20), sizeRatio,
+			ms(start), startRatio, ms(initDur), own, marks)
+	}
+	fmt.Fprintln(w)
+	_ = w.Flush()
+	b.ReportMetric(float64(helloStart)/float64(time.Millisecond), "hello-ms/start")
+	b.ReportMetric(maxSize, "max-size-×hello")
+	b.ReportMetric(maxStart, "max-start-×hello")
+}
+
+// TestEmulatorFailsABootstrapWithoutLambdaStart proves the contract harness catches a main
+// that returns without lambda.Start: the emulator answers the invocation with an error
+// status, which runStep reports as a failure.
+func TestEmulatorFailsABootstrapWithoutLambdaStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a bootstrap under the emulator; skipped in -short mode")
+	}
+	rie := requireRIE(t)
+	tests := []struct {
+		name, pkg  string
+		wantStatus int
+	}{
+		{"hello-world answers", helloPkg, http.StatusOK},
+		{"main without lambda.Start fails", nostartPkg, http.StatusBadGateway},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bootstrap, err := build("lambda-build", runtime.GOARCH, "PKG="+tt.pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			emu, err := startEmulator(rie, bootstrap, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "probe"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer emu.stop()
+			status, body, err := emu.invoke([]byte(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.wantStatus {
+				t.Errorf("invoke %s = %d %s; want %d\n%s", tt.pkg, status, body, tt.wantStatus, emu.out)
+			}
+		})
+	}
+}

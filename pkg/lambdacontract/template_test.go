@@ -1,0 +1,238 @@
+//go:build linux
+
+package lambdacontract
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/awslabs/goformation/v7/intrinsics"
+)
+
+const (
+	repoRoot     = "../.."
+	templateFile = repoRoot + "/template.yaml"
+	samLocalEnv  = repoRoot + "/infra/sam-local-env.json"
+	// unresolved marks a template value that only AWS can resolve (a Ref or GetAtt of a
+	// resource, a Sub): sam local, and so these tests, need it from the env file.
+	unresolved = "\x00unresolved:"
+)
+
+// function is what the tests need of one AWS::Serverless::Function: its effective
+// configuration after the Globals are merged, as SAM's transform does.
+type function struct {
+	ID      string
+	Handler string
+	Timeout string
+	Memory  string
+	Env     map[string]string   // declared variables; values may be unresolved
+	Routes  []string            // "METHOD /path" of its HttpApi events
+	Events  map[string]string   // event name -> event type
+	Actions map[string]struct{} // IAM actions its inline policy statements grant
+}
+
+// loadFunctions reads template.yaml with intrinsics processed: a Ref to a parameter
+// resolves to its default, anything only AWS can resolve becomes an unresolved marker.
+func loadFunctions() ([]*function, error) {
+	data, err := os.ReadFile(templateFile)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	isResource := func(template any, id string) bool {
+		doc, _ := template.(map[string]any)
+		resources, _ := doc["Resources"].(map[string]any)
+		_, ok := resources[id]
+		return ok
+	}
+	opts := &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+		"Ref": func(name string, input, template any) any {
+			if id, ok := input.(string); ok && (isResource(template, id) || strings.HasPrefix(id, "AWS::")) {
+				return unresolved + "Ref " + id
+			}
+			return intrinsics.Ref(name, input, template)
+		},
+		"Fn::GetAtt": func(_ string, input, _ any) any { return unresolved + fmt.Sprint("GetAtt ", input) },
+		"Fn::Sub":    func(_ string, input, _ any) any { return unresolved + fmt.Sprint("Sub ", input) },
+		"Fn::Join":   func(_ string, input, _ any) any { return unresolved + fmt.Sprint("Join ", input) },
+	}}
+	processed, err := intrinsics.ProcessYAML(data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("process template intrinsics: %w", err)
+	}
+	var doc struct {
+		Globals struct {
+			Function map[string]any `json:"Function"`
+		} `json:"Globals"`
+		Resources map[string]struct {
+			Type       string         `json:"Type"`
+			Properties map[string]any `json:"Properties"`
+		} `json:"Resources"`
+	}
+	if err := json.Unmarshal(processed, &doc); err != nil {
+		return nil, fmt.Errorf("decode template: %w", err)
+	}
+	g := doc.Globals.Function
+	var fns []*function
+	for id, res := range doc.Resources {
+		if res.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		p := res.Properties
+		prop := func(name string) string {
+			if v, ok := p[name]; ok && v != nil {
+				return fmt.Sprint(v)
+			}
+			if v, ok := g[name]; ok && v != nil {
+				return fmt.Sprint(v)
+			}
+			return ""
+		}
+		f := &function{
+			ID:      id,
+			Handler: prop("Handler"),
+			Timeout: prop("Timeout"),
+			Memory:  prop("MemorySize"),
+			Env:     map[string]string{},
+			Events:  map[string]string{},
+			Actions: map[string]struct{}{},
+		}
+		for _, src := range []map[string]any{g, p} {
+			env, _ := src["Environment"].(map[string]any)
+			vars, _ := env["Variables"].(map[string]any)
+			for k, v := range vars {
+				f.Env[k] = fmt.Sprint(v)
+				if v == nil {
+					f.Env[k] = ""
+				}
+			}
+		}
+		events, _ := p["Events"].(map[string]any)
+		for name, e := range events {
+			ev, _ := e.(map[string]any)
+			typ, _ := ev["Type"].(string)
+			f.Events[name] = typ
+			if typ == "HttpApi" {
+				props, _ := ev["Properties"].(map[string]any)
+				f.Routes = append(f.Routes, strings.ToUpper(fmt.Sprint(props["Method"]))+" "+fmt.Sprint(props["Path"]))
+			}
+		}
+		sort.Strings(f.Routes)
+		collectActions(p["Policies"], f.Actions)
+		fns = append(fns, f)
+	}
+	sort.Slice(fns, func(i, j int) bool { return fns[i].ID < fns[j].ID })
+	if len(fns) == 0 {
+		return nil, fmt.Errorf("%s declares no AWS::Serverless::Function", templateFile)
+	}
+	return fns, nil
+}
+
+// collectActions adds the actions of every Allow statement found under v.
+func collectActions(v any, into map[string]struct{}) {
+	switch v := v.(type) {
+	case map[string]any:
+		if effect, ok := v["Effect"]; ok && effect == "Allow" {
+			switch a := v["Action"].(type) {
+			case string:
+				into[a] = struct{}{}
+			case []any:
+				for _, x := range a {
+					into[fmt.Sprint(x)] = struct{}{}
+				}
+			}
+			return
+		}
+		for _, child := range v {
+			collectActions(child, into)
+		}
+	case []any:
+		for _, child := range v {
+			collectActions(child, into)
+		}
+	}
+}
+
+// processEnv is the environment a function's process gets, as sam local builds it: every
+// variable the template declares, overridden by infra/sam-local-env.json, plus what the
+// Lambda service sets. Variables the template does not declare are not passed, so a
+// function that reads an undeclared variable fails here as it would in AWS.
+func (f *function) processEnv(endpoint string) (map[string]string, error) {
+	overrides, err := readSAMLocalEnv()
+	if err != nil {
+		return nil, err
+	}
+	local := overrides[f.ID]
+	env := map[string]string{}
+	var missing []string
+	for k, v := range f.Env {
+		if o, ok := local[k]; ok {
+			v = o
+		}
+		if strings.HasPrefix(v, unresolved) {
+			missing = append(missing, k+" ("+strings.TrimPrefix(v, unresolved)+")")
+			continue
+		}
+		env[k] = v
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("infra/sam-local-env.json gives %s no local value for %s", f.ID, strings.Join(missing, ", "))
+	}
+	if _, declared := f.Env["AWS_ENDPOINT_URL"]; !declared {
+		return nil, fmt.Errorf("%s does not declare AWS_ENDPOINT_URL: sam local could not point it at the local runner", f.ID)
+	}
+	// The endpoint is the one value the harness owns, as the docker network does for sam
+	// local; region and credentials are what sam local sets from its profile.
+	env["AWS_ENDPOINT_URL"] = endpoint
+	for k, v := range map[string]string{
+		"AWS_REGION":                      "us-east-1",
+		"AWS_DEFAULT_REGION":              "us-east-1",
+		"AWS_ACCESS_KEY_ID":               "local",
+		"AWS_SECRET_ACCESS_KEY":           "local",
+		"AWS_LAMBDA_FUNCTION_NAME":        f.ID,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": f.Memory,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     f.Timeout,
+		"_HANDLER":                        f.Handler,
+		"TZ":                              ":UTC",
+	} {
+		env[k] = v
+	}
+	return env, nil
+}
+
+func readSAMLocalEnv() (map[string]map[string]string, error) {
+	b, err := os.ReadFile(samLocalEnv)
+	if err != nil {
+		return nil, fmt.Errorf("read sam local env file: %w", err)
+	}
+	var m map[string]map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", samLocalEnv, err)
+	}
+	return m, nil
+}
+
+// iamAction maps the X-Amz-Target of a request to the IAM action it needs.
+func iamAction(target string) (string, bool) {
+	for prefix, service := range map[string]string{
+		"DynamoDB_20120810.":        "dynamodb",
+		"DynamoDBStreams_20120810.": "dynamodb",
+		"secretsmanager.":           "secretsmanager",
+		"AWSEvents.":                "events",
+		"AmazonSQS.":                "sqs",
+	} {
+		if op, ok := strings.CutPrefix(target, prefix); ok && op != "" {
+			return service + ":" + op, true
+		}
+	}
+	return "", false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,180 @@
+// Package streamevents turns the table's DynamoDB stream into table.entry.added events: the
+// committed entry item is the outbox (DESIGN.md, "Events"). Its handler receives stream
+// batches from Lambda and reports exactly the records whose event was not accepted, so only
+// those are retried and, after the retries, sent to the on-failure destination.
+package streamevents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// Publisher publishes table.entry.added events. It returns one error per event, nil only
+// for an event the bus accepted.
+type Publisher interface {
+	Publish(ctx context.Context, events []lead.EntryAdded) []error
+}
+
+// Handler is the Lambda handler of the entry-events function.
+type Handler func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+
+// insert is the stream event name of a new item.
+const insert = string(events.DynamoDBOperationTypeInsert)
+
+// New returns the stream handler. Records that are not the INSERT of an entry item are
+// skipped (the event source filter should already have dropped them); a record that cannot
+// be decoded, or whose event the bus did not accept, is reported in batchItemFailures.
+func New(pub Publisher, logger *slog.Logger) Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		start := time.Now()
+		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+		fail := func(rec events.DynamoDBEventRecord) {
+			resp.BatchItemFailures = append(resp.BatchItemFailures,
+				events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+		}
+
+		var (
+			batch   []lead.EntryAdded
+			records []events.DynamoDBEventRecord
+			skipped int
+		)
+		for _, rec := range ev.Records {
+			if !IsEntryInsert(rec) {
+				skipped++
+				logger.Debug("stream record skipped", "eventId", rec.EventID, "eventName", rec.EventName)
+				continue
+			}
+			entry, err := decodeEntry(rec)
+			if err != nil {
+				// The error names attributes and ids, never their values.
+				logger.Error("stream record cannot be decoded", "eventId", rec.EventID,
+					"sequenceNumber", rec.Change.SequenceNumber, "err", err)
+				fail(rec)
+				continue
+			}
+			batch = append(batch, lead.NewEntryAdded(entry))
+			records = append(records, rec)
+		}
+
+		published := 0
+		if len(batch) > 0 {
+			for i, err := range pub.Publish(ctx, batch) {
+				if err != nil {
+					logger.Error("table.entry.added not published", "entryId", batch[i].Entry.ID,
+						"sequenceNumber", records[i].Change.SequenceNumber, "err", err)
+					fail(records[i])
+					continue
+				}
+				published++
+			}
+		}
+		logger.Info("stream batch", "records", len(ev.Records), "published", published,
+			"skipped", skipped, "failed", len(resp.BatchItemFailures), "latency", time.Since(start))
+		return resp, nil
+	}
+}
+
+// IsEntryInsert reports whether rec is the INSERT of an entry item: the records the event
+// source filter of template.yaml lets through.
+func IsEntryInsert(rec events.DynamoDBEventRecord) bool {
+	if rec.EventName != insert {
+		return false
+	}
+	sk, ok := rec.Change.Keys["sk"]
+	if !ok {
+		sk, ok = rec.Change.NewImage["sk"]
+	}
+	return ok && sk.DataType() == events.DataTypeString && strings.HasPrefix(sk.String(), dynamo.EntryPrefix)
+}
+
+// decodeEntry reads the entry from the record's new image with the store's own decoder, so
+// the event's entry renders exactly as the 201 body did.
+func decodeEntry(rec events.DynamoDBEventRecord) (*lead.Entry, error) {
+	if len(rec.Change.NewImage) == 0 {
+		return nil, fmt.Errorf("record has no new image (stream view type %q)", rec.Change.StreamViewType)
+	}
+	item, err := Item(rec.Change.NewImage)
+	if err != nil {
+		return nil, fmt.Errorf("new image: %w", err)
+	}
+	e, err := dynamo.EntryFromItem(item)
+	if err != nil {
+		return nil, err
+	}
+	if e.ID == "" || e.TableID == "" {
+		return nil, fmt.Errorf("new image has no entry id or table id")
+	}
+	return e, nil
+}
+
+// Item converts a stream image to the SDK's attribute values. Numbers stay the exact
+// decimal strings DynamoDB sent.
+func Item(image map[string]events.DynamoDBAttributeValue) (item map[string]types.AttributeValue, err error) {
+	// The accessors of DynamoDBAttributeValue panic on a value of another type; a zero
+	// value built in Go claims to be binary without being one.
+	defer func() {
+		if r := recover(); r != nil {
+			item, err = nil, fmt.Errorf("malformed attribute value: %v", r)
+		}
+	}()
+	item = make(map[string]types.AttributeValue, len(image))
+	for name, v := range image {
+		av, err := value(v)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %q: %w", name, err)
+		}
+		item[name] = av
+	}
+	return item, nil
+}
+
+func value(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
+	switch v.DataType() {
+	case events.DataTypeString:
+		return &types.AttributeValueMemberS{Value: v.String()}, nil
+	case events.DataTypeNumber:
+		return &types.AttributeValueMemberN{Value: v.Number()}, nil
+	case events.DataTypeBoolean:
+		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
+	case events.DataTypeNull:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	case events.DataTypeBinary:
+		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
+	case events.DataTypeStringSet:
+		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
+	case events.DataTypeNumberSet:
+		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
+	case events.DataTypeBinarySet:
+		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
+	case events.DataTypeList:
+		l := v.List()
+		out := make([]types.AttributeValue, len(l))
+		for i, e := range l {
+			av, err := value(e)
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			out[i] = av
+		}
+		return &types.AttributeValueMemberL{Value: out}, nil
+	case events.DataTypeMap:
+		m, err := Item(v.Map())
+		if err != nil {
+			return nil, err
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	}
+	return nil, fmt.Errorf("unsupported attribute type %d", v.DataType())
+}

@@ -1,0 +1,233 @@
+package streamevents_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/streamevents"
+)
+
+// fakePublisher records what it is asked to publish and fails the entry ids in fail.
+type fakePublisher struct {
+	calls [][]lead.EntryAdded
+	fail  map[string]bool
+}
+
+func (p *fakePublisher) Publish(_ context.Context, evs []lead.EntryAdded) []error {
+	p.calls = append(p.calls, evs)
+	errs := make([]error, len(evs))
+	for i, ev := range evs {
+		if p.fail[ev.Entry.ID] {
+			errs[i] = errors.New("ThrottlingException: Rate exceeded")
+		}
+	}
+	return errs
+}
+
+func (p *fakePublisher) published() []lead.EntryAdded {
+	var out []lead.EntryAdded
+	for _, c := range p.calls {
+		out = append(out, c...)
+	}
+	return out
+}
+
+func loadEvent(t *testing.T, name string) events.DynamoDBEvent {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return ev
+}
+
+func failedIDs(resp events.DynamoDBEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+func TestHandlerPublishesEntryInsertsSkipsOthersFailsUndecodable(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pub := &fakePublisher{}
+	resp, err := streamevents.New(pub, logger)(context.Background(), loadEvent(t, "mixed_batch.json"))
+	if err != nil {
+		t.Fatalf("handler error = %v; want nil (failures are reported per record)", err)
+	}
+
+	// 101 and 109 are entry inserts; 102 MODIFY, 103 pool, 104 idempotency record and
+	// 105 REMOVE are skipped; 106 (bad createdAt), 107 (nested map in data) and 108 (no
+	// new image) cannot be decoded and must reach the on-failure destination.
+	if got, want := fmt.Sprint(failedIDs(resp)), "[106 107 108]"; got != want {
+		t.Errorf("batchItemFailures = %s; want %s", got, want)
+	}
+	var ids []string
+	for _, ev := range pub.published() {
+		ids = append(ids, ev.Entry.ID[len(ev.Entry.ID)-1:])
+	}
+	if got := fmt.Sprint(ids); got != "[1 9]" {
+		t.Errorf("published entries ending in %s; want [1 9]", got)
+	}
+	if len(pub.calls) != 1 {
+		t.Errorf("Publish called %d times; want once per batch", len(pub.calls))
+	}
+	for _, secret := range []string{"ada@example.com", "grace@example.com", "12345678901234567890"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("logs contain lead data %q:\n%s", secret, logs.String())
+		}
+	}
+}
+
+func TestHandlerDetailIsTheEntryAsThe201BodyRendersIt(t *testing.T) {
+	pub := &fakePublisher{}
+	ev := loadEvent(t, "mixed_batch.json")
+	ev.Records = ev.Records[8:9]
+	if _, err := streamevents.New(pub, nil)(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	got := pub.published()
+	if len(got) != 1 {
+		t.Fatalf("published %d events; want 1", len(got))
+	}
+	detail, err := json.Marshal(got[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"entry":{"id":"0196b8e2-4c00-7a3b-8f21-000000000009","tableId":"7b1e3c52-2f0a-4c3e-9d55-0c1f3b8e6a10",` +
+		`"organizationId":"3f6c9a1e-8d2b-4f7a-b5c4-2e1d0a9b8c7d",` +
+		`"data":{"budget":12345678901234567890.123456789,"email":"grace@example.com","note":null,"tags":["a","b"],"tiny":-1.5E-130,"vip":true},` +
+		`"customFieldData":{"e2c1b0a9-8f7e-4d6c-9b5a-4e3d2c1b0a9f":["x"]},` +
+		`"leadStateId":"5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a","createdAt":"2026-05-10T12:00:00Z"},` +
+		`"trigger":{"type":"ingress_webhook","id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"}}`
+	if string(detail) != want {
+		t.Errorf("detail =\n%s\nwant\n%s", detail, want)
+	}
+}
+
+func TestHandlerReportsExactlyTheRecordsThePublisherFailed(t *testing.T) {
+	ev := loadEvent(t, "mixed_batch.json")
+	tests := []struct {
+		name string
+		fail []string
+		want string
+	}{
+		{"none", nil, "[106 107 108]"},
+		{"first entry", []string{"0196b8e2-4c00-7a3b-8f21-000000000001"}, "[106 107 108 101]"},
+		{"both entries", []string{"0196b8e2-4c00-7a3b-8f21-000000000001", "0196b8e2-4c00-7a3b-8f21-000000000009"}, "[106 107 108 101 109]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pub := &fakePublisher{fail: map[string]bool{}}
+			for _, id := range tt.fail {
+				pub.fail[id] = true
+			}
+			resp, err := streamevents.New(pub, nil)(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(failedIDs(resp)); got != tt.want {
+				t.Errorf("batchItemFailures = %s; want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHandlerWithNothingToPublishSucceeds(t *testing.T) {
+	pub := &fakePublisher{}
+	ev := loadEvent(t, "mixed_batch.json")
+	ev.Records = ev.Records[1:5]
+	resp, err := streamevents.New(pub, nil)(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 || len(pub.calls) != 0 {
+		t.Errorf("handler = %v, %v with %d Publish calls; want no failures and no call", resp, err, len(pub.calls))
+	}
+}
+
+func TestItemConvertsEveryAttributeType(t *testing.T) {
+	image := map[string]events.DynamoDBAttributeValue{
+		"s":    events.NewStringAttribute("x"),
+		"n":    events.NewNumberAttribute("0.100000000000000000000000000000000000001"),
+		"b":    events.NewBinaryAttribute([]byte{1, 2}),
+		"bool": events.NewBooleanAttribute(true),
+		"null": events.NewNullAttribute(),
+		"ss":   events.NewStringSetAttribute([]string{"a"}),
+		"ns":   events.NewNumberSetAttribute([]string{"1.50"}),
+		"bs":   events.NewBinarySetAttribute([][]byte{{3}}),
+		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("y")}),
+		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewNumberAttribute("7")}),
+	}
+	item, err := streamevents.Item(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"s", item["s"].(*types.AttributeValueMemberS).Value == "x"},
+		{"n keeps every digit", item["n"].(*types.AttributeValueMemberN).Value == "0.100000000000000000000000000000000000001"},
+		{"b", bytes.Equal(item["b"].(*types.AttributeValueMemberB).Value, []byte{1, 2})},
+		{"bool", item["bool"].(*types.AttributeValueMemberBOOL).Value},
+		{"null", item["null"].(*types.AttributeValueMemberNULL).Value},
+		{"ss", fmt.Sprint(item["ss"].(*types.AttributeValueMemberSS).Value) == "[a]"},
+		{"ns", fmt.Sprint(item["ns"].(*types.AttributeValueMemberNS).Value) == "[1.50]"},
+		{"bs", len(item["bs"].(*types.AttributeValueMemberBS).Value) == 1},
+		{"l", item["l"].(*types.AttributeValueMemberL).Value[0].(*types.AttributeValueMemberS).Value == "y"},
+		{"m", item["m"].(*types.AttributeValueMemberM).Value["k"].(*types.AttributeValueMemberN).Value == "7"},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("Item(%s) = %#v; wrong conversion", c.name, item[c.name])
+		}
+	}
+}
+
+func TestItemRejectsAZeroAttributeValue(t *testing.T) {
+	// A zero DynamoDBAttributeValue claims to be binary and makes its accessor panic.
+	_, err := streamevents.Item(map[string]events.DynamoDBAttributeValue{"data": events.NewMapAttribute(
+		map[string]events.DynamoDBAttributeValue{"x": {}})})
+	if err == nil {
+		t.Error("Item(zero value) = nil error; want an error, not a panic")
+	}
+}
+
+func TestIsEntryInsert(t *testing.T) {
+	entryKeys := map[string]events.DynamoDBAttributeValue{"sk": events.NewStringAttribute("ENTRY#1")}
+	tests := []struct {
+		name string
+		rec  events.DynamoDBEventRecord
+		want bool
+	}{
+		{"entry insert", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: entryKeys}}, true},
+		{"entry insert, sk only in the image", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{NewImage: entryKeys}}, true},
+		{"entry modify", events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{Keys: entryKeys}}, false},
+		{"entry remove", events.DynamoDBEventRecord{EventName: "REMOVE", Change: events.DynamoDBStreamRecord{Keys: entryKeys}}, false},
+		{"webhook insert", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: map[string]events.DynamoDBAttributeValue{"sk": events.NewStringAttribute("WEBHOOK")}}}, false},
+		{"numeric sk", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: map[string]events.DynamoDBAttributeValue{"sk": events.NewNumberAttribute("1")}}}, false},
+		{"no keys", events.DynamoDBEventRecord{EventName: "INSERT"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := streamevents.IsEntryInsert(tt.rec); got != tt.want {
+				t.Errorf("IsEntryInsert(%s) = %v; want %v", tt.name, got, tt.want)
+			}
+		})
+	}
+}
