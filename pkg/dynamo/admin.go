@@ -16,7 +16,7 @@ import (
 var ErrExists = errors.New("item already exists")
 
 // CreatePool writes a pool with its first lead state as the default, atomically. The pool
-// starts with an empty schema map, which the conditional nested lock writes need.
+// has no schema attribute until its first keys are locked (see lockSchema).
 func (s *Store) CreatePool(ctx context.Context, p *lead.Pool, state *lead.LeadState) error {
 	poolItem := key(tablePrefix+p.ID, poolSK)
 	poolItem["type"] = str("pool")
@@ -25,7 +25,6 @@ func (s *Store) CreatePool(ctx context.Context, p *lead.Pool, state *lead.LeadSt
 	poolItem["name"] = str(p.Name)
 	poolItem["defaultLeadStateId"] = str(state.ID)
 	poolItem["leadStates"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{state.ID: str(state.Name)}}
-	poolItem["schema"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: poolItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},

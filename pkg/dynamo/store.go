@@ -182,17 +182,20 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 // expression strings (about 34 bytes per key in the condition).
 const maxKeysPerCondition = 100
 
-// lockSchema adds the new keys to the pool schema only if none of them is there yet. Up to
-// maxKeysPerCondition keys, each key is its own nested SET with attribute_not_exists, so
-// requests adding different keys do not conflict. Past that the expressions would exceed
-// 4 KB: the whole merged map is written instead, on condition that the schema still has the
-// size that was read. Keys are never removed from a schema, so an unchanged size means an
-// unchanged schema.
+// lockSchema adds the new keys to the pool schema only if none of them is there yet.
+//   - The first lock of a pool writes the whole map, on condition that there is no schema
+//     attribute yet (CreatePool writes none), so pools never hold an empty schema map.
+//   - Up to maxKeysPerCondition keys, each key is its own nested SET with
+//     attribute_not_exists, so requests adding different keys do not conflict.
+//   - Past that the per-key expressions would exceed DynamoDB's 4 KB limit: the whole
+//     merged map is written on condition that the schema still has the size that was read.
+//     Keys are never removed from a schema, so an unchanged size means an unchanged schema.
 func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
 	names := map[string]string{"#s": "schema"}
 	values := map[string]types.AttributeValue{}
 	var update, cond string
-	if len(lock.New) <= maxKeysPerCondition {
+	switch {
+	case len(lock.Locked) > 0 && len(lock.New) <= maxKeysPerCondition:
 		sets := make([]string, 0, len(lock.New))
 		conds := []string{"attribute_exists(pk)"}
 		for i, k := range sortedKeys(lock.New) {
@@ -203,7 +206,7 @@ func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
 			conds = append(conds, "attribute_not_exists(#s."+n+")")
 		}
 		update, cond = "SET "+strings.Join(sets, ", "), strings.Join(conds, " AND ")
-	} else {
+	default:
 		merged := make(map[string]types.AttributeValue, len(lock.Locked)+len(lock.New))
 		for k, t := range lock.Locked {
 			merged[k] = str(string(t))
@@ -214,6 +217,10 @@ func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
 		values[":m"] = &types.AttributeValueMemberM{Value: merged}
 		values[":n"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(lock.Locked))}
 		update, cond = "SET #s = :m", "attribute_exists(pk) AND size(#s) = :n"
+		if len(lock.Locked) == 0 {
+			delete(values, ":n")
+			cond = "attribute_exists(pk) AND attribute_not_exists(#s)"
+		}
 	}
 	return &types.Update{
 		TableName:                 &s.table,
