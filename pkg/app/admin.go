@@ -7,12 +7,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
-	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
 )
 
 // CreateWebhook builds the handler of POST /admin/ingress_webhooks; it reads the token key
@@ -65,11 +63,8 @@ func webhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*
 	}
 	var hasher *lead.Hasher
 	if withKey {
-		key, err := secretkey.Load(ctx, secretsmanager.NewFromConfig(cfg), env.TokenKeySecretID)
-		if err != nil {
-			return nil, err
-		}
-		if hasher, err = lead.NewHasher(key); err != nil {
+		var err error
+		if hasher, err = loadHasher(ctx, cfg, env); err != nil {
 			return nil, err
 		}
 	}

@@ -64,15 +64,20 @@ func (e Env) Logger() *slog.Logger {
 
 // Ingress builds the public ingest handler: it reads the token key from Secrets Manager
 // once, here, at cold start.
-func Ingress(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (func(context.Context, apigw.Request) (apigw.Response, error), error) {
-	key, err := secretkey.Load(ctx, secretsmanager.NewFromConfig(cfg), env.TokenKeySecretID)
-	if err != nil {
-		return nil, err
-	}
-	hasher, err := lead.NewHasher(key)
+func Ingress(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	hasher, err := loadHasher(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
 	return apigw.IngressHandler(lead.NewIngestService(store, hasher), logger), nil
+}
+
+// loadHasher reads the token hashing key from Secrets Manager: once per cold start.
+func loadHasher(ctx context.Context, cfg aws.Config, env Env) (*lead.Hasher, error) {
+	key, err := secretkey.Load(ctx, secretsmanager.NewFromConfig(cfg), env.TokenKeySecretID)
+	if err != nil {
+		return nil, err
+	}
+	return lead.NewHasher(key)
 }

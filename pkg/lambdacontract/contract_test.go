@@ -291,7 +291,7 @@ func runStep(t *testing.T, name string, emu *emulator, local *localAWS, fx *fixt
 
 	response, err := decodeJSON(out)
 	if err != nil {
-		t.Fatalf("%s: response %q is not JSON: %v", name, out, err)
+		t.Fatalf("%s: emulator status %d, response %q is not JSON (%v): the function did not answer", name, status, out, err)
 	}
 	data := *fx
 	data.Response = response
