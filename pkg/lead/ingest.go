@@ -120,8 +120,13 @@ const maxLockAttempts = 8
 // Ingest authenticates the request, validates the body against the pool and stores one
 // entry, in the order of checks of SPEC §2.1.
 func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, error) {
-	if req.TokenHeaders != 1 || !WellFormedToken(req.Token) {
-		return nil, Errorf(EUNAUTHORIZED, "send the webhook's token in the x-rocketlead-ingress-token header")
+	switch {
+	case req.TokenHeaders == 0:
+		return nil, Errorf(EUNAUTHORIZED, "the x-rocketlead-ingress-token header is missing")
+	case req.TokenHeaders > 1 || strings.Contains(req.Token, ","):
+		return nil, Errorf(EUNAUTHORIZED, "send the x-rocketlead-ingress-token header exactly once")
+	case !WellFormedToken(req.Token):
+		return nil, Errorf(EUNAUTHORIZED, "the token must be the 64 hex characters shown when the webhook was created or rotated")
 	}
 	if !IsUUID(req.WebhookID) {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
