@@ -30,7 +30,6 @@ var statusByCode = map[lead.Code]int{
 	lead.EINVALID:      http.StatusBadRequest,
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
 	lead.EMISMATCH:     http.StatusUnprocessableEntity,
-	lead.ECONFLICT:     http.StatusConflict,
 	lead.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -16,7 +16,6 @@ const (
 	EINVALID      Code = "invalid"       // 400 Validation failed
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
 	EMISMATCH     Code = "key_reuse"     // 422 idempotency key reused with another body
-	ECONFLICT     Code = "conflict"      // 409 a request with this key is still in flight
 	EINTERNAL     Code = "internal"      // 500
 )
 
@@ -70,8 +69,6 @@ func DefaultReason(code Code) string {
 		return "No default lead state"
 	case EMISMATCH:
 		return "Idempotency key reused"
-	case ECONFLICT:
-		return "Request in progress"
 	default:
 		return "Internal error"
 	}
