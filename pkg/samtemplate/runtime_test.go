@@ -170,7 +170,7 @@ func TestREADMEDeployLocalAndTroubleshooting(t *testing.T) {
 		{"Deploy", []string{"sam build", "sam deploy --guided", "IngressBaseUrl", "POST /admin/ingress_webhooks", "x-rocketlead-ingress-token"}},
 		{"Local with sam local start-api", []string{"-aws-addr 0.0.0.0:" + runnerAWSPort, "sam build", "sam local start-api",
 			"infra/sam-local-env.json", "127.0.0.1:" + port[1]}},
-		{"Troubleshooting", []string{"| 400 ", "| 401 ", "| 404 ", "| 409 ", "| 413 ", "| 422 ", "| 500 ", "| 502 ", "| 403 "}},
+		{"Troubleshooting", []string{"| 400 ", "| 401 ", "| 404 ", "| 413 ", "| 422 ", "| 500 ", "| 502 ", "| 403 "}},
 	}
 	for _, s := range sections {
 		text := readmeSection(t, readme, s.title)
