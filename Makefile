@@ -36,7 +36,7 @@ TOOLS_BIN := $(CURDIR)/infra/.tools/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_BIN)/staticcheck
 # AWS Lambda Runtime Interface Emulator, what `sam local` runs inside its containers; the
-# Lambda contract tests (pkg/lambdacontract) start every bootstrap under it.
+# Lambda contract tests (infra/lambdacontract) start every bootstrap under it.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS_BIN)/aws-lambda-rie
 
@@ -79,7 +79,7 @@ tools:
 		GOBIN="$(TOOLS_BIN)" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION); \
 	fi
 
-# lint: gofmt, go vet, staticcheck and the template checks of pkg/samtemplate (runtime,
+# lint: gofmt, go vet, staticcheck and the template checks of infra/samtemplate (runtime,
 # routes, IAM, table vs code, infra/sam-local-env.json, README); -short leaves the builds
 # to make test.
 lint: tools
@@ -87,7 +87,7 @@ lint: tools
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	"$(STATICCHECK)" ./...
-	$(GO) test -short -count=1 ./pkg/samtemplate
+	$(GO) test -short -count=1 ./infra/samtemplate
 
 test: tools lint
 	$(GO) test -race -count=1 ./...
@@ -99,7 +99,7 @@ bench:
 # coldstart: per function, the stripped arm64 bootstrap size and the start-to-first-response
 # time under aws-lambda-rie (median of 7 fresh starts), each beside a hello-world Lambda.
 coldstart: tools
-	LAMBDACONTRACT_COLDSTART=1 $(GO) test -count=1 -run '^$$' -bench Coldstart -benchtime 1x ./pkg/lambdacontract
+	LAMBDACONTRACT_COLDSTART=1 $(GO) test -count=1 -run '^$$' -bench Coldstart -benchtime 1x ./infra/lambdacontract
 
 clean:
 	rm -rf bin .aws-sam

@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	helloPkg   = "./pkg/lambdacontract/testdata/hello"
-	nostartPkg = "./pkg/lambdacontract/testdata/nostart"
+	helloPkg   = "./infra/lambdacontract/testdata/hello"
+	nostartPkg = "./infra/lambdacontract/testdata/nostart"
 
 	// coldStartsEnv enables BenchmarkColdstart (make coldstart sets it): it builds every
 	// function twice and starts each many times, too slow for the benchmark smoke run of
