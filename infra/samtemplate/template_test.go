@@ -49,7 +49,6 @@ var wantActions = map[string][]string{
 	},
 	"IngressFunction": {
 		"dynamodb:BatchGetItem",
-		"dynamodb:ConditionCheckItem",
 		"dynamodb:GetItem",
 		"dynamodb:PutItem",
 		"dynamodb:TransactWriteItems",
