@@ -7,9 +7,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/eventbus"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
-	"github.com/rocketlead/ingress-webhooks/pkg/streamevents"
 )
 
 // DefaultEventBusName is the bus table.entry.added goes to when EVENT_BUS_NAME is empty: the
@@ -18,7 +18,7 @@ const DefaultEventBusName = "default"
 
 // EntryEvents builds the stream handler of the entry-events function: every entry committed
 // to the table becomes one table.entry.added event on the configured bus.
-func EntryEvents(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger) (streamevents.Handler, error) {
+func EntryEvents(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger) (dynamo.StreamHandler, error) {
 	bus := env.EventBusName
 	if bus == "" {
 		bus = DefaultEventBusName
@@ -28,5 +28,5 @@ func EntryEvents(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger
 		source = lead.DefaultEventSource
 	}
 	pub := eventbus.New(eventbridge.NewFromConfig(cfg), bus, source, logger)
-	return streamevents.New(pub, logger), nil
+	return dynamo.NewStreamHandler(pub, logger), nil
 }

@@ -1,8 +1,9 @@
-// Package streamevents turns the table's DynamoDB stream into table.entry.added events: the
-// committed entry item is the outbox (DESIGN.md, "Events"). Its handler receives stream
-// batches from Lambda and reports exactly the records whose event was not accepted, so only
-// those are retried and, after the retries, sent to the on-failure destination.
-package streamevents
+package dynamo
+
+// The table's DynamoDB stream becomes table.entry.added events here: the committed entry
+// item is the outbox (DESIGN.md, "Events"). The stream handler receives batches from Lambda
+// and reports exactly the records whose event was not accepted, so only those are retried
+// and, after the retries, sent to the on-failure destination.
 
 import (
 	"context"
@@ -14,26 +15,25 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// Publisher publishes table.entry.added events. It returns one error per event, nil only
+// EventPublisher publishes table.entry.added events. It returns one error per event, nil only
 // for an event the bus accepted.
-type Publisher interface {
+type EventPublisher interface {
 	Publish(ctx context.Context, events []lead.EntryAdded) []error
 }
 
-// Handler is the Lambda handler of the entry-events function.
-type Handler func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+// StreamHandler is the Lambda handler of the entry-events function.
+type StreamHandler func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
 // insert is the stream event name of a new item.
 const insert = string(events.DynamoDBOperationTypeInsert)
 
-// New returns the stream handler. Records that are not the INSERT of an entry item are
+// NewStreamHandler returns the stream handler. Records that are not the INSERT of an entry item are
 // skipped (the event source filter should already have dropped them); a record that cannot
 // be decoded, or whose event the bus did not accept, is reported in batchItemFailures.
-func New(pub Publisher, logger *slog.Logger) Handler {
+func NewStreamHandler(pub EventPublisher, logger *slog.Logger) StreamHandler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +96,7 @@ func IsEntryInsert(rec events.DynamoDBEventRecord) bool {
 	if !ok {
 		sk, ok = rec.Change.NewImage["sk"]
 	}
-	return ok && sk.DataType() == events.DataTypeString && strings.HasPrefix(sk.String(), dynamo.EntryPrefix)
+	return ok && sk.DataType() == events.DataTypeString && strings.HasPrefix(sk.String(), EntryPrefix)
 }
 
 // decodeEntry reads the entry from the record's new image with the store's own decoder, so
@@ -105,11 +105,11 @@ func decodeEntry(rec events.DynamoDBEventRecord) (*lead.Entry, error) {
 	if len(rec.Change.NewImage) == 0 {
 		return nil, fmt.Errorf("record has no new image (stream view type %q)", rec.Change.StreamViewType)
 	}
-	item, err := Item(rec.Change.NewImage)
+	item, err := ItemFromImage(rec.Change.NewImage)
 	if err != nil {
 		return nil, fmt.Errorf("new image: %w", err)
 	}
-	e, err := dynamo.EntryFromItem(item)
+	e, err := EntryFromItem(item)
 	if err != nil {
 		return nil, err
 	}
@@ -119,9 +119,9 @@ func decodeEntry(rec events.DynamoDBEventRecord) (*lead.Entry, error) {
 	return e, nil
 }
 
-// Item converts a stream image to the SDK's attribute values. Numbers stay the exact
+// ItemFromImage converts a stream image to the SDK's attribute values. Numbers stay the exact
 // decimal strings DynamoDB sent.
-func Item(image map[string]events.DynamoDBAttributeValue) (item map[string]types.AttributeValue, err error) {
+func ItemFromImage(image map[string]events.DynamoDBAttributeValue) (item map[string]types.AttributeValue, err error) {
 	// The accessors of DynamoDBAttributeValue panic on a value of another type; a zero
 	// value built in Go claims to be binary without being one.
 	defer func() {
@@ -131,7 +131,7 @@ func Item(image map[string]events.DynamoDBAttributeValue) (item map[string]types
 	}()
 	item = make(map[string]types.AttributeValue, len(image))
 	for name, v := range image {
-		av, err := value(v)
+		av, err := imageValue(v)
 		if err != nil {
 			return nil, fmt.Errorf("attribute %q: %w", name, err)
 		}
@@ -140,7 +140,7 @@ func Item(image map[string]events.DynamoDBAttributeValue) (item map[string]types
 	return item, nil
 }
 
-func value(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
+func imageValue(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
 	switch v.DataType() {
 	case events.DataTypeString:
 		return &types.AttributeValueMemberS{Value: v.String()}, nil
@@ -162,7 +162,7 @@ func value(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
 		l := v.List()
 		out := make([]types.AttributeValue, len(l))
 		for i, e := range l {
-			av, err := value(e)
+			av, err := imageValue(e)
 			if err != nil {
 				return nil, fmt.Errorf("element %d: %w", i, err)
 			}
@@ -170,7 +170,7 @@ func value(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
 		}
 		return &types.AttributeValueMemberL{Value: out}, nil
 	case events.DataTypeMap:
-		m, err := Item(v.Map())
+		m, err := ItemFromImage(v.Map())
 		if err != nil {
 			return nil, err
 		}

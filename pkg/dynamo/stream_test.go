@@ -1,4 +1,4 @@
-package streamevents_test
+package dynamo_test
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
-	"github.com/rocketlead/ingress-webhooks/pkg/streamevents"
 )
 
 // fakePublisher records what it is asked to publish and fails the entry ids in fail.
@@ -68,7 +68,7 @@ func TestHandlerPublishesEntryInsertsSkipsOthersFailsUndecodable(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pub := &fakePublisher{}
-	resp, err := streamevents.New(pub, logger)(context.Background(), loadEvent(t, "mixed_batch.json"))
+	resp, err := dynamo.NewStreamHandler(pub, logger)(context.Background(), loadEvent(t, "mixed_batch.json"))
 	if err != nil {
 		t.Fatalf("handler error = %v; want nil (failures are reported per record)", err)
 	}
@@ -100,7 +100,7 @@ func TestHandlerDetailIsTheEntryAsThe201BodyRendersIt(t *testing.T) {
 	pub := &fakePublisher{}
 	ev := loadEvent(t, "mixed_batch.json")
 	ev.Records = ev.Records[8:9]
-	if _, err := streamevents.New(pub, nil)(context.Background(), ev); err != nil {
+	if _, err := dynamo.NewStreamHandler(pub, nil)(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	got := pub.published()
@@ -139,7 +139,7 @@ func TestHandlerReportsExactlyTheRecordsThePublisherFailed(t *testing.T) {
 			for _, id := range tt.fail {
 				pub.fail[id] = true
 			}
-			resp, err := streamevents.New(pub, nil)(context.Background(), ev)
+			resp, err := dynamo.NewStreamHandler(pub, nil)(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestHandlerWithNothingToPublishSucceeds(t *testing.T) {
 	pub := &fakePublisher{}
 	ev := loadEvent(t, "mixed_batch.json")
 	ev.Records = ev.Records[1:5]
-	resp, err := streamevents.New(pub, nil)(context.Background(), ev)
+	resp, err := dynamo.NewStreamHandler(pub, nil)(context.Background(), ev)
 	if err != nil || len(resp.BatchItemFailures) != 0 || len(pub.calls) != 0 {
 		t.Errorf("handler = %v, %v with %d Publish calls; want no failures and no call", resp, err, len(pub.calls))
 	}
@@ -173,7 +173,7 @@ func TestItemConvertsEveryAttributeType(t *testing.T) {
 		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("y")}),
 		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewNumberAttribute("7")}),
 	}
-	item, err := streamevents.Item(image)
+	item, err := dynamo.ItemFromImage(image)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestItemConvertsEveryAttributeType(t *testing.T) {
 
 func TestItemRejectsAZeroAttributeValue(t *testing.T) {
 	// A zero DynamoDBAttributeValue claims to be binary and makes its accessor panic.
-	_, err := streamevents.Item(map[string]events.DynamoDBAttributeValue{"data": events.NewMapAttribute(
+	_, err := dynamo.ItemFromImage(map[string]events.DynamoDBAttributeValue{"data": events.NewMapAttribute(
 		map[string]events.DynamoDBAttributeValue{"x": {}})})
 	if err == nil {
 		t.Error("Item(zero value) = nil error; want an error, not a panic")
@@ -225,7 +225,7 @@ func TestIsEntryInsert(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := streamevents.IsEntryInsert(tt.rec); got != tt.want {
+			if got := dynamo.IsEntryInsert(tt.rec); got != tt.want {
 				t.Errorf("IsEntryInsert(%s) = %v; want %v", tt.name, got, tt.want)
 			}
 		})
