@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -50,6 +51,10 @@ func ParseBody(raw []byte, lim Limits) (*Body, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, invalid(`the body is empty; send a JSON object like {"data": {"email": "ada@example.com"}}`,
 			Detail{Path: "$", Problem: "empty body"})
+	}
+	if !pairedSurrogates(raw) {
+		return nil, invalid(`the body has a \u escape of a lone UTF-16 surrogate, which is not a character`,
+			Detail{Path: "$", Problem: "lone surrogate escape"})
 	}
 	v, err := decodeStrict(raw)
 	if err != nil {
@@ -103,8 +108,17 @@ func ParseBody(raw []byte, lim Limits) (*Body, error) {
 		} else {
 			b.CustomFieldData = make(map[string]any, len(cf.keys))
 			keys += len(cf.keys)
+			seen := make(map[string]bool, len(cf.keys))
 			for _, k := range cf.keys {
 				path := jsonPath("customFieldData", k)
+				// Ids are matched case-insensitively, so two spellings of one id are a
+				// duplicate key, not a silent pick.
+				if id := strings.ToLower(k); seen[id] {
+					details = append(details, Detail{Path: path, Problem: "duplicate key: the same custom field id is already in customFieldData"})
+					continue
+				} else {
+					seen[id] = true
+				}
 				val, problems := customValue(path, cf.values[k], lim)
 				details = append(details, problems...)
 				b.CustomFieldData[k] = val
@@ -112,8 +126,12 @@ func ParseBody(raw []byte, lim Limits) (*Body, error) {
 		}
 	}
 	if keys > lim.MaxKeysPerRequest {
-		return nil, invalid(fmt.Sprintf("too many keys: %d, at most %d per request", keys, lim.MaxKeysPerRequest),
-			Detail{Path: "data", Problem: fmt.Sprintf("more than %d keys", lim.MaxKeysPerRequest)})
+		path := "data"
+		if len(data.keys) <= lim.MaxKeysPerRequest {
+			path = "$" // only data and customFieldData together are too many
+		}
+		return nil, invalid(fmt.Sprintf("too many keys: %d in data and customFieldData, at most %d per request", keys, lim.MaxKeysPerRequest),
+			Detail{Path: path, Problem: fmt.Sprintf("more than %d keys", lim.MaxKeysPerRequest)})
 	}
 	if len(details) > 0 {
 		return nil, invalid(validationMessage(details), details...)
@@ -134,8 +152,6 @@ func checkKey(k string, lim Limits) string {
 		return "empty key"
 	case len(k) > lim.MaxKeyBytes:
 		return fmt.Sprintf("key longer than %d bytes", lim.MaxKeyBytes)
-	case strings.TrimSpace(k) == "":
-		return "blank key"
 	}
 	return ""
 }
@@ -222,6 +238,47 @@ func kindOf(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// pairedSurrogates reports whether every \u escape of a UTF-16 surrogate in raw is a high
+// surrogate directly followed by a low one. encoding/json would silently turn a lone one
+// into U+FFFD, storing something other than what was sent.
+func pairedSurrogates(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 < len(raw) && raw[i+1] != 'u' {
+			i++ // an escape such as \\ or \": skip its second byte
+			continue
+		}
+		r, ok := surrogateAt(raw, i)
+		switch {
+		case !ok:
+			i++
+		case r >= 0xdc00:
+			return false // a low surrogate with no high one before it
+		default:
+			low, ok := surrogateAt(raw, i+6)
+			if !ok || low < 0xdc00 {
+				return false
+			}
+			i += 11
+		}
+	}
+	return true
+}
+
+// surrogateAt returns the code unit of a \uXXXX escape at raw[i:] when it is a surrogate.
+func surrogateAt(raw []byte, i int) (rune, bool) {
+	if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+	if err != nil || v < 0xd800 || v > 0xdfff {
+		return 0, false
+	}
+	return rune(v), true
+}
+
 // object is a JSON object that remembers its key order.
 type object struct {
 	keys   []string
@@ -235,7 +292,7 @@ const maxDepth = 32
 func decodeStrict(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+	v, err := decodeValue(dec, "", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +310,8 @@ func syntaxError(err error) *Error {
 	return invalid("the body is not valid JSON", Detail{Path: "$", Problem: "invalid JSON"})
 }
 
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
+// decodeValue decodes the next value; path names it in errors ("" for the body itself).
+func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, invalid("the body is nested too deeply", Detail{Path: "$", Problem: "nested too deeply"})
 	}
@@ -276,9 +334,9 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 					return nil, invalid("the body is not valid JSON", Detail{Path: "$", Problem: "invalid JSON"})
 				}
 				if _, dup := obj.values[k]; dup {
-					return nil, invalid(fmt.Sprintf("duplicate key %q in the body", k), Detail{Path: jsonPath("", k), Problem: "duplicate key"})
+					return nil, invalid(fmt.Sprintf("duplicate key %q in the body", k), Detail{Path: jsonPath(path, k), Problem: "duplicate key"})
 				}
-				v, err := decodeValue(dec, depth+1)
+				v, err := decodeValue(dec, jsonPath(path, k), depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -292,7 +350,7 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 		case '[':
 			arr := []any{}
 			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
+				v, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, len(arr)), depth+1)
 				if err != nil {
 					return nil, err
 				}

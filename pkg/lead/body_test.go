@@ -23,6 +23,9 @@ func TestParseBodyAccepts(t *testing.T) {
 		{"null custom field data is absent", `{"data":{"a":"b"},"customFieldData":null}`, map[string]any{"a": "b"}, nil},
 		{"whitespace around", " \n{\"data\":{\"k\":\"v\"}}\n ", map[string]any{"k": "v"}, nil},
 		{"unicode key", `{"data":{"prénom":"Zoë"}}`, map[string]any{"prénom": "Zoë"}, nil},
+		{"surrogate pair escape", `{"data":{"e":"\ud83d\ude00"}}`, map[string]any{"e": "\U0001F600"}, nil},
+		{"escaped backslash before u", `{"data":{"p":"C:\\ud800"}}`, map[string]any{"p": `C:\ud800`}, nil},
+		{"blank key is a key", `{"data":{" ":"x"}}`, map[string]any{" ": "x"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +65,11 @@ func TestParseBodyRejects(t *testing.T) {
 		{"trailing data", `{"data":{}} {}`, "$", "after the JSON object"},
 		{"trailing garbage", `{"data":{}}x`, "$", ""},
 		{"duplicate top key", `{"data":{},"data":{}}`, "data", "duplicate key"},
-		{"duplicate data key", `{"data":{"a":1,"a":2}}`, "a", "duplicate key"},
+		{"duplicate data key", `{"data":{"a":1,"a":2}}`, "data.a", "duplicate key"},
+		{"custom field id twice in two cases", `{"data":{},"customFieldData":{"6f1c2a9e-1111-4a5b-8c9d-00000000000a":"x","6F1C2A9E-1111-4A5B-8C9D-00000000000A":"y"}}`, "customFieldData", "duplicate key"},
+		{"lone surrogate escape", `{"data":{"a":"\ud800"}}`, "$", "surrogate"},
+		{"lone low surrogate escape", `{"data":{"a":"x\udc00"}}`, "$", "surrogate"},
+		{"high surrogate then non-surrogate", `{"data":{"a":"\ud800\u0041"}}`, "$", "surrogate"},
 		{"invalid UTF-8", "{\"data\":{\"a\":\"\xff\"}}", "$", "UTF-8"},
 		{"flat body", `{"email":"a@b.co"}`, "email", `inside a "data" object`},
 		{"unknown top field", `{"data":{},"extra":1}`, "extra", "unknown top-level"},

@@ -1,6 +1,7 @@
 package lead
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -40,8 +41,8 @@ func (b *Body) CustomFieldIDs() []string {
 }
 
 // ValidateCustomFields checks customFieldData against the organization's custom fields
-// (keyed by lower-case id) and returns the values to store, keyed by lower-case id.
-// The coercions of SPEC §3 apply here too, since Zapier and Make send most values as text.
+// (keyed by lower-case id) and returns the values to store, keyed by lower-case id. Values
+// must have the field's type: the coercions of SPEC §3 belong to the pool schema only.
 func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (map[string]any, error) {
 	out := make(map[string]any, len(data))
 	var details []Detail
@@ -60,7 +61,7 @@ func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (m
 		out[strings.ToLower(k)] = v
 	}
 	if len(details) > 0 {
-		return nil, invalid("customFieldData: "+validationMessage(details), details...)
+		return nil, invalid(validationMessage(details), details...)
 	}
 	return out, nil
 }
@@ -77,12 +78,12 @@ func customFieldValue(f CustomField, v any) (any, string) {
 		}
 		return nil, fmt.Sprintf("%s expects a string, got %s", name, valueType(v))
 	case CustomNumber:
-		if n, ok := Coerce(v, TypeNumber); ok {
+		if n, ok := v.(json.Number); ok {
 			return n, ""
 		}
 		return nil, fmt.Sprintf("%s expects a number, got %s", name, valueType(v))
 	case CustomBoolean:
-		if b, ok := Coerce(v, TypeBoolean); ok {
+		if b, ok := v.(bool); ok {
 			return b, ""
 		}
 		return nil, fmt.Sprintf("%s expects a boolean, got %s", name, valueType(v))
@@ -105,12 +106,12 @@ func customFieldValue(f CustomField, v any) (any, string) {
 		}
 		return s, ""
 	case CustomMultiselect:
-		l, ok := Coerce(v, TypeStringList)
+		l, ok := v.([]string)
 		if !ok {
 			return nil, fmt.Sprintf("%s expects an array of its options, got %s", name, valueType(v))
 		}
 		seen := map[string]bool{}
-		for _, s := range l.([]string) {
+		for _, s := range l {
 			if !contains(f.Options, s) {
 				return nil, fmt.Sprintf("%s has no option %q", name, s)
 			}
