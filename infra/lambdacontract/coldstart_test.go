@@ -5,6 +5,7 @@ package lambdacontract
 import (
 	"debug/elf"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"runtime"
@@ -80,7 +81,7 @@ func BenchmarkColdstart(b *testing.B) {
 		// (TestLambdaContract fails for it) is invoked with an empty event.
 		tgt := &coldTarget{name: f.ID, fn: f, first: step{Event: []byte(`{}`)}}
 		if len(cases) > 0 {
-			tgt.first = cases[sortedKeys(cases)[0]].Steps[0]
+			tgt.first = cases[slices.Sorted(maps.Keys(cases))[0]].Steps[0]
 		}
 		if tgt.arm64, err = build("build-"+f.ID, "arm64"); err != nil {
 			b.Fatal(err)

@@ -63,8 +63,9 @@ type session struct {
 	out io.Writer
 }
 
-// parse registers the common flags on fs, parses args and loads the AWS configuration.
-func parse(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer, getenv func(string) string) (*session, error) {
+// parse registers the common flags on fs, parses args, checks that the named command flags
+// are set and loads the AWS configuration.
+func parse(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer, getenv func(string) string, required ...string) (*session, error) {
 	s := &session{out: out}
 	fs.StringVar(&s.endpoint, "endpoint", "", "AWS endpoint URL (the local runner: http://127.0.0.1:4566)")
 	fs.StringVar(&s.tableName, "table-name", "", "DynamoDB table name")
@@ -77,6 +78,9 @@ func parse(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer, 
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	if err := checkRequired(fs, required); err != nil {
+		return nil, err
 	}
 	local := s.endpoint != ""
 	s.tableName = firstOf(s.tableName, getenv("TABLE_NAME"), ifLocal(local, localTable))
@@ -164,11 +168,11 @@ func (s *session) print(v any, rows [][]string) error {
 	return nil
 }
 
-// required fails with a usage error naming the first empty flag.
-func required(fs *flag.FlagSet, flags map[string]string) error {
+// checkRequired fails with a usage error naming every flag of names left empty.
+func checkRequired(fs *flag.FlagSet, names []string) error {
 	var missing []string
-	for name, v := range flags {
-		if v == "" {
+	for _, name := range names {
+		if f := fs.Lookup(name); f == nil || f.Value.String() == "" {
 			missing = append(missing, "--"+name)
 		}
 	}
@@ -240,11 +244,8 @@ func poolCreate(ctx context.Context, name string, args []string, out io.Writer, 
 	org := fs.String("org", "", "organization id")
 	poolName := fs.String("name", "", "pool name")
 	state := fs.String("lead-state", "New", "name of the first lead state, the default")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "org", "name")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"org": *org, "name": *poolName}); err != nil {
 		return err
 	}
 	p, st, err := s.catalog().CreatePool(ctx, lead.CreatePoolInput{OrganizationID: *org, Name: *poolName, LeadStateName: *state})
@@ -261,11 +262,8 @@ func poolCreate(ctx context.Context, name string, args []string, out io.Writer, 
 func poolGet(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	table := fs.String("table", "", "pool (table) id")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "table")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"table": *table}); err != nil {
 		return err
 	}
 	p, err := s.catalog().GetPool(ctx, *table)
@@ -282,11 +280,8 @@ func leadStateAdd(ctx context.Context, name string, args []string, out io.Writer
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	table := fs.String("table", "", "pool (table) id")
 	stateName := fs.String("name", "", "lead state name")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "table", "name")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"table": *table, "name": *stateName}); err != nil {
 		return err
 	}
 	st, err := s.catalog().AddLeadState(ctx, *table, *stateName)
@@ -300,11 +295,8 @@ func leadStateAdd(ctx context.Context, name string, args []string, out io.Writer
 func leadStateList(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	table := fs.String("table", "", "pool (table) id")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "table")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"table": *table}); err != nil {
 		return err
 	}
 	p, states, err := s.catalog().ListLeadStates(ctx, *table)
@@ -338,11 +330,8 @@ func leadStateChange(ctx context.Context, name string, args []string, out io.Wri
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	table := fs.String("table", "", "pool (table) id")
 	id := fs.String("id", "", "lead state id")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "table", "id")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"table": *table, "id": *id}); err != nil {
 		return err
 	}
 	if err := change(s.catalog(), ctx, *table, *id); err != nil {
@@ -358,11 +347,8 @@ func customFieldCreate(ctx context.Context, name string, args []string, out io.W
 	fieldName := fs.String("name", "", "field name")
 	typ := fs.String("type", "", "text, number, boolean, date, select or multiselect")
 	options := fs.String("options", "", "comma-separated options of a select or multiselect field")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "org", "name", "type")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"org": *org, "name": *fieldName, "type": *typ}); err != nil {
 		return err
 	}
 	var opts []string
@@ -383,11 +369,8 @@ func customFieldCreate(ctx context.Context, name string, args []string, out io.W
 func customFieldList(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	org := fs.String("org", "", "organization id")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "org")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"org": *org}); err != nil {
 		return err
 	}
 	fields, err := s.catalog().ListCustomFields(ctx, *org)
@@ -408,11 +391,8 @@ func customFieldDelete(ctx context.Context, name string, args []string, out io.W
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	org := fs.String("org", "", "organization id")
 	id := fs.String("id", "", "custom field id")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "org", "id")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"org": *org, "id": *id}); err != nil {
 		return err
 	}
 	if err := s.catalog().DeleteCustomField(ctx, *org, *id); err != nil {
@@ -427,11 +407,8 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	org := fs.String("org", "", "organization id")
 	table := fs.String("table", "", "pool (table) id")
 	hookName := fs.String("name", "", "webhook name")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "org", "table", "name")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"org": *org, "table": *table, "name": *hookName}); err != nil {
 		return err
 	}
 	svc, err := s.webhooks(ctx, true)
@@ -450,11 +427,8 @@ func webhookRotate(ctx context.Context, name string, args []string, out io.Write
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	id := fs.String("id", "", "webhook id")
 	grace := fs.Duration("grace", 0, "keep the old token valid this long (whole seconds, at most 168h)")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "id")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"id": *id}); err != nil {
 		return err
 	}
 	svc, err := s.webhooks(ctx, true)
@@ -478,11 +452,8 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 	org := fs.String("org", "", "organization id")
 	limit := fs.Int("limit", 0, "webhooks per page (default 50, at most 100)")
 	cursor := fs.String("cursor", "", "nextCursor of the previous page")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "org")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"org": *org}); err != nil {
 		return err
 	}
 	if *limit < 0 {
@@ -515,11 +486,8 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 func webhookDelete(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	id := fs.String("id", "", "webhook id")
-	s, err := parse(ctx, fs, args, out, getenv)
+	s, err := parse(ctx, fs, args, out, getenv, "id")
 	if err != nil {
-		return err
-	}
-	if err := required(fs, map[string]string{"id": *id}); err != nil {
 		return err
 	}
 	svc, err := s.webhooks(ctx, false)

@@ -6,7 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -198,7 +199,7 @@ func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
 	case len(lock.Locked) > 0 && len(lock.New) <= maxKeysPerCondition:
 		sets := make([]string, 0, len(lock.New))
 		conds := []string{"attribute_exists(pk)"}
-		for i, k := range sortedKeys(lock.New) {
+		for i, k := range slices.Sorted(maps.Keys(lock.New)) {
 			n, v := "#"+strconv.Itoa(i), ":"+strconv.Itoa(i)
 			names[n] = k
 			values[v] = str(string(lock.New[k]))
@@ -259,20 +260,11 @@ func (s *Store) Idempotency(ctx context.Context, webhookID, key string, now time
 func requestToken(entryID string, newKeys lead.Schema) string {
 	h := sha256.New()
 	h.Write([]byte(entryID))
-	for _, k := range sortedKeys(newKeys) {
+	for _, k := range slices.Sorted(maps.Keys(newKeys)) {
 		h.Write([]byte{0})
 		h.Write([]byte(k))
 		h.Write([]byte{0})
 		h.Write([]byte(newKeys[k]))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:36]
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

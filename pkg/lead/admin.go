@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -358,7 +360,7 @@ func ParseRotateWebhook(webhookID string, raw []byte) (RotateWebhookInput, error
 func ParseListWebhooks(query map[string]string) (ListWebhooksInput, error) {
 	var in ListWebhooksInput
 	var details []Detail
-	for _, k := range sortedKeys(query) {
+	for _, k := range slices.Sorted(maps.Keys(query)) {
 		v := query[k]
 		switch k {
 		case "organizationId":

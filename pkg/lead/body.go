@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -365,14 +364,4 @@ func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
 	default:
 		return t, nil
 	}
-}
-
-// sortedKeys returns the keys of m in a stable order for messages and writes.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

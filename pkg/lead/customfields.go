@@ -3,6 +3,8 @@ package lead
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,7 +34,7 @@ func IsUUID(s string) bool {
 // lower-cased, in a stable order.
 func (b *Body) CustomFieldIDs() []string {
 	var ids []string
-	for _, k := range sortedKeys(b.CustomFieldData) {
+	for _, k := range slices.Sorted(maps.Keys(b.CustomFieldData)) {
 		if IsUUID(k) {
 			ids = append(ids, strings.ToLower(k))
 		}
@@ -46,7 +48,7 @@ func (b *Body) CustomFieldIDs() []string {
 func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (map[string]any, error) {
 	out := make(map[string]any, len(data))
 	var details []Detail
-	for _, k := range sortedKeys(data) {
+	for _, k := range slices.Sorted(maps.Keys(data)) {
 		path := jsonPath("customFieldData", k)
 		f, ok := fields[strings.ToLower(k)]
 		if !IsUUID(k) || !ok {

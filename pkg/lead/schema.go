@@ -3,6 +3,8 @@ package lead
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -107,7 +109,7 @@ func valueType(v any) string {
 }
 
 func mismatch(typeErrors map[string]TypeError) *Error {
-	keys := sortedKeys(typeErrors)
+	keys := slices.Sorted(maps.Keys(typeErrors))
 	parts := make([]string, len(keys))
 	details := make([]Detail, len(keys))
 	for i, k := range keys {
