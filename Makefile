@@ -36,7 +36,7 @@ TOOLS_BIN := $(CURDIR)/infra/.tools/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_BIN)/staticcheck
 # AWS Lambda Runtime Interface Emulator, what `sam local` runs inside its containers; the
-# Lambda contract tests (infra/lambdacontract) start every bootstrap under it.
+# Lambda contract tests (infra/checks/lambdacontract) start every bootstrap under it.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS_BIN)/aws-lambda-rie
 
@@ -79,15 +79,15 @@ tools:
 		GOBIN="$(TOOLS_BIN)" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION); \
 	fi
 
-# lint: gofmt, go vet, staticcheck and the template checks of infra/samtemplate (runtime,
-# routes, IAM, table vs code, infra/sam-local-env.json, README); -short leaves the builds
+# lint: gofmt, go vet, staticcheck and the template checks of infra/checks/samtemplate (runtime,
+# routes, IAM, table vs code, infra/samlocal/env.json, README); -short leaves the builds
 # to make test.
 lint: tools
 	unformatted="$$(find . -path '*/.*' -prune -o -path ./bin -prune -o -name '*.go' -print0 | xargs -0 -r gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	"$(STATICCHECK)" ./...
-	$(GO) test -short -count=1 ./infra/samtemplate
+	$(GO) test -short -count=1 ./infra/checks/samtemplate
 
 test: tools lint
 	$(GO) test -race -count=1 ./...
@@ -99,7 +99,7 @@ bench:
 # coldstart: per function, the stripped arm64 bootstrap size and the start-to-first-response
 # time under aws-lambda-rie (median of 7 fresh starts), each beside a hello-world Lambda.
 coldstart: tools
-	LAMBDACONTRACT_COLDSTART=1 $(GO) test -count=1 -run '^$$' -bench Coldstart -benchtime 1x ./infra/lambdacontract
+	LAMBDACONTRACT_COLDSTART=1 $(GO) test -count=1 -run '^$$' -bench Coldstart -benchtime 1x ./infra/checks/lambdacontract
 
 clean:
 	rm -rf bin .aws-sam

@@ -8,7 +8,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 )
 
 // eventLog prints every event the local EventBridge accepted as one JSON line and, when it

@@ -24,12 +24,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/front"
-	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// Names the functions see locally; infra/sam-local-env.json uses the same ones.
+// Names the functions see locally; infra/samlocal/env.json uses the same ones.
 const (
 	localTable    = "rocketlead-local"
 	localSecretID = "rocketlead/local/token-key"

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/uuid"
 
-	"github.com/rocketlead/ingress-webhooks/infra/localaws"
-	"github.com/rocketlead/ingress-webhooks/infra/localaws/awstest"
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
@@ -344,7 +344,7 @@ func TestRelayRetriesFailedRecordsUntilAccepted(t *testing.T) {
 }
 
 func TestSampleStreamEventForSAMLocalInvoke(t *testing.T) {
-	b, err := os.ReadFile("../../infra/events/entry-events-stream.json")
+	b, err := os.ReadFile("../../infra/samlocal/events/entry-events-stream.json")
 	must(t, err)
 	var ev events.DynamoDBEvent
 	must(t, json.Unmarshal(b, &ev))

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
-	"github.com/rocketlead/ingress-webhooks/infra/localaws/awstest"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"

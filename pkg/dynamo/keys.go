@@ -1,7 +1,7 @@
 package dynamo
 
 // The key attributes of the table and of its index gsi1, exported so that the template
-// checks (infra/samtemplate) compare template.yaml with what this package writes and queries.
+// checks (infra/checks/samtemplate) compare template.yaml with what this package writes and queries.
 const (
 	// PartitionKey is the table's HASH key attribute.
 	PartitionKey = attrPK

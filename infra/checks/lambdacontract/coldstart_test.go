@@ -17,8 +17,8 @@ import (
 )
 
 const (
-	helloPkg   = "./infra/lambdacontract/testdata/hello"
-	nostartPkg = "./infra/lambdacontract/testdata/nostart"
+	helloPkg   = "./infra/checks/lambdacontract/testdata/hello"
+	nostartPkg = "./infra/checks/lambdacontract/testdata/nostart"
 
 	// coldStartsEnv enables BenchmarkColdstart (make coldstart sets it): it builds every
 	// function twice and starts each many times, too slow for the benchmark smoke run of

@@ -14,9 +14,9 @@ import (
 )
 
 const (
-	repoRoot     = "../.."
+	repoRoot     = "../../.."
 	templateFile = repoRoot + "/template.yaml"
-	samLocalEnv  = repoRoot + "/infra/sam-local-env.json"
+	samLocalEnv  = repoRoot + "/infra/samlocal/env.json"
 	// unresolved marks a template value that only AWS can resolve (a Ref or GetAtt of a
 	// resource, a Sub): sam local, and so these tests, need it from the env file.
 	unresolved = "\x00unresolved:"
@@ -157,7 +157,7 @@ func collectActions(v any, into map[string]struct{}) {
 }
 
 // processEnv is the environment a function's process gets, as sam local builds it: every
-// variable the template declares, overridden by infra/sam-local-env.json, plus what the
+// variable the template declares, overridden by infra/samlocal/env.json, plus what the
 // Lambda service sets. Variables the template does not declare are not passed, so a
 // function that reads an undeclared variable fails here as it would in AWS.
 func (f *function) processEnv(endpoint string) (map[string]string, error) {
@@ -180,7 +180,7 @@ func (f *function) processEnv(endpoint string) (map[string]string, error) {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return nil, fmt.Errorf("infra/sam-local-env.json gives %s no local value for %s", f.ID, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("infra/samlocal/env.json gives %s no local value for %s", f.ID, strings.Join(missing, ", "))
 	}
 	if _, declared := f.Env["AWS_ENDPOINT_URL"]; !declared {
 		return nil, fmt.Errorf("%s does not declare AWS_ENDPOINT_URL: sam local could not point it at the local runner", f.ID)

@@ -4,7 +4,7 @@
 // against the local runner (--endpoint http://127.0.0.1:4566). It calls the same services
 // and store as the Lambda functions.
 //
-//	go run ./infra/rlctl <noun> <verb> [flags]
+//	go run ./infra/ops/rlctl <noun> <verb> [flags]
 //
 //	pool create --org ID --name NAME [--lead-state New]
 //	pool get --table ID

@@ -23,7 +23,7 @@ import (
 )
 
 const (
-	repoRoot     = "../.."
+	repoRoot     = "../../.."
 	templateFile = repoRoot + "/template.yaml"
 	modulePath   = "github.com/rocketlead/ingress-webhooks"
 )

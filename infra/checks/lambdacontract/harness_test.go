@@ -26,7 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 )
 
 // rieBinary is where `make tools` installs the pinned emulator.

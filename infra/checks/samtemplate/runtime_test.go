@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	samLocalEnvFile = repoRoot + "/infra/sam-local-env.json"
+	samLocalEnvFile = repoRoot + "/infra/samlocal/env.json"
 	samConfigFile   = repoRoot + "/samconfig.toml"
 	readmeFile      = repoRoot + "/README.md"
 	// runnerAWSPort is the local runner's default -aws-addr port, which the functions of
@@ -68,7 +68,7 @@ func TestTableMatchesTheStoreCode(t *testing.T) {
 	}
 }
 
-// TestSAMLocalEnvFileMatchesTemplate checks infra/sam-local-env.json, which points the
+// TestSAMLocalEnvFileMatchesTemplate checks infra/samlocal/env.json, which points the
 // functions of `sam local start-api` at the local runner: one section per function of the
 // template, only variables the template declares (sam local ignores the others), a local
 // value for every variable only AWS can resolve, and AWS_ENDPOINT_URL on the runner.
@@ -117,8 +117,8 @@ func TestSAMLocalEnvFileMatchesTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(cfg), `env_vars = "infra/sam-local-env.json"`) {
-		t.Errorf("%s does not set env_vars = \"infra/sam-local-env.json\" for sam local", samConfigFile)
+	if !strings.Contains(string(cfg), `env_vars = "infra/samlocal/env.json"`) {
+		t.Errorf("%s does not set env_vars = \"infra/samlocal/env.json\" for sam local", samConfigFile)
 	}
 }
 
@@ -148,7 +148,7 @@ func readmeSection(t *testing.T, readme, title string) string {
 
 // TestREADMEDeployLocalAndTroubleshooting keeps the README's runbook sections honest: the
 // deploy steps, the sam local steps with the runner address and port that samconfig.toml
-// and infra/sam-local-env.json use, and a troubleshooting row for every error status.
+// and infra/samlocal/env.json use, and a troubleshooting row for every error status.
 func TestREADMEDeployLocalAndTroubleshooting(t *testing.T) {
 	b, err := os.ReadFile(readmeFile)
 	if err != nil {
@@ -169,7 +169,7 @@ func TestREADMEDeployLocalAndTroubleshooting(t *testing.T) {
 	}{
 		{"Deploy", []string{"sam build", "sam deploy --guided", "IngressBaseUrl", "POST /admin/ingress_webhooks", "x-rocketlead-ingress-token"}},
 		{"Local with sam local start-api", []string{"-aws-addr 0.0.0.0:" + runnerAWSPort, "sam build", "sam local start-api",
-			"infra/sam-local-env.json", "127.0.0.1:" + port[1]}},
+			"infra/samlocal/env.json", "127.0.0.1:" + port[1]}},
 		{"Troubleshooting", []string{"| 400 ", "| 401 ", "| 404 ", "| 413 ", "| 422 ", "| 500 ", "| 502 ", "| 403 "}},
 	}
 	for _, s := range sections {

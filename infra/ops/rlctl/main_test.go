@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rocketlead/ingress-webhooks/infra/localaws/awstest"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"

@@ -18,7 +18,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/rocketlead/ingress-webhooks/infra/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 )
 
 const table = "ingress-test"

@@ -4,7 +4,7 @@
 // The tests build every function of template.yaml with the Makefile rule `sam build` runs
 // (for the host architecture), start each bootstrap under the AWS Lambda Runtime Interface
 // Emulator — what `sam local` runs inside its containers — with exactly the environment the
-// template declares (values from infra/sam-local-env.json), point it at in-process local AWS
+// template declares (values from infra/samlocal/env.json), point it at in-process local AWS
 // endpoints through AWS_ENDPOINT_URL, and invoke it with the events of
 // testdata/<LogicalId>/*.json, asserting the responses, the DynamoDB side effects and that
 // every AWS call the binary made is granted by the function's IAM policy.
