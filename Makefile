@@ -68,8 +68,10 @@ build:
 	$(foreach id,$(BUILDABLE_IDS),$(MAKE) --no-print-directory build-$(id) ARTIFACTS_DIR="$(CURDIR)/bin/$(FN_$(id))" GOARCH=arm64 &&) true
 
 # run: the local runner (embedded DynamoDB, local AWS stand-ins, HTTP front on :3000).
+# Runner flags go in ARGS, e.g. make run ARGS='-addr 127.0.0.1:3001 -aws-addr 127.0.0.1:4567';
+# make run ARGS=-h lists them all.
 run:
-	$(GO) run ./infra/local
+	$(GO) run ./infra/local $(ARGS)
 
 tools:
 	@if ! "$(STATICCHECK)" -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))'; then \
@@ -79,10 +81,12 @@ tools:
 		GOBIN="$(TOOLS_BIN)" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION); \
 	fi
 
-# lint: gofmt, go vet, staticcheck and the template checks of infra/checks/samtemplate (runtime,
+# lint: go mod tidy -diff (fails unless go.mod and go.sum are tidy), gofmt, go vet, staticcheck
+# and the template checks of infra/checks/samtemplate (runtime,
 # routes, IAM, table vs code, infra/samlocal/env.json, README); -short leaves the builds
 # to make test.
 lint: tools
+	$(GO) mod tidy -diff
 	unformatted="$$(find . -path '*/.*' -prune -o -path ./bin -prune -o -name '*.go' -print0 | xargs -0 -r gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...

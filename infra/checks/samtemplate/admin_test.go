@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// TestAdminRoutesAreIAMAuthorized checks SPEC §6: each management endpoint is its own
+// TestAdminRoutesAreIAMAuthorized checks webhook management: each management endpoint is its own
 // function on an AWS_IAM route, the HTTP API enables the IAM authorizer, and the public
 // ingress route stays open (its function checks the webhook token).
 func TestAdminRoutesAreIAMAuthorized(t *testing.T) {

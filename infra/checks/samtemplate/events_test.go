@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestEntryEventsConsumesTheStreamSafely checks the outbox consumer of DESIGN.md "Events":
+// TestEntryEventsConsumesTheStreamSafely checks the stream outbox consumer:
 // new ENTRY# items only, partial batch failures, bounded retries, an on-failure queue with an
 // alarm on its depth, and the bus chosen by a parameter defaulting to the account's bus.
 func TestEntryEventsConsumesTheStreamSafely(t *testing.T) {
