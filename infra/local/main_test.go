@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
 
 // startRunner runs the local runner on random ports, its output discarded, until the test
@@ -77,24 +78,6 @@ func startRunnerWith(t *testing.T, eventsFile string, out io.Writer) (s seed, st
 	}
 }
 
-// lockedBuffer is the runner's stdout in the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type publishedLine struct {
 	Source       string `json:"Source"`
 	DetailType   string `json:"DetailType"`
@@ -131,7 +114,7 @@ func eventLines(t *testing.T, text string) []publishedLine {
 func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
 	const posts = 200
 	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
-	stdout := &lockedBuffer{}
+	stdout := &testsupport.SyncBuffer{}
 	s, stop := startRunnerWith(t, eventsFile, stdout)
 
 	client := &http.Client{Timeout: 30 * time.Second}

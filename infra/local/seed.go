@@ -86,6 +86,7 @@ func (s *seed) print(w io.Writer, awsAddr string) {
 
   webhook URL  %s
   token        %s
+  organization %s
   pool         %s (default lead state %s)
   lead source  custom field %s (select: instagram_ad, facebook_ad, google_ad, website, referral)
   AWS APIs     http://%s  (DynamoDB table %s, Secrets Manager, EventBridge)
@@ -97,9 +98,13 @@ curl -i -X POST '%s' \
   -H 'x-rocketlead-ingress-token: %s' \
   -d '{"data":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace","phone":"+44 20 7946 0958","age":36,"newsletter":true,"interests":["analytics","engines"]},"customFieldData":{"%s":"instagram_ad"}}'
 
-Look at the table:  AWS_ENDPOINT_URL=http://%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws dynamodb scan --table-name %s
+Look at the table (--endpoint-url because older AWS CLI v1 releases ignore AWS_ENDPOINT_URL;
+AWS_DEFAULT_REGION because v1 ignores AWS_REGION):
+
+AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url http://%s dynamodb scan --table-name %s
+
 Each table.entry.added event is printed below as one JSON line (-events-file PATH also appends it there).
 Ctrl-C stops.
-`, s.URL, s.Token, s.TableID, s.LeadStateID, s.CustomFieldID, awsAddr, localTable,
+`, s.URL, s.Token, s.OrganizationID, s.TableID, s.LeadStateID, s.CustomFieldID, awsAddr, localTable,
 		s.URL, s.Token, s.CustomFieldID, awsAddr, localTable)
 }

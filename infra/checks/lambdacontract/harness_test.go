@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
 
 // rieBinary is where `make tools` installs the pinned emulator.
@@ -68,20 +69,6 @@ func requireRIE(tb testing.TB) string {
 	return path
 }
 
-// cleanMakeEnv is the environment of a fresh shell: no outer make's jobserver or flags, and
-// no GOOS/GOARCH/CGO_ENABLED leaking in from the developer's session.
-func cleanMakeEnv() []string {
-	drop := []string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "GOOS", "GOARCH", "CGO_ENABLED", "ARTIFACTS_DIR", "PKG"}
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(drop, name) {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 type buildResult struct {
 	path string
 	err  error
@@ -106,7 +93,7 @@ func build(target, goarch string, args ...string) (string, error) {
 	cmdArgs := append([]string{"--no-print-directory", target, "ARTIFACTS_DIR=" + dir, "GOARCH=" + goarch}, args...)
 	cmd := exec.Command("make", cmdArgs...)
 	cmd.Dir = repoRoot
-	cmd.Env = cleanMakeEnv()
+	cmd.Env = testsupport.CleanMakeEnv()
 	r := &buildResult{path: filepath.Join(dir, "bootstrap")}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		r.err = fmt.Errorf("make %s: %v\n%s", strings.Join(cmdArgs, " "), err, out)
@@ -185,30 +172,12 @@ func (w *statusWriter) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // emulator is one aws-lambda-rie process running one bootstrap.
 type emulator struct {
 	cmd     *exec.Cmd
 	addr    string
 	started time.Time
-	out     *syncBuffer
+	out     *testsupport.SyncBuffer
 	exited  chan struct{}
 	client  *http.Client
 }
@@ -248,7 +217,7 @@ func tryStartEmulator(rie, bootstrap string, env map[string]string) (*emulator, 
 	}
 	e := &emulator{
 		addr:   addr,
-		out:    &syncBuffer{},
+		out:    &testsupport.SyncBuffer{},
 		exited: make(chan struct{}),
 		client: &http.Client{Timeout: 60 * time.Second},
 	}

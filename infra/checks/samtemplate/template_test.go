@@ -20,6 +20,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/global"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
 
 const (
@@ -264,20 +266,6 @@ func TestFunctionsRunOnAL2023Arm64AndBuildWithTheMakefile(t *testing.T) {
 	}
 }
 
-// cleanMakeEnv is the environment of a fresh shell: no outer make's jobserver or flags,
-// and no GOOS/GOARCH/CGO_ENABLED leaking in from the developer's session.
-func cleanMakeEnv() []string {
-	drop := []string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "GOOS", "GOARCH", "CGO_ENABLED", "ARTIFACTS_DIR"}
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(drop, name) {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 func requireMake(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("make"); err != nil {
@@ -292,7 +280,7 @@ var buildTargetRE = regexp.MustCompile(`-o "?/artifacts/bootstrap"? \./functions
 func makeFolder(id string) (string, error) {
 	cmd := exec.Command("make", "--no-print-directory", "-n", "build-"+id, "ARTIFACTS_DIR=/artifacts")
 	cmd.Dir = repoRoot
-	cmd.Env = cleanMakeEnv()
+	cmd.Env = testsupport.CleanMakeEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("make -n build-%s: %v: %s", id, err, strings.TrimSpace(string(out)))
@@ -731,7 +719,7 @@ func TestSAMBuild(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.CommandContext(t.Context(), "make", "--no-print-directory", "build-"+f.id, "ARTIFACTS_DIR="+dir)
 			cmd.Dir = repoRoot
-			cmd.Env = cleanMakeEnv()
+			cmd.Env = testsupport.CleanMakeEnv()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("make build-%s: %v\n%s", f.id, err, out)
 			}

@@ -1,8 +1,10 @@
 // Package localaws serves the AWS APIs the functions call, locally, on one HTTP endpoint.
 //
 // Requests are routed by their X-Amz-Target header: DynamoDB goes to an embedded
-// github.com/truora/minidyn server speaking the real DynamoDB JSON protocol, Secrets Manager
-// GetSecretValue is answered from a fixed map, EventBridge PutEvents is validated as
+// github.com/truora/minidyn server speaking the real DynamoDB JSON protocol (ListTables, which
+// minidyn lacks, and the table status, ARN, attribute definitions and stream it leaves out of
+// DescribeTable are answered here), Secrets Manager GetSecretValue, DescribeSecret and
+// ListSecrets are answered from a fixed map, EventBridge PutEvents is validated as
 // EventBridge does and its accepted events handed to observers. The production aws-sdk-go-v2
 // clients are used unchanged; only their endpoint points here.
 package localaws
@@ -83,6 +85,7 @@ type Server struct {
 	mu        sync.Mutex
 	observers []writeObserver
 	ttl       map[string]ttlSetting
+	tables    map[string]tableSpec
 
 	eventObservers []func(PublishedEvent)
 	eventFailure   EventFailure
@@ -109,6 +112,7 @@ func New(opts Options) *Server {
 		logger:  logger,
 		created: time.Now().UTC().Truncate(time.Second),
 		ttl:     make(map[string]ttlSetting),
+		tables:  make(map[string]tableSpec),
 	}
 }
 
@@ -158,6 +162,8 @@ func (s *Server) serveDynamoDB(w http.ResponseWriter, r *http.Request, op string
 		s.describeTimeToLive(w, r)
 	case op == "PutItem" || op == "TransactWriteItems":
 		s.observedWrite(w, r, op)
+	case op == "CreateTable" || op == "DeleteTable" || op == "DescribeTable" || op == "ListTables":
+		s.catalogCall(w, r, op)
 	case minidynOperations[op]:
 		rec := newRecorder()
 		s.ddb.ServeHTTP(rec, r)

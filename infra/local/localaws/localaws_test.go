@@ -337,18 +337,18 @@ func TestUnknownOperations(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
 
-	t.Run("secretsmanager operation other than GetSecretValue", func(t *testing.T) {
-		_, err := e.sm.ListSecrets(ctx, &secretsmanager.ListSecretsInput{})
+	t.Run("secretsmanager operation the stand-in lacks", func(t *testing.T) {
+		_, err := e.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("x"), SecretString: aws.String("y")})
 		var apiErr smithy.APIError
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
-			t.Errorf("ListSecrets = %v; want UnknownOperationException", err)
+			t.Errorf("CreateSecret = %v; want UnknownOperationException", err)
 		}
 	})
 	t.Run("dynamodb operation minidyn lacks", func(t *testing.T) {
-		_, err := e.ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
+		_, err := e.ddb.DescribeLimits(ctx, &dynamodb.DescribeLimitsInput{})
 		var apiErr smithy.APIError
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
-			t.Errorf("ListTables = %v; want UnknownOperationException", err)
+			t.Errorf("DescribeLimits = %v; want UnknownOperationException", err)
 		}
 	})
 

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBannerShowsOrganizationAndAWSCLIv1Hint(t *testing.T) {
+	s := &seed{OrganizationID: "org-1", TableID: "pool-1", WebhookID: "wh-1", Token: "tok", URL: "http://api/x",
+		LeadStateID: "ls-1", CustomFieldID: "cf-1"}
+	var b strings.Builder
+	s.print(&b, "127.0.0.1:4999")
+	banner := b.String()
+	tests := []struct {
+		name, want string
+	}{
+		{"organization id", "organization org-1"},
+		{"region for AWS CLI v1", "AWS_DEFAULT_REGION=us-east-1"},
+		{"dummy credentials", "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local"},
+		{"endpoint flag for AWS CLI v1", "aws --endpoint-url http://127.0.0.1:4999 dynamodb scan --table-name " + localTable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(banner, tt.want) {
+				t.Errorf("banner does not contain %q:\n%s", tt.want, banner)
+			}
+		})
+	}
+}
