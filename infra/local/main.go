@@ -89,11 +89,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO"}
 	fnLogger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ingress, err := app.Ingress(ctx, cfg, env, fnLogger)
-	if err != nil {
-		return err
-	}
-	entryEvents, err := app.EntryEvents(ctx, cfg, env, fnLogger)
+	handlers, entryEvents, err := buildHandlers(ctx, cfg, env, fnLogger)
 	if err != nil {
 		return err
 	}
@@ -109,12 +105,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			logger.Error("stream relay", "err", err)
 		}
 	}()
-	handlers := map[string]front.Handler{
-		"IngressFunction": ingress,
-	}
-	if err := addAdminHandlers(ctx, cfg, env, fnLogger, handlers); err != nil {
-		return err
-	}
 	routes, err := front.LoadRoutes(o.template)
 	if err != nil {
 		return err
