@@ -25,6 +25,7 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/front"
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/template"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -105,7 +106,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			logger.Error("stream relay", "err", err)
 		}
 	}()
-	routes, err := front.LoadRoutes(o.template)
+	tpl, err := template.Load(o.template)
+	if err != nil {
+		return err
+	}
+	routes, err := tpl.Routes()
 	if err != nil {
 		return err
 	}

@@ -10,16 +10,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/awslabs/goformation/v7/intrinsics"
+	"github.com/rocketlead/ingress-webhooks/infra/template"
 )
 
 const (
 	repoRoot     = "../../.."
 	templateFile = repoRoot + "/template.yaml"
 	samLocalEnv  = repoRoot + "/infra/samlocal/env.json"
-	// unresolved marks a template value that only AWS can resolve (a Ref or GetAtt of a
-	// resource, a Sub): sam local, and so these tests, need it from the env file.
-	unresolved = "\x00unresolved:"
 )
 
 // function is what the tests need of one AWS::Serverless::Function: its effective
@@ -29,102 +26,41 @@ type function struct {
 	Handler string
 	Timeout string
 	Memory  string
-	Env     map[string]string   // declared variables; values may be unresolved
+	Env     map[string]string   // declared variables; values may be unresolved (template.IsUnresolved)
 	Routes  []string            // "METHOD /path" of its HttpApi events
 	Events  map[string]string   // event name -> event type
 	Actions map[string]struct{} // IAM actions its inline policy statements grant
 }
 
-// loadFunctions reads template.yaml with intrinsics processed: a Ref to a parameter
-// resolves to its default, anything only AWS can resolve becomes an unresolved marker.
+// loadFunctions reads template.yaml through package template: a Ref to a parameter resolves
+// to its default, anything only AWS can resolve is an unresolved marker.
 func loadFunctions() ([]*function, error) {
-	data, err := os.ReadFile(templateFile)
+	tpl, err := template.Load(templateFile)
 	if err != nil {
-		return nil, fmt.Errorf("read template: %w", err)
+		return nil, err
 	}
-	isResource := func(template any, id string) bool {
-		doc, _ := template.(map[string]any)
-		resources, _ := doc["Resources"].(map[string]any)
-		_, ok := resources[id]
-		return ok
-	}
-	opts := &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
-		"Ref": func(name string, input, template any) any {
-			if id, ok := input.(string); ok && (isResource(template, id) || strings.HasPrefix(id, "AWS::")) {
-				return unresolved + "Ref " + id
-			}
-			return intrinsics.Ref(name, input, template)
-		},
-		"Fn::GetAtt": func(_ string, input, _ any) any { return unresolved + fmt.Sprint("GetAtt ", input) },
-		"Fn::Sub":    func(_ string, input, _ any) any { return unresolved + fmt.Sprint("Sub ", input) },
-		"Fn::Join":   func(_ string, input, _ any) any { return unresolved + fmt.Sprint("Join ", input) },
-	}}
-	processed, err := intrinsics.ProcessYAML(data, opts)
+	all, err := tpl.Functions()
 	if err != nil {
-		return nil, fmt.Errorf("process template intrinsics: %w", err)
+		return nil, err
 	}
-	var doc struct {
-		Globals struct {
-			Function map[string]any `json:"Function"`
-		} `json:"Globals"`
-		Resources map[string]struct {
-			Type       string         `json:"Type"`
-			Properties map[string]any `json:"Properties"`
-		} `json:"Resources"`
-	}
-	if err := json.Unmarshal(processed, &doc); err != nil {
-		return nil, fmt.Errorf("decode template: %w", err)
-	}
-	g := doc.Globals.Function
-	var fns []*function
-	for id, res := range doc.Resources {
-		if res.Type != "AWS::Serverless::Function" {
-			continue
-		}
-		p := res.Properties
-		prop := func(name string) string {
-			if v, ok := p[name]; ok && v != nil {
-				return fmt.Sprint(v)
-			}
-			if v, ok := g[name]; ok && v != nil {
-				return fmt.Sprint(v)
-			}
-			return ""
-		}
+	fns := make([]*function, 0, len(all))
+	for _, tf := range all {
 		f := &function{
-			ID:      id,
-			Handler: prop("Handler"),
-			Timeout: prop("Timeout"),
-			Memory:  prop("MemorySize"),
-			Env:     map[string]string{},
-			Events:  map[string]string{},
+			ID:      tf.LogicalID,
+			Handler: tf.Handler,
+			Timeout: tf.Timeout,
+			Memory:  tf.MemorySize,
+			Env:     tf.Env,
+			Events:  tf.Events,
 			Actions: map[string]struct{}{},
 		}
-		for _, src := range []map[string]any{g, p} {
-			env, _ := src["Environment"].(map[string]any)
-			vars, _ := env["Variables"].(map[string]any)
-			for k, v := range vars {
-				f.Env[k] = fmt.Sprint(v)
-				if v == nil {
-					f.Env[k] = ""
-				}
-			}
-		}
-		events, _ := p["Events"].(map[string]any)
-		for name, e := range events {
-			ev, _ := e.(map[string]any)
-			typ, _ := ev["Type"].(string)
-			f.Events[name] = typ
-			if typ == "HttpApi" {
-				props, _ := ev["Properties"].(map[string]any)
-				f.Routes = append(f.Routes, strings.ToUpper(fmt.Sprint(props["Method"]))+" "+fmt.Sprint(props["Path"]))
-			}
+		for _, r := range tf.Routes {
+			f.Routes = append(f.Routes, r.Method+" "+r.Path)
 		}
 		sort.Strings(f.Routes)
-		collectActions(p["Policies"], f.Actions)
+		collectActions(tf.Properties["Policies"], f.Actions)
 		fns = append(fns, f)
 	}
-	sort.Slice(fns, func(i, j int) bool { return fns[i].ID < fns[j].ID })
 	if len(fns) == 0 {
 		return nil, fmt.Errorf("%s declares no AWS::Serverless::Function", templateFile)
 	}
@@ -172,8 +108,8 @@ func (f *function) processEnv(endpoint string) (map[string]string, error) {
 		if o, ok := local[k]; ok {
 			v = o
 		}
-		if strings.HasPrefix(v, unresolved) {
-			missing = append(missing, k+" ("+strings.TrimPrefix(v, unresolved)+")")
+		if template.IsUnresolved(v) {
+			missing = append(missing, k+" ("+v+")")
 			continue
 		}
 		env[k] = v

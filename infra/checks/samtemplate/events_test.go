@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rocketlead/ingress-webhooks/infra/template"
 )
 
 // TestEntryEventsConsumesTheStreamSafely checks the stream outbox consumer:
@@ -55,14 +57,14 @@ func TestEntryEventsConsumesTheStreamSafely(t *testing.T) {
 	}
 	onFailure, _ := stream["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
 	dest, _ := onFailure["Destination"].(string)
-	queue, _, _ := strings.Cut(strings.TrimPrefix(dest, getAttMarker), ".")
+	queue, _, _ := strings.Cut(strings.TrimPrefix(dest, template.GetAttMarker), ".")
 
 	checks := []struct {
 		name string
 		ok   bool
 		got  any
 	}{
-		{"Stream is the table's stream", stream["Stream"] == getAttMarker+"Table.StreamArn", stream["Stream"]},
+		{"Stream is the table's stream", stream["Stream"] == template.GetAttMarker+"Table.StreamArn", stream["Stream"]},
 		{"StartingPosition LATEST", stream["StartingPosition"] == "LATEST", stream["StartingPosition"]},
 		{"BatchSize between 1 and 100", num("BatchSize") >= 1 && num("BatchSize") <= 100, stream["BatchSize"]},
 		{"BisectBatchOnFunctionError", stream["BisectBatchOnFunctionError"] == true, stream["BisectBatchOnFunctionError"]},
@@ -70,8 +72,8 @@ func TestEntryEventsConsumesTheStreamSafely(t *testing.T) {
 		{"MaximumRecordAgeInSeconds bounded", num("MaximumRecordAgeInSeconds") >= 60 && num("MaximumRecordAgeInSeconds") <= 86400, stream["MaximumRecordAgeInSeconds"]},
 		{"FunctionResponseTypes", fmt.Sprint(stream["FunctionResponseTypes"]) == "[ReportBatchItemFailures]", stream["FunctionResponseTypes"]},
 		{"FilterCriteria: INSERT of ENTRY# only", reflect.DeepEqual(pattern, wantPattern), pattern},
-		{"OnFailure is an SQS queue", strings.HasPrefix(dest, getAttMarker) && strings.HasSuffix(dest, ".Arn") &&
-			resourceType(p.raw, queue) == "AWS::SQS::Queue", dest},
+		{"OnFailure is an SQS queue", strings.HasPrefix(dest, template.GetAttMarker) && strings.HasSuffix(dest, ".Arn") &&
+			template.ResourceType(p.raw, queue) == "AWS::SQS::Queue", dest},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -90,7 +92,7 @@ func TestEntryEventsConsumesTheStreamSafely(t *testing.T) {
 		onQueue := false
 		for _, d := range dims {
 			dm, _ := d.(map[string]any)
-			onQueue = onQueue || (dm["Name"] == "QueueName" && dm["Value"] == getAttMarker+queue+".QueueName")
+			onQueue = onQueue || (dm["Name"] == "QueueName" && dm["Value"] == template.GetAttMarker+queue+".QueueName")
 		}
 		if onQueue && a["Namespace"] == "AWS/SQS" && a["MetricName"] == "ApproximateNumberOfMessagesVisible" &&
 			a["ComparisonOperator"] == "GreaterThanThreshold" && fmt.Sprint(a["Threshold"]) == "0" {

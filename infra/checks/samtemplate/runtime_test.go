@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rocketlead/ingress-webhooks/infra/template"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
@@ -96,7 +97,7 @@ func TestSAMLocalEnvFileMatchesTemplate(t *testing.T) {
 				}
 			}
 			for name, value := range f.env {
-				onlyAWS := strings.HasPrefix(value, refMarker) || strings.HasPrefix(value, getAttMarker) || strings.HasPrefix(value, subMarker)
+				onlyAWS := template.IsUnresolved(value)
 				if _, set := local[name]; onlyAWS && !set {
 					t.Errorf("%s gives %s no local value for %s (%s in the template)", samLocalEnvFile, f.id, name, value)
 				}

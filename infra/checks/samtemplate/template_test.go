@@ -3,7 +3,6 @@ package samtemplate_test
 import (
 	"debug/buildinfo"
 	"debug/elf"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,8 +18,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/dynamodb"
 	"github.com/awslabs/goformation/v7/cloudformation/global"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
-	"github.com/awslabs/goformation/v7/intrinsics"
 
+	"github.com/rocketlead/ingress-webhooks/infra/template"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
 
@@ -83,8 +82,7 @@ var parameterARNs = map[string]*regexp.Regexp{
 }
 
 // isParameter reports whether id names a parameter of the generic template.
-func isParameter(template any, id string) bool {
-	doc, _ := template.(map[string]any)
+func isParameter(doc map[string]any, id string) bool {
 	params, _ := doc["Parameters"].(map[string]any)
 	_, ok := params[id]
 	return ok
@@ -97,82 +95,21 @@ type parsed struct {
 	raw map[string]any
 }
 
-// Intrinsics are rendered as marker strings instead of goformation's defaults, which
-// resolve a Ref to a resource (and every Fn::GetAtt) to null: a null Resource would make
-// the wildcard check pass vacuously. A Ref to a parameter still resolves to its default.
-const (
-	refMarker    = "!Ref "
-	getAttMarker = "!GetAtt "
-	subMarker    = "!Sub "
-)
-
-func processorOptions() *intrinsics.ProcessorOptions {
-	return &intrinsics.ProcessorOptions{
-		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
-			"Ref": func(name string, input, template any) any {
-				if id, ok := input.(string); ok && resourceType(template, id) != "" {
-					return refMarker + id
-				}
-				return intrinsics.Ref(name, input, template)
-			},
-			"Fn::GetAtt": func(_ string, input, _ any) any {
-				switch v := input.(type) {
-				case string:
-					return getAttMarker + v
-				case []any:
-					parts := make([]string, 0, len(v))
-					for _, p := range v {
-						parts = append(parts, fmt.Sprint(p))
-					}
-					return getAttMarker + strings.Join(parts, ".")
-				}
-				return nil
-			},
-			"Fn::Sub": func(_ string, input, _ any) any {
-				switch v := input.(type) {
-				case string:
-					return subMarker + v
-				case []any:
-					if len(v) > 0 {
-						if s, ok := v[0].(string); ok {
-							return subMarker + s
-						}
-					}
-				}
-				return nil
-			},
-		},
-	}
-}
-
-// resourceType returns the Type of the resource named id in a generic template, or "".
-func resourceType(template any, id string) string {
-	doc, _ := template.(map[string]any)
-	resources, _ := doc["Resources"].(map[string]any)
-	res, _ := resources[id].(map[string]any)
-	typ, _ := res["Type"].(string)
-	return typ
-}
-
+// load reads template.yaml through package template, whose intrinsic handling renders what
+// only AWS resolves as marker strings instead of goformation's defaults (which resolve a Ref
+// to a resource, and every Fn::GetAtt, to null: a null Resource would make the wildcard
+// check pass vacuously), and parses the same text typed by goformation with the same handlers.
 func load(t *testing.T) parsed {
 	t.Helper()
-	data, err := os.ReadFile(templateFile)
+	tf, err := template.Load(templateFile)
 	if err != nil {
-		t.Fatalf("read template: %v", err)
+		t.Fatalf("template.Load(%s): %v", templateFile, err)
 	}
-	tpl, err := goformation.ParseYAMLWithOptions(withoutNewerSAMProperties(t, data), processorOptions())
+	tpl, err := goformation.ParseYAMLWithOptions(withoutNewerSAMProperties(t, tf.Data), template.ProcessorOptions())
 	if err != nil {
 		t.Fatalf("goformation.ParseYAMLWithOptions(%s): %v", templateFile, err)
 	}
-	processed, err := intrinsics.ProcessYAML(data, processorOptions())
-	if err != nil {
-		t.Fatalf("intrinsics.ProcessYAML(%s): %v", templateFile, err)
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(processed, &raw); err != nil {
-		t.Fatalf("decode processed template: %v", err)
-	}
-	return parsed{tpl: tpl, raw: raw}
+	return parsed{tpl: tpl, raw: tf.Doc}
 }
 
 // function is a function's effective configuration. goformation parses Globals but does
@@ -252,7 +189,7 @@ func TestFunctionsRunOnAL2023Arm64AndBuildWithTheMakefile(t *testing.T) {
 				{"Handler", f.handler, "bootstrap"},
 				{"CodeUri", f.codeURI, "."},
 				{"Metadata.BuildMethod", f.fn.AWSCloudFormationMetadata["BuildMethod"], "makefile"},
-				{"Environment TABLE_NAME", f.env["TABLE_NAME"], refMarker + "Table"},
+				{"Environment TABLE_NAME", f.env["TABLE_NAME"], template.RefMarker + "Table"},
 			}
 			for _, c := range checks {
 				if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
@@ -345,8 +282,8 @@ func TestHTTPRoutesAreUniqueAndComplete(t *testing.T) {
 				t.Errorf("%s event %s: Path %q, Method %q; want an absolute path and a method", f.id, name, path, method)
 				continue
 			}
-			if api := deref(h.ApiId); !strings.HasPrefix(api, refMarker) ||
-				resourceType(p.raw, strings.TrimPrefix(api, refMarker)) != "AWS::Serverless::HttpApi" {
+			if api := deref(h.ApiId); !strings.HasPrefix(api, template.RefMarker) ||
+				template.ResourceType(p.raw, strings.TrimPrefix(api, template.RefMarker)) != "AWS::Serverless::HttpApi" {
 				t.Errorf("%s event %s: ApiId %q; want a Ref to the template's AWS::Serverless::HttpApi", f.id, name, api)
 			}
 			if v := deref(h.PayloadFormatVersion); v != "" && v != "2.0" {
@@ -428,12 +365,12 @@ var subRefRE = regexp.MustCompile(`\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}`)
 // targets returns the logical ids an IAM resource string refers to.
 func targets(resource string) []string {
 	switch {
-	case strings.HasPrefix(resource, refMarker):
-		return []string{strings.TrimPrefix(resource, refMarker)}
-	case strings.HasPrefix(resource, getAttMarker):
-		id, _, _ := strings.Cut(strings.TrimPrefix(resource, getAttMarker), ".")
+	case strings.HasPrefix(resource, template.RefMarker):
+		return []string{strings.TrimPrefix(resource, template.RefMarker)}
+	case strings.HasPrefix(resource, template.GetAttMarker):
+		id, _, _ := strings.Cut(strings.TrimPrefix(resource, template.GetAttMarker), ".")
 		return []string{id}
-	case strings.HasPrefix(resource, subMarker):
+	case strings.HasPrefix(resource, template.SubMarker):
 		var ids []string
 		for _, m := range subRefRE.FindAllStringSubmatch(resource, -1) {
 			ids = append(ids, m[1])
@@ -485,7 +422,7 @@ func TestIAMStatementsAreLeastPrivilege(t *testing.T) {
 				t.Errorf("%s: statement %v has resource %q; want a Ref, GetAtt or Sub of a template resource", s.owner, s.body["Sid"], r)
 			}
 			for _, id := range ids {
-				if resourceType(p.raw, id) == "" && !isParameter(p.raw, id) && !strings.HasPrefix(id, "AWS") {
+				if template.ResourceType(p.raw, id) == "" && !isParameter(p.raw, id) && !strings.HasPrefix(id, "AWS") {
 					t.Errorf("%s: statement %v refers to %q, which is not a resource of the template", s.owner, s.body["Sid"], id)
 				}
 			}
@@ -500,7 +437,7 @@ func TestIAMStatementsAreLeastPrivilege(t *testing.T) {
 						continue
 					}
 				}
-				if !slices.ContainsFunc(ids, func(id string) bool { return resourceType(p.raw, id) == want }) {
+				if !slices.ContainsFunc(ids, func(id string) bool { return template.ResourceType(p.raw, id) == want }) {
 					t.Errorf("%s: statement %v grants %s on %q; want a resource of type %s", s.owner, s.body["Sid"], a, r, want)
 				}
 			}
@@ -654,7 +591,7 @@ func TestTokenKeySecretIsGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resource IngressFunction: %v", err)
 	}
-	if ingress.Environment == nil || ingress.Environment.Variables["TOKEN_KEY_SECRET_ID"] != refMarker+"TokenKeySecret" {
+	if ingress.Environment == nil || ingress.Environment.Variables["TOKEN_KEY_SECRET_ID"] != template.RefMarker+"TokenKeySecret" {
 		t.Errorf("IngressFunction TOKEN_KEY_SECRET_ID is not a Ref to TokenKeySecret")
 	}
 }

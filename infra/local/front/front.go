@@ -21,10 +21,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+
+	"github.com/rocketlead/ingress-webhooks/infra/template"
 )
 
 // maxBodyBytes is the largest request body an HTTP API accepts (its 10 MB payload limit).
 const maxBodyBytes = 10 << 20
+
+// Route is one HttpApi route of template.yaml, as package template reads it.
+type Route = template.Route
 
 // Handler is a Lambda handler for API Gateway HTTP API (payload format 2.0) events.
 type Handler func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)

@@ -418,54 +418,6 @@ func TestNewRejectsBadRoutes(t *testing.T) {
 	}
 }
 
-func TestLoadRoutes(t *testing.T) {
-	tests := []struct {
-		name    string
-		path    string
-		want    []front.Route
-		wantErr bool
-	}{
-		{
-			name: "template with short tags",
-			path: "testdata/template.yaml",
-			want: []front.Route{
-				{Method: "GET", Path: "/admin/ingress_webhooks", Function: "AdminFunction"},
-				{Method: "POST", Path: "/admin/ingress_webhooks", Function: "AdminFunction"},
-				{Method: "POST", Path: "/public/ingress_webhooks/{id}", Function: "IngressFunction"},
-			},
-		},
-		{name: "no HttpApi events", path: "testdata/no_routes.yaml", wantErr: true},
-		{name: "path from !Sub", path: "testdata/sub_path.yaml", wantErr: true},
-		{name: "missing file", path: "testdata/absent.yaml", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := front.LoadRoutes(tt.path)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("LoadRoutes(%q) error = %v; want error %v", tt.path, err, tt.wantErr)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("LoadRoutes(%q) = %v; want %v", tt.path, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestLoadRoutesOfProjectTemplate(t *testing.T) {
-	const path = "../../../template.yaml"
-	routes, err := front.LoadRoutes(path)
-	if err != nil {
-		t.Fatalf("LoadRoutes(%q) = %v; want nil", path, err)
-	}
-	want := front.Route{Method: "POST", Path: "/public/ingress_webhooks/{id}", Function: "IngressFunction"}
-	for _, r := range routes {
-		if r == want {
-			return
-		}
-	}
-	t.Errorf("LoadRoutes(%q) = %v; want it to contain %v", path, routes, want)
-}
-
 func TestOverHTTP(t *testing.T) {
 	seen := make(chan events.APIGatewayV2HTTPRequest, 1)
 	h, err := front.New(testRoutes[:1], map[string]front.Handler{
