@@ -5,6 +5,11 @@
 // handler. Each published event is printed to stdout as one JSON line.
 //
 //	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH] [-events-file PATH]
+//	make run ARGS='-addr 127.0.0.1:3001 -aws-addr 127.0.0.1:4567'
+//
+// It runs on a developer machine only. The AWS address also answers the read-only calls a
+// user tries first with the AWS CLI: dynamodb list-tables, describe-table, wait table-exists,
+// and secretsmanager list-secrets, describe-secret.
 package main
 
 import (
