@@ -89,7 +89,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO"}
 	fnLogger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ingress, err := app.Ingress(ctx, cfg, env, fnLogger)
+	ingress, err := app.Ingest(ctx, cfg, env, fnLogger)
 	if err != nil {
 		return err
 	}

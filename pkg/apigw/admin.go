@@ -53,7 +53,7 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 		}
 		created.URL = PublicURL(req, baseURL, created.ID)
 		return adminOutcome(ctx, logger, req, start, JSON(http.StatusCreated, created), nil,
-			slog.String("webhookId", created.ID), slog.String("tableId", created.TableID)), nil
+			slog.String("webhookId", created.ID), slog.String("poolId", created.PoolID)), nil
 	}
 }
 

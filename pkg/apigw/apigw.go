@@ -29,7 +29,7 @@ var statusByCode = map[lead.Code]int{
 	lead.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	lead.EINVALID:      http.StatusBadRequest,
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
-	lead.EMISMATCH:     http.StatusUnprocessableEntity,
+	lead.EKEYREUSED:    http.StatusUnprocessableEntity,
 	lead.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -44,7 +44,7 @@ func TestErrorResponse(t *testing.T) {
 		{lead.Errorf(lead.ETOOLARGE, "x"), 413, "Payload too large", false},
 		{lead.Errorf(lead.EINVALID, "x"), 400, "Validation failed", false},
 		{lead.Errorf(lead.ENOLEADSTATE, "x"), 400, "No default lead state", false},
-		{lead.Errorf(lead.EMISMATCH, "x"), 422, "Idempotency key reused", false},
+		{lead.Errorf(lead.EKEYREUSED, "x"), 422, "Idempotency key reused", false},
 		{fmt.Errorf("wrapped: %w", lead.Errorf(lead.EINVALID, "x")), 400, "Validation failed", false},
 		{errors.New("operation error DynamoDB: PutItem, secret detail"), 500, "Internal error", true},
 	}

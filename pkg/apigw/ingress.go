@@ -20,8 +20,8 @@ type Ingester interface {
 	Ingest(ctx context.Context, req lead.IngestRequest) (*lead.IngestResult, error)
 }
 
-// IngressHandler handles POST /public/ingress_webhooks/{id}.
-func IngressHandler(svc Ingester, logger *slog.Logger) func(context.Context, Request) (Response, error) {
+// IngestHandler handles POST /public/ingress_webhooks/{id}.
+func IngestHandler(svc Ingester, logger *slog.Logger) func(context.Context, Request) (Response, error) {
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()
 		token, count := Header(req, TokenHeader)
@@ -49,7 +49,7 @@ func IngressHandler(svc Ingester, logger *slog.Logger) func(context.Context, Req
 				resp.Headers["Idempotent-Replayed"] = "true"
 				attrs = append(attrs, slog.Bool("replayed", true))
 			} else {
-				attrs = append(attrs, slog.String("entryId", res.Entry.ID), slog.String("tableId", res.Entry.TableID))
+				attrs = append(attrs, slog.String("entryId", res.Entry.ID), slog.String("poolId", res.Entry.PoolID))
 			}
 		}
 		logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)

@@ -62,15 +62,15 @@ func (e Env) Logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// Ingress builds the public ingest handler: it reads the token key from Secrets Manager
+// Ingest builds the public ingest handler: it reads the token key from Secrets Manager
 // once, here, at cold start.
-func Ingress(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
 	hasher, err := loadHasher(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
-	return apigw.IngressHandler(lead.NewIngestService(store, hasher), logger), nil
+	return apigw.IngestHandler(lead.NewIngestService(store, hasher), logger), nil
 }
 
 // loadHasher reads the token hashing key from Secrets Manager: once per cold start.

@@ -185,12 +185,12 @@ func streamBatch(t *testing.T, env *awstest.Env, n int) (events.DynamoDBEvent, [
 		return events.DynamoDBEventResponse{}, nil
 	}, localaws.RelayOptions{Table: awstest.Table})
 	env.Server.OnWrite(collect.Observe)
-	tableID, webhookID := uuid.NewString(), uuid.NewString()
+	poolID, webhookID := uuid.NewString(), uuid.NewString()
 	var ids []string
 	for i := range n {
 		id, err := lead.NewEntryID()
 		must(t, err)
-		e := &lead.Entry{ID: id, TableID: tableID, OrganizationID: uuid.NewString(), WebhookID: webhookID,
+		e := &lead.Entry{ID: id, PoolID: poolID, OrganizationID: uuid.NewString(), WebhookID: webhookID,
 			LeadStateID: uuid.NewString(), CreatedAt: time.Now().UTC().Truncate(time.Second),
 			Data: map[string]any{"i": json.Number(fmt.Sprint(i)), "exact": json.Number("0.12345678901234567890123456789012345678")}}
 		_, err = env.DB.PutItem(context.Background(), &dynamodb.PutItemInput{

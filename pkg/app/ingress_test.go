@@ -33,7 +33,7 @@ type fixture struct {
 	env       *awstest.Env
 	handler   func(context.Context, apigw.Request) (apigw.Response, error)
 	orgID     string
-	tableID   string
+	poolID    string
 	stateID   string
 	fieldID   string
 	webhookID string
@@ -54,27 +54,27 @@ func newFixtureWithConfig(t testing.TB, tweak func(*aws.Config)) *fixture {
 	f := &fixture{
 		env:       env,
 		orgID:     uuid.NewString(),
-		tableID:   uuid.NewString(),
+		poolID:    uuid.NewString(),
 		stateID:   uuid.NewString(),
 		fieldID:   uuid.NewString(),
 		webhookID: uuid.NewString(),
 	}
 	store := dynamo.New(env.DB, env.App.TableName)
-	must(t, store.CreatePool(ctx, &lead.Pool{ID: f.tableID, OrganizationID: f.orgID, Name: "Leads"},
-		&lead.LeadState{ID: f.stateID, Name: "New"}))
+	must(t, store.CreatePool(ctx, &lead.Pool{ID: f.poolID, OrganizationID: f.orgID, Name: "Leads"},
+		&lead.State{ID: f.stateID, Name: "New"}))
 	must(t, store.PutCustomField(ctx, &lead.CustomField{ID: f.fieldID, OrganizationID: f.orgID, Name: "Lead source",
 		Type: lead.CustomSelect, Options: []string{"instagram_ad", "google_ad"}}))
 	hasher, err := lead.NewHasher([]byte(awstest.TokenKey))
 	must(t, err)
 	f.token, err = lead.NewToken()
 	must(t, err)
-	must(t, store.CreateWebhook(ctx, &lead.Webhook{ID: f.webhookID, OrganizationID: f.orgID, TableID: f.tableID,
+	must(t, store.CreateWebhook(ctx, &lead.Webhook{ID: f.webhookID, OrganizationID: f.orgID, PoolID: f.poolID,
 		Name: "Zapier", TokenHash: hasher.Hash(f.token), CreatedAt: time.Now()}))
 	cfg := env.Config.Copy()
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	f.handler, err = app.Ingress(ctx, cfg, env.App, env.App.Logger())
+	f.handler, err = app.Ingest(ctx, cfg, env.App, env.App.Logger())
 	must(t, err)
 	return f
 }
@@ -128,7 +128,7 @@ func (f *fixture) entries(t testing.TB) []*lead.Entry {
 		TableName:              aws.String(f.env.App.TableName),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :e)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.tableID},
+			":pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.poolID},
 			":e":  &types.AttributeValueMemberS{Value: "ENTRY#"},
 		},
 		ConsistentRead: aws.Bool(true),
@@ -148,7 +148,7 @@ func (f *fixture) schema(t testing.TB) map[string]string {
 	t.Helper()
 	out, err := f.env.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
 		TableName:      aws.String(f.env.App.TableName),
-		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.tableID}, "sk": &types.AttributeValueMemberS{Value: "TABLE"}},
+		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.poolID}, "sk": &types.AttributeValueMemberS{Value: "TABLE"}},
 		ConsistentRead: aws.Bool(true),
 	})
 	must(t, err)
@@ -174,7 +174,7 @@ func TestIngestCreatesEntry(t *testing.T) {
 	if !strings.Contains(resp.Body, `"budget":12345678901234567890.123456789`) {
 		t.Errorf("body %s does not keep the exact number", resp.Body)
 	}
-	for k, want := range map[string]any{"tableId": f.tableID, "organizationId": f.orgID, "leadStateId": f.stateID} {
+	for k, want := range map[string]any{"tableId": f.poolID, "organizationId": f.orgID, "leadStateId": f.stateID} {
 		if got[k] != want {
 			t.Errorf("body[%s] = %v; want %v", k, got[k], want)
 		}
@@ -345,7 +345,7 @@ func TestIngestWithoutDefaultLeadState(t *testing.T) {
 	// The default lead state is deleted behind the pool's back.
 	_, err := f.env.DB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName:                aws.String(f.env.App.TableName),
-		Key:                      map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.tableID}, "sk": &types.AttributeValueMemberS{Value: "TABLE"}},
+		Key:                      map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.poolID}, "sk": &types.AttributeValueMemberS{Value: "TABLE"}},
 		UpdateExpression:         aws.String("REMOVE leadStates.#id"),
 		ExpressionAttributeNames: map[string]string{"#id": f.stateID},
 	})

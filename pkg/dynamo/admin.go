@@ -17,8 +17,8 @@ var ErrExists = errors.New("item already exists")
 
 // CreatePool writes a pool with its first lead state as the default, atomically. The pool
 // has no schema attribute until its first keys are locked (see lockSchema).
-func (s *Store) CreatePool(ctx context.Context, p *lead.Pool, state *lead.LeadState) error {
-	poolItem := key(tablePrefix+p.ID, poolSK)
+func (s *Store) CreatePool(ctx context.Context, p *lead.Pool, state *lead.State) error {
+	poolItem := key(poolPrefix+p.ID, poolSK)
 	poolItem["type"] = str("pool")
 	poolItem["id"] = str(p.ID)
 	poolItem["organizationId"] = str(p.OrganizationID)
@@ -41,11 +41,11 @@ func (s *Store) CreatePool(ctx context.Context, p *lead.Pool, state *lead.LeadSt
 	return nil
 }
 
-func leadStateItem(tableID string, st *lead.LeadState) map[string]types.AttributeValue {
-	item := key(tablePrefix+tableID, leadStatePrefix+st.ID)
+func leadStateItem(poolID string, st *lead.State) map[string]types.AttributeValue {
+	item := key(poolPrefix+poolID, leadStatePrefix+st.ID)
 	item["type"] = str("leadState")
 	item["id"] = str(st.ID)
-	item["tableId"] = str(tableID)
+	item["tableId"] = str(poolID)
 	item["name"] = str(st.Name)
 	return item
 }
@@ -75,7 +75,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 	item["type"] = str("webhook")
 	item["id"] = str(w.ID)
 	item["organizationId"] = str(w.OrganizationID)
-	item["tableId"] = str(w.TableID)
+	item["tableId"] = str(w.PoolID)
 	item["name"] = str(w.Name)
 	item["tokenHash"] = &types.AttributeValueMemberB{Value: w.TokenHash}
 	item["createdAt"] = str(lead.FormatTime(w.CreatedAt))

@@ -13,15 +13,15 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// GetPool reads a pool item (strongly consistent); it returns nil when there is none.
-func (s *Store) GetPool(ctx context.Context, tableID string) (*lead.Pool, error) {
+// Pool reads a pool item (strongly consistent); it returns nil when there is none.
+func (s *Store) Pool(ctx context.Context, poolID string) (*lead.Pool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
-		Key:            poolKey(tableID),
+		Key:            poolKey(poolID),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get pool %s: %w", tableID, err)
+		return nil, fmt.Errorf("get pool %s: %w", poolID, err)
 	}
 	if len(out.Item) == 0 {
 		return nil, nil
@@ -31,37 +31,37 @@ func (s *Store) GetPool(ctx context.Context, tableID string) (*lead.Pool, error)
 
 // AddLeadState writes a lead state item and names it in the pool's leadStates map, in one
 // transaction; a missing pool is lead.ErrNotFound.
-func (s *Store) AddLeadState(ctx context.Context, tableID string, st *lead.LeadState) error {
+func (s *Store) AddLeadState(ctx context.Context, poolID string, st *lead.State) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName:                 &s.table,
-				Key:                       poolKey(tableID),
+				Key:                       poolKey(poolID),
 				UpdateExpression:          aws.String("SET leadStates.#id = :name"),
 				ConditionExpression:       aws.String("attribute_exists(pk)"),
 				ExpressionAttributeNames:  map[string]string{"#id": st.ID},
 				ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(st.Name)},
 			}},
-			{Put: &types.Put{TableName: &s.table, Item: leadStateItem(tableID, st), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &s.table, Item: leadStateItem(poolID, st), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		},
 	})
 	if reason := cancelled(err); reason == 0 {
-		return fmt.Errorf("add lead state to pool %s: %w", tableID, lead.ErrNotFound)
+		return fmt.Errorf("add lead state to pool %s: %w", poolID, lead.ErrNotFound)
 	} else if reason == 1 {
 		return fmt.Errorf("add lead state %s: %w", st.ID, ErrExists)
 	}
 	if err != nil {
-		return fmt.Errorf("add lead state to pool %s: %w", tableID, err)
+		return fmt.Errorf("add lead state to pool %s: %w", poolID, err)
 	}
 	return nil
 }
 
 // SetDefaultLeadState sets the pool's defaultLeadStateId, on condition that the pool holds
 // the state; otherwise lead.ErrNotFound.
-func (s *Store) SetDefaultLeadState(ctx context.Context, tableID, stateID string) error {
+func (s *Store) SetDefaultLeadState(ctx context.Context, poolID, stateID string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       poolKey(tableID),
+		Key:                       poolKey(poolID),
 		UpdateExpression:          aws.String("SET defaultLeadStateId = :id"),
 		ConditionExpression:       aws.String("attribute_exists(leadStates.#id)"),
 		ExpressionAttributeNames:  map[string]string{"#id": stateID},
@@ -69,10 +69,10 @@ func (s *Store) SetDefaultLeadState(ctx context.Context, tableID, stateID string
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("set default lead state of pool %s: %w", tableID, lead.ErrNotFound)
+		return fmt.Errorf("set default lead state of pool %s: %w", poolID, lead.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("set default lead state of pool %s: %w", tableID, err)
+		return fmt.Errorf("set default lead state of pool %s: %w", poolID, err)
 	}
 	return nil
 }
@@ -80,12 +80,12 @@ func (s *Store) SetDefaultLeadState(ctx context.Context, tableID, stateID string
 // DeleteLeadState deletes a lead state item and its entry in the pool's map in one
 // transaction, on condition that it is not the pool's default (else lead.ErrChanged) and
 // that it exists (else lead.ErrNotFound).
-func (s *Store) DeleteLeadState(ctx context.Context, tableID, stateID string) error {
+func (s *Store) DeleteLeadState(ctx context.Context, poolID, stateID string) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName:                 &s.table,
-				Key:                       poolKey(tableID),
+				Key:                       poolKey(poolID),
 				UpdateExpression:          aws.String("REMOVE leadStates.#id"),
 				ConditionExpression:       aws.String("attribute_exists(leadStates.#id) AND defaultLeadStateId <> :id"),
 				ExpressionAttributeNames:  map[string]string{"#id": stateID},
@@ -93,7 +93,7 @@ func (s *Store) DeleteLeadState(ctx context.Context, tableID, stateID string) er
 			}},
 			{Delete: &types.Delete{
 				TableName:           &s.table,
-				Key:                 key(tablePrefix+tableID, leadStatePrefix+stateID),
+				Key:                 key(poolPrefix+poolID, leadStatePrefix+stateID),
 				ConditionExpression: aws.String("attribute_exists(pk)"),
 			}},
 		},
@@ -101,7 +101,7 @@ func (s *Store) DeleteLeadState(ctx context.Context, tableID, stateID string) er
 	switch cancelled(err) {
 	case 0:
 		// Tell "is the default" from "does not exist" by looking: the condition does not say.
-		p, gerr := s.GetPool(ctx, tableID)
+		p, gerr := s.Pool(ctx, poolID)
 		if gerr == nil && p != nil && p.DefaultLeadStateID == stateID {
 			return fmt.Errorf("delete lead state %s: %w", stateID, lead.ErrChanged)
 		}
@@ -110,20 +110,20 @@ func (s *Store) DeleteLeadState(ctx context.Context, tableID, stateID string) er
 		return fmt.Errorf("delete lead state %s: %w", stateID, lead.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, tableID, err)
+		return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, poolID, err)
 	}
 	return nil
 }
 
 // ListLeadStates returns a pool's lead states, ordered by id.
-func (s *Store) ListLeadStates(ctx context.Context, tableID string) ([]lead.LeadState, error) {
-	items, err := s.queryPrefix(ctx, tablePrefix+tableID, leadStatePrefix)
+func (s *Store) ListLeadStates(ctx context.Context, poolID string) ([]lead.State, error) {
+	items, err := s.queryPrefix(ctx, poolPrefix+poolID, leadStatePrefix)
 	if err != nil {
-		return nil, fmt.Errorf("list lead states of pool %s: %w", tableID, err)
+		return nil, fmt.Errorf("list lead states of pool %s: %w", poolID, err)
 	}
-	out := make([]lead.LeadState, 0, len(items))
+	out := make([]lead.State, 0, len(items))
 	for _, item := range items {
-		out = append(out, lead.LeadState{ID: getS(item, "id"), TableID: getS(item, "tableId"), Name: getS(item, "name")})
+		out = append(out, lead.State{ID: getS(item, "id"), PoolID: getS(item, "tableId"), Name: getS(item, "name")})
 	}
 	return out, nil
 }

@@ -17,8 +17,10 @@ import (
 
 // Key prefixes and sort keys of the item layout.
 const (
-	webhookPrefix     = "WEBHOOK#"
-	tablePrefix       = "TABLE#"
+	webhookPrefix = "WEBHOOK#"
+	// poolPrefix starts the partition key of a pool and its items: it carries the API's
+	// tableId, i.e. the pool id.
+	poolPrefix        = "TABLE#"
 	orgPrefix         = "ORG#"
 	EntryPrefix       = "ENTRY#" // sort key prefix of entry items, used by the stream filter
 	leadStatePrefix   = "LEADSTATE#"
@@ -44,8 +46,8 @@ func key(pk, sk string) map[string]types.AttributeValue {
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
 func webhookKey(id string) map[string]types.AttributeValue { return key(webhookPrefix+id, webhookSK) }
-func poolKey(tableID string) map[string]types.AttributeValue {
-	return key(tablePrefix+tableID, poolSK)
+func poolKey(poolID string) map[string]types.AttributeValue {
+	return key(poolPrefix+poolID, poolSK)
 }
 func customFieldKey(orgID, id string) map[string]types.AttributeValue {
 	return key(orgPrefix+orgID, customFieldPrefix+id)
@@ -91,11 +93,11 @@ func idempotencyFromItem(item map[string]types.AttributeValue) *lead.Idempotency
 // EntryItem is the DynamoDB item of an entry.
 func EntryItem(e *lead.Entry) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
-		attrPK:           str(tablePrefix + e.TableID),
+		attrPK:           str(poolPrefix + e.PoolID),
 		attrSK:           str(EntryPrefix + e.ID),
 		"type":           str("entry"),
 		"id":             str(e.ID),
-		"tableId":        str(e.TableID),
+		"tableId":        str(e.PoolID),
 		"organizationId": str(e.OrganizationID),
 		"webhookId":      str(e.WebhookID),
 		"leadStateId":    str(e.LeadStateID),
@@ -112,7 +114,7 @@ func EntryItem(e *lead.Entry) map[string]types.AttributeValue {
 func EntryFromItem(item map[string]types.AttributeValue) (*lead.Entry, error) {
 	e := &lead.Entry{
 		ID:             getS(item, "id"),
-		TableID:        getS(item, "tableId"),
+		PoolID:         getS(item, "tableId"),
 		OrganizationID: getS(item, "organizationId"),
 		WebhookID:      getS(item, "webhookId"),
 		LeadStateID:    getS(item, "leadStateId"),
@@ -260,7 +262,7 @@ func webhookFromItem(item map[string]types.AttributeValue) *lead.Webhook {
 	return &lead.Webhook{
 		ID:                     getS(item, "id"),
 		OrganizationID:         getS(item, "organizationId"),
-		TableID:                getS(item, "tableId"),
+		PoolID:                 getS(item, "tableId"),
 		Name:                   getS(item, "name"),
 		TokenHash:              getB(item, "tokenHash"),
 		PreviousTokenHash:      getB(item, "previousTokenHash"),

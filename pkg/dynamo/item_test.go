@@ -18,13 +18,13 @@ func TestEntryItemRoundTrip(t *testing.T) {
 		e    lead.Entry
 	}{
 		{"every value shape", lead.Entry{
-			ID: "01890000-0000-7000-8000-000000000001", TableID: "t", OrganizationID: "o", WebhookID: "w", LeadStateID: "s",
+			ID: "01890000-0000-7000-8000-000000000001", PoolID: "t", OrganizationID: "o", WebhookID: "w", LeadStateID: "s",
 			CreatedAt: time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC),
 			Data: map[string]any{"email": "a@b.co", "n": json.Number("12345678901234567890.123456789"), "ok": true,
 				"tags": []string{"x", ""}, "empty": []string{}, "none": nil, "blank": ""},
 			CustomFieldData: map[string]any{"f": "instagram_ad", "g": []string{"a"}},
 		}},
-		{"no custom fields", lead.Entry{ID: "e", TableID: "t", OrganizationID: "o", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		{"no custom fields", lead.Entry{ID: "e", PoolID: "t", OrganizationID: "o", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 			Data: map[string]any{}}},
 	}
 	for _, tt := range tests {

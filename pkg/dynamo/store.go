@@ -64,9 +64,9 @@ const batchGetMax = 100
 
 // Pool reads the pool item and the requested custom fields in one BatchGetItem (more only
 // past 100 keys or when DynamoDB leaves keys unprocessed).
-func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []string) (*lead.Pool, map[string]lead.CustomField, error) {
+func (s *Store) PoolWithFields(ctx context.Context, poolID, orgID string, fieldIDs []string) (*lead.Pool, map[string]lead.CustomField, error) {
 	keys := make([]map[string]types.AttributeValue, 0, 1+len(fieldIDs))
-	keys = append(keys, poolKey(tableID))
+	keys = append(keys, poolKey(poolID))
 	for _, id := range fieldIDs {
 		keys = append(keys, customFieldKey(orgID, id))
 	}
@@ -78,7 +78,7 @@ func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []stri
 		keys = keys[n:]
 		for attempt := 0; len(batch) > 0; attempt++ {
 			if attempt == 5 {
-				return nil, nil, fmt.Errorf("read pool %s: keys still unprocessed after %d attempts", tableID, attempt)
+				return nil, nil, fmt.Errorf("read pool %s: keys still unprocessed after %d attempts", poolID, attempt)
 			}
 			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
 				RequestItems: map[string]types.KeysAndAttributes{
@@ -86,7 +86,7 @@ func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []stri
 				},
 			})
 			if err != nil {
-				return nil, nil, fmt.Errorf("read pool %s: %w", tableID, err)
+				return nil, nil, fmt.Errorf("read pool %s: %w", poolID, err)
 			}
 			for _, item := range out.Responses[s.table] {
 				switch sk := getS(item, attrSK); {
@@ -136,7 +136,7 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	schemaAt, idemAt := -1, -1
 	if len(newKeys) > 0 {
 		schemaAt = len(items)
-		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.TableID, lock)})
+		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.PoolID, lock)})
 	}
 	if idem != nil {
 		idemAt = len(items)
@@ -191,7 +191,7 @@ const maxKeysPerCondition = 100
 //   - Past that the per-key expressions would exceed DynamoDB's 4 KB limit: the whole
 //     merged map is written on condition that the schema still has the size that was read.
 //     Keys are never removed from a schema, so an unchanged size means an unchanged schema.
-func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
+func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 	names := map[string]string{"#s": "schema"}
 	values := map[string]types.AttributeValue{}
 	var update, cond string
@@ -225,7 +225,7 @@ func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
 	}
 	return &types.Update{
 		TableName:                 &s.table,
-		Key:                       poolKey(tableID),
+		Key:                       poolKey(poolID),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,

@@ -113,7 +113,7 @@ func decodeEntry(rec events.DynamoDBEventRecord) (*lead.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.ID == "" || e.TableID == "" {
+	if e.ID == "" || e.PoolID == "" {
 		return nil, fmt.Errorf("new image has no entry id or table id")
 	}
 	return e, nil

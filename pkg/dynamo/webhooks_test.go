@@ -35,7 +35,7 @@ func TestRotateWebhookCopiesTheReplacedHashOnlyWithGrace(t *testing.T) {
 	id := uuid.NewString()
 	h0, h1, h2 := []byte("hash-0"), []byte("hash-1"), []byte("hash-2")
 	created := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
-	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), TableID: uuid.NewString(), Name: "n", TokenHash: h0, CreatedAt: created}))
+	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), PoolID: uuid.NewString(), Name: "n", TokenHash: h0, CreatedAt: created}))
 
 	until := created.Add(time.Hour)
 	w, err := s.RotateWebhook(ctx, id, h1, created.Add(time.Minute), until)
@@ -73,7 +73,7 @@ func TestDeleteWebhook(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	id := uuid.NewString()
-	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), TableID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: time.Now()}))
+	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), PoolID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: time.Now()}))
 	mustNil(t, s.DeleteWebhook(ctx, id))
 	if w, err := s.Webhook(ctx, id); err != nil || w != nil {
 		t.Errorf("Webhook after delete = %v, %v; want nil, nil", w, err)
@@ -92,9 +92,9 @@ func TestListWebhooksPagesThroughOneOrganization(t *testing.T) {
 	for i := range 7 {
 		id := uuid.NewString()
 		want = append(want, id)
-		mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: org, TableID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: base.Add(time.Duration(i) * time.Minute)}))
+		mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: org, PoolID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: base.Add(time.Duration(i) * time.Minute)}))
 	}
-	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: uuid.NewString(), OrganizationID: other, TableID: uuid.NewString(), Name: "x", TokenHash: []byte("h"), CreatedAt: base}))
+	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: uuid.NewString(), OrganizationID: other, PoolID: uuid.NewString(), Name: "x", TokenHash: []byte("h"), CreatedAt: base}))
 
 	var got []string
 	cursor, pages := "", 0
@@ -146,14 +146,14 @@ func TestLeadStatesAndCustomFields(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	org, pool, first, second := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
-	mustNil(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: org, Name: "P"}, &lead.LeadState{ID: first, Name: "New"}))
-	mustNil(t, s.AddLeadState(ctx, pool, &lead.LeadState{ID: second, Name: "Won"}))
+	mustNil(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: org, Name: "P"}, &lead.State{ID: first, Name: "New"}))
+	mustNil(t, s.AddLeadState(ctx, pool, &lead.State{ID: second, Name: "Won"}))
 	states, err := s.ListLeadStates(ctx, pool)
 	mustNil(t, err)
 	if len(states) != 2 {
 		t.Fatalf("ListLeadStates = %v; want 2", states)
 	}
-	p, err := s.GetPool(ctx, pool)
+	p, err := s.Pool(ctx, pool)
 	mustNil(t, err)
 	if !p.HasLeadState(second) || p.DefaultLeadStateID != first {
 		t.Errorf("pool = %+v; want both states, default %s", p, first)
@@ -163,13 +163,13 @@ func TestLeadStatesAndCustomFields(t *testing.T) {
 	}
 	mustNil(t, s.SetDefaultLeadState(ctx, pool, second))
 	mustNil(t, s.DeleteLeadState(ctx, pool, first))
-	p, err = s.GetPool(ctx, pool)
+	p, err = s.Pool(ctx, pool)
 	mustNil(t, err)
 	if p.DefaultLeadStateID != second || p.HasLeadState(first) || len(p.LeadStateIDs) != 1 {
 		t.Errorf("pool = %+v; want only %s, the default", p, second)
 	}
-	if p, err := s.GetPool(ctx, uuid.NewString()); p != nil || err != nil {
-		t.Errorf("GetPool(missing) = %v, %v; want nil, nil", p, err)
+	if p, err := s.Pool(ctx, uuid.NewString()); p != nil || err != nil {
+		t.Errorf("Pool(missing) = %v, %v; want nil, nil", p, err)
 	}
 
 	fid, textID := uuid.NewString(), uuid.NewString()
@@ -199,22 +199,22 @@ func TestLeadStateRefusals(t *testing.T) {
 		{"delete the default", func(s *dynamo.Store, pool, def, _ string) error { return s.DeleteLeadState(ctx, pool, def) }, lead.ErrChanged},
 		{"delete an unknown state", func(s *dynamo.Store, pool, _, _ string) error { return s.DeleteLeadState(ctx, pool, uuid.NewString()) }, lead.ErrNotFound},
 		{"add to a missing pool", func(s *dynamo.Store, _, _, _ string) error {
-			return s.AddLeadState(ctx, uuid.NewString(), &lead.LeadState{ID: uuid.NewString(), Name: "x"})
+			return s.AddLeadState(ctx, uuid.NewString(), &lead.State{ID: uuid.NewString(), Name: "x"})
 		}, lead.ErrNotFound},
 		{"add an existing state", func(s *dynamo.Store, pool, _, other string) error {
-			return s.AddLeadState(ctx, pool, &lead.LeadState{ID: other, Name: "again"})
+			return s.AddLeadState(ctx, pool, &lead.State{ID: other, Name: "again"})
 		}, dynamo.ErrExists},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
 			pool, def, other := uuid.NewString(), uuid.NewString(), uuid.NewString()
-			mustNil(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: uuid.NewString(), Name: "P"}, &lead.LeadState{ID: def, Name: "New"}))
-			mustNil(t, s.AddLeadState(ctx, pool, &lead.LeadState{ID: other, Name: "Won"}))
+			mustNil(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: uuid.NewString(), Name: "P"}, &lead.State{ID: def, Name: "New"}))
+			mustNil(t, s.AddLeadState(ctx, pool, &lead.State{ID: other, Name: "Won"}))
 			if err := tt.do(s, pool, def, other); !errors.Is(err, tt.want) {
 				t.Errorf("got %v; want %v", err, tt.want)
 			}
-			if p, _ := s.GetPool(ctx, pool); p == nil || p.DefaultLeadStateID != def || len(p.LeadStateIDs) != 2 {
+			if p, _ := s.Pool(ctx, pool); p == nil || p.DefaultLeadStateID != def || len(p.LeadStateIDs) != 2 {
 				t.Errorf("a refused write changed the pool: %+v", p)
 			}
 		})

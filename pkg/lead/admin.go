@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // Errors the admin stores return; the services turn them into coded *Error values.
@@ -47,8 +45,8 @@ func PublicPath(webhookID string) string {
 
 // WebhookStore is what the webhook admin service needs from storage.
 type WebhookStore interface {
-	// GetPool returns the pool with the id, or nil if there is none.
-	GetPool(ctx context.Context, tableID string) (*Pool, error)
+	// Pool returns the pool with the id, or nil if there is none.
+	Pool(ctx context.Context, poolID string) (*Pool, error)
 	// CreateWebhook writes a new webhook.
 	CreateWebhook(ctx context.Context, w *Webhook) error
 	// RotateWebhook replaces the token hash in one conditional write and returns the
@@ -75,23 +73,13 @@ type WebhookAdmin struct {
 // NewWebhookAdmin returns an admin service with the wall clock and UUIDv4 webhook ids;
 // hasher may be nil for a service that only lists and deletes.
 func NewWebhookAdmin(store WebhookStore, hasher *Hasher) *WebhookAdmin {
-	return &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewWebhookID}
-}
-
-// NewWebhookID returns a random UUIDv4: a webhook id is part of a public URL, so it must
-// reveal nothing, not even its creation time.
-func NewWebhookID() (string, error) {
-	id, err := uuid.NewRandom()
-	if err != nil {
-		return "", fmt.Errorf("new webhook id: %w", err)
-	}
-	return id.String(), nil
+	return &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewID}
 }
 
 // CreateWebhookInput is the body of POST /admin/ingress_webhooks.
 type CreateWebhookInput struct {
 	OrganizationID string
-	TableID        string
+	PoolID         string
 	Name           string
 }
 
@@ -115,7 +103,7 @@ type WebhookSummary struct {
 	ID                     string    `json:"id"`
 	URL                    string    `json:"url,omitempty"`
 	OrganizationID         string    `json:"organizationId"`
-	TableID                string    `json:"tableId"`
+	PoolID                 string    `json:"tableId"`
 	Name                   string    `json:"name"`
 	CreatedAt              time.Time `json:"createdAt"`
 	RotatedAt              time.Time `json:"rotatedAt,omitzero"`
@@ -127,7 +115,7 @@ func Summarize(w *Webhook) WebhookSummary {
 	s := WebhookSummary{
 		ID:             w.ID,
 		OrganizationID: w.OrganizationID,
-		TableID:        w.TableID,
+		PoolID:         w.PoolID,
 		Name:           w.Name,
 		CreatedAt:      w.CreatedAt.UTC(),
 	}
@@ -166,7 +154,7 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	var details []Detail
 	orgID, d := uuidField("organizationId", in.OrganizationID)
 	details = append(details, d...)
-	tableID, d := uuidField("tableId", in.TableID)
+	poolID, d := uuidField("tableId", in.PoolID)
 	details = append(details, d...)
 	name, d := nameField("name", in.Name)
 	details = append(details, d...)
@@ -176,9 +164,9 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	if s.Hasher == nil {
 		return nil, fmt.Errorf("create webhook: no token hasher configured")
 	}
-	pool, err := s.Store.GetPool(ctx, tableID)
+	pool, err := s.Store.Pool(ctx, poolID)
 	if err != nil {
-		return nil, fmt.Errorf("create webhook: read pool %s: %w", tableID, err)
+		return nil, fmt.Errorf("create webhook: read pool %s: %w", poolID, err)
 	}
 	if pool == nil || pool.OrganizationID != orgID {
 		// One answer for both: a caller learns nothing about other organizations' pools.
@@ -196,7 +184,7 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	w := &Webhook{
 		ID:             id,
 		OrganizationID: orgID,
-		TableID:        tableID,
+		PoolID:         poolID,
 		Name:           name,
 		TokenHash:      s.Hasher.Hash(token),
 		CreatedAt:      s.Now().UTC().Truncate(time.Second),
@@ -297,7 +285,7 @@ func ParseCreateWebhook(raw []byte) (CreateWebhookInput, error) {
 		return CreateWebhookInput{}, err
 	}
 	var in CreateWebhookInput
-	fields := map[string]*string{"organizationId": &in.OrganizationID, "tableId": &in.TableID, "name": &in.Name}
+	fields := map[string]*string{"organizationId": &in.OrganizationID, "tableId": &in.PoolID, "name": &in.Name}
 	var details []Detail
 	for _, k := range obj.keys {
 		dst, known := fields[k]

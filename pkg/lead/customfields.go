@@ -9,27 +9,6 @@ import (
 	"time"
 )
 
-// IsUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form (either case).
-func IsUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // CustomFieldIDs returns the ids named in customFieldData that can be looked up (UUIDs),
 // lower-cased, in a stable order.
 func (b *Body) CustomFieldIDs() []string {

@@ -15,7 +15,7 @@ const (
 	ETOOLARGE     Code = "too_large"     // 413
 	EINVALID      Code = "invalid"       // 400 Validation failed
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
-	EMISMATCH     Code = "key_reuse"     // 422 idempotency key reused with another body
+	EKEYREUSED    Code = "key_reused"    // 422 Idempotency key reused with another body
 	EINTERNAL     Code = "internal"      // 500
 )
 
@@ -67,7 +67,7 @@ func DefaultReason(code Code) string {
 		return "Validation failed"
 	case ENOLEADSTATE:
 		return "No default lead state"
-	case EMISMATCH:
+	case EKEYREUSED:
 		return "Idempotency key reused"
 	default:
 		return "Internal error"

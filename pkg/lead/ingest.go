@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // ErrSchemaChanged is returned by IngestStore.PutEntry when the schema lock lost a race:
@@ -41,7 +39,7 @@ type IngestStore interface {
 	Webhook(ctx context.Context, id string) (*Webhook, error)
 	// Pool returns the pool and the organization's custom fields with the given ids (keyed
 	// by id) in one read; the pool is nil if it does not exist.
-	Pool(ctx context.Context, tableID, organizationID string, customFieldIDs []string) (*Pool, map[string]CustomField, error)
+	PoolWithFields(ctx context.Context, poolID, organizationID string, customFieldIDs []string) (*Pool, map[string]CustomField, error)
 	// PutEntry commits the entry, locking lock.New in the pool schema and recording idem
 	// (when not nil) in the same transaction. It returns ErrSchemaChanged when the schema
 	// is no longer lock.Locked (a key of lock.New got locked meanwhile),
@@ -104,15 +102,6 @@ func NewIngestService(store IngestStore, hasher *Hasher) *IngestService {
 	}
 }
 
-// NewEntryID returns a UUIDv7, so entry sort keys follow creation time.
-func NewEntryID() (string, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return "", fmt.Errorf("new entry id: %w", err)
-	}
-	return id.String(), nil
-}
-
 // maxLockAttempts bounds how often a request re-reads the schema after losing a lock race;
 // each loss means another request locked a key, so the schema only grows towards a fixpoint.
 const maxLockAttempts = 8
@@ -164,9 +153,9 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 		return nil, err
 	}
 
-	pool, fields, err := s.Store.Pool(ctx, wh.TableID, wh.OrganizationID, body.CustomFieldIDs())
+	pool, fields, err := s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, body.CustomFieldIDs())
 	if err != nil {
-		return nil, fmt.Errorf("read pool %s: %w", wh.TableID, err)
+		return nil, fmt.Errorf("read pool %s: %w", wh.PoolID, err)
 	}
 	if pool == nil {
 		return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
@@ -184,7 +173,7 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 	}
 	e := &Entry{
 		ID:              id,
-		TableID:         wh.TableID,
+		PoolID:          wh.PoolID,
 		OrganizationID:  wh.OrganizationID,
 		CustomFieldData: customData,
 		CreatedAt:       now.UTC().Truncate(time.Second),
@@ -216,8 +205,8 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 		if !errors.Is(err, ErrSchemaChanged) || attempt == maxLockAttempts {
 			return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, pool.ID, err)
 		}
-		if pool, _, err = s.Store.Pool(ctx, wh.TableID, wh.OrganizationID, nil); err != nil {
-			return nil, fmt.Errorf("re-read pool %s: %w", wh.TableID, err)
+		if pool, _, err = s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, nil); err != nil {
+			return nil, fmt.Errorf("re-read pool %s: %w", wh.PoolID, err)
 		}
 		if pool == nil {
 			return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
@@ -236,7 +225,7 @@ func (s *IngestService) replay(ctx context.Context, want *IdempotencyRecord, now
 		return nil, nil
 	}
 	if subtle.ConstantTimeCompare(rec.RequestHash, want.RequestHash) != 1 {
-		return nil, Errorf(EMISMATCH, "this Idempotency-Key was already used with a different body")
+		return nil, Errorf(EKEYREUSED, "this Idempotency-Key was already used with a different body")
 	}
 	return &IngestResult{Body: rec.Response, Replayed: true}, nil
 }

@@ -33,7 +33,7 @@ type Schema map[string]FieldType
 type Webhook struct {
 	ID                     string
 	OrganizationID         string
-	TableID                string
+	PoolID                 string
 	Name                   string
 	TokenHash              []byte
 	PreviousTokenHash      []byte
@@ -63,11 +63,11 @@ func (p *Pool) HasLeadState(id string) bool {
 	return false
 }
 
-// LeadState is one state a lead can be in, within a pool.
-type LeadState struct {
-	ID      string
-	TableID string
-	Name    string
+// State is one state a lead can be in, within a pool.
+type State struct {
+	ID     string
+	PoolID string
+	Name   string
 }
 
 // CustomFieldType is the type of an organization's custom field.
@@ -106,7 +106,7 @@ type CustomField struct {
 // Data values are string, json.Number, bool, []string or nil.
 type Entry struct {
 	ID              string         `json:"id"`
-	TableID         string         `json:"tableId"`
+	PoolID          string         `json:"tableId"`
 	OrganizationID  string         `json:"organizationId"`
 	Data            map[string]any `json:"data"`
 	CustomFieldData map[string]any `json:"customFieldData,omitempty"`
