@@ -243,7 +243,7 @@ func TestCLIRejectsBadCommands(t *testing.T) {
 	}{
 		{"no verb", []string{"webhook"}, true, "noun and a verb"},
 		{"unknown command", []string{"webhook", "explode"}, true, "unknown command"},
-		{"missing flags", []string{"webhook", "create", "--org", org}, true, "--name, --table"},
+		{"missing flags", []string{"webhook", "create", "--org", org}, true, "--name, --pool"},
 		{"unknown flag", []string{"webhook", "list", "--org", org, "--colour"}, true, "colour"},
 		{"stray argument", []string{"webhook", "list", "--org", org, "extra"}, true, "extra"},
 		{"bad grace duration", []string{"webhook", "rotate", "--id", uuid.NewString(), "--grace", "soon"}, true, "grace"},
