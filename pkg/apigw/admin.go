@@ -2,13 +2,13 @@ package apigw
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // WebhookCreator creates webhooks (POST /admin/ingress_webhooks).
@@ -44,7 +44,7 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 		raw, err := requestBody(req)
 		if err == nil {
 			var in lead.CreateWebhookInput
-			if in, err = lead.ParseCreateWebhook(raw); err == nil {
+			if in, err = wire.ParseCreateWebhook(raw); err == nil {
 				created, err = svc.Create(ctx, in)
 			}
 		}
@@ -67,7 +67,7 @@ func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 		raw, err := requestBody(req)
 		if err == nil {
 			var in lead.RotateWebhookInput
-			if in, err = lead.ParseRotateWebhook(id, raw); err == nil {
+			if in, err = wire.ParseRotateWebhook(id, raw); err == nil {
 				rotated, err = svc.Rotate(ctx, in)
 			}
 		}
@@ -84,7 +84,7 @@ func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger)
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()
 		var page *lead.WebhookPage
-		in, err := lead.ParseListWebhooks(req.QueryStringParameters)
+		in, err := wire.ParseListWebhooks(req.QueryStringParameters)
 		if err == nil {
 			page, err = svc.List(ctx, in)
 		}
@@ -112,16 +112,22 @@ func DeleteWebhookHandler(svc WebhookDeleter, logger *slog.Logger) Handler {
 	}
 }
 
+// PublicPath returns the path of a webhook's public ingest endpoint; callers prefix the
+// scheme, host and stage they serve it under.
+func PublicPath(webhookID string) string {
+	return "/public/ingress_webhooks/" + webhookID
+}
+
 // PublicURL returns the public ingest URL of a webhook: under baseURL when it is set,
 // otherwise on the request's own domain and stage (the stage is part of the path unless it
 // is $default), with the scheme of x-forwarded-proto (https when absent).
 func PublicURL(req Request, baseURL, webhookID string) string {
 	if baseURL != "" {
-		return strings.TrimRight(baseURL, "/") + lead.PublicPath(webhookID)
+		return strings.TrimRight(baseURL, "/") + PublicPath(webhookID)
 	}
 	domain := req.RequestContext.DomainName
 	if domain == "" {
-		return lead.PublicPath(webhookID)
+		return PublicPath(webhookID)
 	}
 	scheme := "https"
 	if proto, n := Header(req, "x-forwarded-proto"); n == 1 && strings.EqualFold(proto, "http") {
@@ -131,23 +137,12 @@ func PublicURL(req Request, baseURL, webhookID string) string {
 	if stage := req.RequestContext.Stage; stage != "" && stage != "$default" {
 		prefix = "/" + stage
 	}
-	return scheme + "://" + domain + prefix + lead.PublicPath(webhookID)
+	return scheme + "://" + domain + prefix + PublicPath(webhookID)
 }
 
 // requestBody returns the raw body, decoding base64 when API Gateway encoded it.
 func requestBody(req Request) ([]byte, error) {
-	if !req.IsBase64Encoded {
-		return []byte(req.Body), nil
-	}
-	if base64.StdEncoding.DecodedLen(len(req.Body)) > lead.MaxAdminBodyBytes+2 {
-		return nil, lead.Errorf(lead.ETOOLARGE, "the body is larger than %d KiB", lead.MaxAdminBodyBytes>>10)
-	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(req.Body)
-	if err != nil {
-		return nil, &lead.Error{Code: lead.EINVALID, Reason: lead.DefaultReason(lead.EINVALID),
-			Message: "the body is not valid base64", Details: []lead.Detail{{Path: "$", Problem: "invalid base64"}}}
-	}
-	return raw, nil
+	return wire.DecodeBody(req.Body, req.IsBase64Encoded, wire.MaxAdminBodyBytes)
 }
 
 // webhookAttr names the webhook in the log line when the id is well formed (never echo

@@ -19,6 +19,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // admin is the ingest fixture plus the four management handlers, built by the app builders
@@ -251,7 +252,7 @@ func TestAdminRotationGracePeriod(t *testing.T) {
 	must(t, err)
 	store := dynamo.New(f.env.DB, f.env.App.TableName)
 	logger := slog.New(slog.DiscardHandler)
-	ingestSvc := lead.NewIngestService(store, hasher)
+	ingestSvc := lead.NewIngestService(store, hasher, wire.EntryJSON)
 	ingestSvc.Now = clock
 	ingestH := apigw.IngestHandler(ingestSvc, logger)
 	adminSvc := lead.NewWebhookAdmin(store, hasher)

@@ -18,6 +18,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // Env is the functions' configuration, read from environment variables.
@@ -70,7 +71,7 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 		return nil, err
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
-	return apigw.IngestHandler(lead.NewIngestService(store, hasher), logger), nil
+	return apigw.IngestHandler(lead.NewIngestService(store, hasher, wire.EntryJSON), logger), nil
 }
 
 // loadHasher reads the token hashing key from Secrets Manager: once per cold start.

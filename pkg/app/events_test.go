@@ -192,7 +192,7 @@ func streamBatch(t *testing.T, env *awstest.Env, n int) (events.DynamoDBEvent, [
 		must(t, err)
 		e := &lead.Entry{ID: id, PoolID: poolID, OrganizationID: uuid.NewString(), WebhookID: webhookID,
 			LeadStateID: uuid.NewString(), CreatedAt: time.Now().UTC().Truncate(time.Second),
-			Data: map[string]any{"i": json.Number(fmt.Sprint(i)), "exact": json.Number("0.12345678901234567890123456789012345678")}}
+			Data: map[string]any{"i": lead.Number(fmt.Sprint(i)), "exact": lead.Number("0.12345678901234567890123456789012345678")}}
 		_, err = env.DB.PutItem(context.Background(), &dynamodb.PutItemInput{
 			TableName: aws.String(awstest.Table), Item: dynamo.EntryItem(e)})
 		must(t, err)

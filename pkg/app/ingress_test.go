@@ -523,7 +523,7 @@ func typeOf(v any) string {
 	switch v.(type) {
 	case string:
 		return "string"
-	case float64, json.Number:
+	case float64, lead.Number:
 		return "number"
 	case bool:
 		return "boolean"

@@ -3,7 +3,6 @@
 package dynamo
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -138,7 +137,7 @@ func EntryFromItem(item map[string]types.AttributeValue) (*lead.Entry, error) {
 	return e, nil
 }
 
-// valueMap converts lead values (string, json.Number, bool, []string, nil) to a DynamoDB map.
+// valueMap converts lead values (string, lead.Number, bool, []string, nil) to a DynamoDB map.
 func valueMap(m map[string]any) types.AttributeValue {
 	out := make(map[string]types.AttributeValue, len(m))
 	for k, v := range m {
@@ -151,7 +150,7 @@ func value(v any) types.AttributeValue {
 	switch x := v.(type) {
 	case string:
 		return str(x)
-	case json.Number:
+	case lead.Number:
 		return &types.AttributeValueMemberN{Value: string(x)}
 	case bool:
 		return &types.AttributeValueMemberBOOL{Value: x}
@@ -181,7 +180,7 @@ func valuesFromMap(av types.AttributeValue) (map[string]any, error) {
 		case *types.AttributeValueMemberS:
 			out[k] = x.Value
 		case *types.AttributeValueMemberN:
-			out[k] = json.Number(x.Value)
+			out[k] = lead.Number(x.Value)
 		case *types.AttributeValueMemberBOOL:
 			out[k] = x.Value
 		case *types.AttributeValueMemberNULL:

@@ -1,7 +1,6 @@
 package dynamo
 
 import (
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ func TestEntryItemRoundTrip(t *testing.T) {
 		{"every value shape", lead.Entry{
 			ID: "01890000-0000-7000-8000-000000000001", PoolID: "t", OrganizationID: "o", WebhookID: "w", LeadStateID: "s",
 			CreatedAt: time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC),
-			Data: map[string]any{"email": "a@b.co", "n": json.Number("12345678901234567890.123456789"), "ok": true,
+			Data: map[string]any{"email": "a@b.co", "n": lead.Number("12345678901234567890.123456789"), "ok": true,
 				"tags": []string{"x", ""}, "empty": []string{}, "none": nil, "blank": ""},
 			CustomFieldData: map[string]any{"f": "instagram_ad", "g": []string{"a"}},
 		}},

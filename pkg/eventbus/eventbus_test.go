@@ -52,7 +52,7 @@ func entry(i int, dataBytes int) lead.EntryAdded {
 		WebhookID:      "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
 		LeadStateID:    "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
 		CreatedAt:      time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC),
-		Data:           map[string]any{"note": strings.Repeat("x", dataBytes), "age": json.Number("36")},
+		Data:           map[string]any{"note": strings.Repeat("x", dataBytes), "age": lead.Number("36")},
 	})
 }
 

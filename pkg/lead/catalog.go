@@ -67,7 +67,7 @@ func (c *Catalog) CreatePool(ctx context.Context, in CreatePoolInput) (*Pool, *S
 	stateName, d := nameField("leadState", in.LeadStateName)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return nil, nil, invalid(validationMessage(details), details...)
+		return nil, nil, InvalidDetails(details...)
 	}
 	poolID, err := c.NewID()
 	if err != nil {
@@ -89,7 +89,7 @@ func (c *Catalog) CreatePool(ctx context.Context, in CreatePoolInput) (*Pool, *S
 func (c *Catalog) Pool(ctx context.Context, poolID string) (*Pool, error) {
 	id, details := uuidField("tableId", poolID)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	p, err := c.Store.Pool(ctx, id)
 	if err != nil {
@@ -109,7 +109,7 @@ func (c *Catalog) AddLeadState(ctx context.Context, poolID, name string) (*State
 	stateName, d := nameField("name", name)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	// Looking first keeps the common mistake out of the transaction: a cancelled one is
 	// costly, and the local DynamoDB mishandles its rollback.
@@ -157,7 +157,7 @@ func (c *Catalog) DeleteLeadState(ctx context.Context, poolID, stateID string) e
 	if err != nil {
 		return err
 	}
-	isDefault := invalid("the default lead state cannot be deleted; make another state the default first",
+	isDefault := Invalid("the default lead state cannot be deleted; make another state the default first",
 		Detail{Path: "leadStateId", Problem: "is the pool's default lead state"})
 	// The read gives the precise answer; the transaction's conditions still guard a race.
 	p, err := c.Store.Pool(ctx, poolID)
@@ -233,7 +233,7 @@ func (c *Catalog) CreateCustomField(ctx context.Context, in CreateCustomFieldInp
 		seen[o] = true
 	}
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	id, err := c.NewID()
 	if err != nil {
@@ -250,7 +250,7 @@ func (c *Catalog) CreateCustomField(ctx context.Context, in CreateCustomFieldInp
 func (c *Catalog) ListCustomFields(ctx context.Context, organizationID string) ([]CustomField, error) {
 	orgID, details := uuidField("organizationId", organizationID)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	fs, err := c.Store.ListCustomFields(ctx, orgID)
 	if err != nil {
@@ -267,7 +267,7 @@ func (c *Catalog) DeleteCustomField(ctx context.Context, organizationID, fieldID
 	id, d := uuidField("id", fieldID)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return invalid(validationMessage(details), details...)
+		return InvalidDetails(details...)
 	}
 	err := c.Store.DeleteCustomField(ctx, orgID, id)
 	if errors.Is(err, ErrNotFound) {
@@ -286,7 +286,7 @@ func poolAndState(poolID, stateID string) (string, string, error) {
 	stID, d := uuidField("leadStateId", stateID)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return "", "", invalid(validationMessage(details), details...)
+		return "", "", InvalidDetails(details...)
 	}
 	return poolID, stID, nil
 }

@@ -1,7 +1,6 @@
 package lead
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -28,7 +27,7 @@ func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (m
 	out := make(map[string]any, len(data))
 	var details []Detail
 	for _, k := range slices.Sorted(maps.Keys(data)) {
-		path := jsonPath("customFieldData", k)
+		path := DetailPath("customFieldData", k)
 		f, ok := fields[strings.ToLower(k)]
 		if !IsUUID(k) || !ok {
 			details = append(details, Detail{Path: path, Problem: "not a custom field of this organization"})
@@ -42,7 +41,7 @@ func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (m
 		out[strings.ToLower(k)] = v
 	}
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	return out, nil
 }
@@ -59,7 +58,7 @@ func customFieldValue(f CustomField, v any) (any, string) {
 		}
 		return nil, fmt.Sprintf("%s expects a string, got %s", name, valueType(v))
 	case CustomNumber:
-		if n, ok := v.(json.Number); ok {
+		if n, ok := v.(Number); ok {
 			return n, ""
 		}
 		return nil, fmt.Sprintf("%s expects a number, got %s", name, valueType(v))

@@ -83,7 +83,12 @@ func ErrorCode(err error) Code {
 	return EINTERNAL
 }
 
-// invalid builds the 400 Validation failed error with details.
-func invalid(message string, details ...Detail) *Error {
+// Invalid builds the 400 Validation failed error with a message and details.
+func Invalid(message string, details ...Detail) *Error {
 	return &Error{Code: EINVALID, Reason: DefaultReason(EINVALID), Message: message, Details: details}
+}
+
+// InvalidDetails builds the 400 Validation failed error whose message sums up the details.
+func InvalidDetails(details ...Detail) *Error {
+	return Invalid(validationMessage(details), details...)
 }

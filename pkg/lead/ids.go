@@ -1,29 +1,58 @@
 package lead
 
 import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
-
-	"github.com/google/uuid"
+	"time"
 )
 
 // NewID returns a random UUIDv4, the id of webhooks, pools, lead states and custom fields.
 // A webhook id is part of a public URL, so ids must reveal nothing, not even their
 // creation time.
 func NewID() (string, error) {
-	id, err := uuid.NewRandom()
-	if err != nil {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("new id: %w", err)
 	}
-	return id.String(), nil
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return formatUUID(b), nil
 }
 
-// NewEntryID returns a UUIDv7, so entry sort keys follow creation time.
+// NewEntryID returns a UUIDv7 (48 bits of Unix milliseconds, then random bits), so entry
+// sort keys follow creation time.
 func NewEntryID() (string, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
+	return newV7(time.Now())
+}
+
+func newV7(now time.Time) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[6:]); err != nil {
 		return "", fmt.Errorf("new entry id: %w", err)
 	}
-	return id.String(), nil
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
+	copy(b[:6], ms[2:])
+	b[6] = b[6]&0x0f | 0x70 // version 7
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return formatUUID(b), nil
+}
+
+// formatUUID writes b in the canonical lower-case 8-4-4-4-12 form.
+func formatUUID(b [16]byte) string {
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
 }
 
 // IsUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form (either case).

@@ -103,7 +103,7 @@ type CustomField struct {
 
 // Entry is a lead entry as stored and as returned in the 201 body and the event.
 // CreatedAt is whole seconds in UTC, so its JSON form is RFC 3339 as in the SPEC.
-// Data values are string, json.Number, bool, []string or nil.
+// Data values are string, Number, bool, []string or nil.
 type Entry struct {
 	ID              string         `json:"id"`
 	PoolID          string         `json:"tableId"`

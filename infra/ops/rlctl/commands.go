@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
@@ -145,7 +146,7 @@ func (s *session) url(id string) string {
 	if s.baseURL == "" {
 		return ""
 	}
-	return strings.TrimRight(s.baseURL, "/") + lead.PublicPath(id)
+	return strings.TrimRight(s.baseURL, "/") + apigw.PublicPath(id)
 }
 
 // print writes v as JSON with --json, or the table rows (a header first) otherwise.
