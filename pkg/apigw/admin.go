@@ -52,7 +52,7 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err), nil
 		}
 		created.URL = PublicURL(req, baseURL, created.ID)
-		return adminOutcome(ctx, logger, req, start, JSON(http.StatusCreated, created), nil,
+		return respondJSON(ctx, logger, req, start, http.StatusCreated, created,
 			slog.String("webhookId", created.ID), slog.String("poolId", created.PoolID)), nil
 	}
 }
@@ -74,7 +74,7 @@ func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 		if err != nil {
 			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
 		}
-		return adminOutcome(ctx, logger, req, start, JSON(http.StatusOK, rotated), nil,
+		return respondJSON(ctx, logger, req, start, http.StatusOK, rotated,
 			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero())), nil
 	}
 }
@@ -94,7 +94,7 @@ func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger)
 		for i := range page.Webhooks {
 			page.Webhooks[i].URL = PublicURL(req, baseURL, page.Webhooks[i].ID)
 		}
-		return adminOutcome(ctx, logger, req, start, JSON(http.StatusOK, page), nil,
+		return respondJSON(ctx, logger, req, start, http.StatusOK, page,
 			slog.String("organizationId", in.OrganizationID), slog.Int("count", len(page.Webhooks))), nil
 	}
 }
@@ -158,4 +158,13 @@ func adminOutcome(ctx context.Context, logger *slog.Logger, req Request, start t
 	attrs = append(attrs, slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000))
 	logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)
 	return resp
+}
+
+// respondJSON answers with v rendered as JSON, or with a logged 500 when v does not render.
+func respondJSON(ctx context.Context, logger *slog.Logger, req Request, start time.Time, status int, v any, attrs ...any) Response {
+	resp, err := JSON(status, v)
+	if err != nil {
+		return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, attrs...)
+	}
+	return adminOutcome(ctx, logger, req, start, resp, nil, attrs...)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -62,19 +63,26 @@ func ErrorResponse(err error, requestID string) Response {
 		body.TypeErrors = e.TypeErrors
 	} else {
 		body.Error = lead.DefaultReason(lead.EINTERNAL)
-		body.Message = "something went wrong on our side; retrying the request is safe"
+		body.Message = internalMessage
 	}
-	return JSON(Status(err), body)
+	b, merr := json.Marshal(body)
+	if merr != nil {
+		// Only strings make up the body; should it ever fail, the caller still gets JSON.
+		return RawJSON(http.StatusInternalServerError, []byte(`{"error":"Internal error","message":"`+internalMessage+`"}`))
+	}
+	return RawJSON(Status(err), b)
 }
 
-// JSON renders v as a JSON response with the given status.
-func JSON(status int, v any) Response {
+const internalMessage = "something went wrong on our side; retrying the request is safe"
+
+// JSON renders v as a JSON response with the given status. A value that does not render is
+// an error, for the caller to answer as an internal error.
+func JSON(status int, v any) (Response, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":"Internal error"}`)
+		return Response{}, fmt.Errorf("render %T response: %w", v, err)
 	}
-	return RawJSON(status, b)
+	return RawJSON(status, b), nil
 }
 
 // RawJSON is a response with an already rendered JSON body.

@@ -26,7 +26,11 @@ func (s *Store) Pool(ctx context.Context, poolID string) (*lead.Pool, error) {
 	if len(out.Item) == 0 {
 		return nil, nil
 	}
-	return poolFromItem(out.Item), nil
+	p, err := poolFromItem(out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("read pool %s: %w", poolID, err)
+	}
+	return p, nil
 }
 
 // AddLeadState writes a lead state item and names it in the pool's leadStates map, in one
@@ -123,7 +127,11 @@ func (s *Store) ListLeadStates(ctx context.Context, poolID string) ([]lead.State
 	}
 	out := make([]lead.State, 0, len(items))
 	for _, item := range items {
-		out = append(out, lead.State{ID: getS(item, "id"), PoolID: getS(item, "tableId"), Name: getS(item, "name")})
+		st, err := stateFromItem(item)
+		if err != nil {
+			return nil, fmt.Errorf("list lead states of pool %s: %w", poolID, err)
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }
@@ -136,7 +144,11 @@ func (s *Store) ListCustomFields(ctx context.Context, orgID string) ([]lead.Cust
 	}
 	out := make([]lead.CustomField, 0, len(items))
 	for _, item := range items {
-		out = append(out, customFieldFromItem(item))
+		f, err := customFieldFromItem(item)
+		if err != nil {
+			return nil, fmt.Errorf("list custom fields of organization %s: %w", orgID, err)
+		}
+		out = append(out, f)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

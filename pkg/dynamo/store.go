@@ -56,7 +56,11 @@ func (s *Store) Webhook(ctx context.Context, id string) (*lead.Webhook, error) {
 	if len(out.Item) == 0 {
 		return nil, nil
 	}
-	return webhookFromItem(out.Item), nil
+	w, err := webhookFromItem(out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("read webhook %s: %w", id, err)
+	}
+	return w, nil
 }
 
 // batchGetMax is BatchGetItem's limit of keys per call.
@@ -89,13 +93,23 @@ func (s *Store) PoolWithFields(ctx context.Context, poolID, orgID string, fieldI
 				return nil, nil, fmt.Errorf("read pool %s: %w", poolID, err)
 			}
 			for _, item := range out.Responses[s.table] {
-				switch sk := getS(item, attrSK); {
+				r := itemReader{item: item}
+				switch sk := r.s(attrSK); {
+				case r.err != nil:
+					return nil, nil, fmt.Errorf("pool %s: %w", poolID, r.err)
 				case sk == poolSK:
-					if getS(item, "organizationId") == orgID {
-						pool = poolFromItem(item)
+					p, err := poolFromItem(item)
+					if err != nil {
+						return nil, nil, err
+					}
+					if p.OrganizationID == orgID {
+						pool = p
 					}
 				case strings.HasPrefix(sk, customFieldPrefix):
-					f := customFieldFromItem(item)
+					f, err := customFieldFromItem(item)
+					if err != nil {
+						return nil, nil, fmt.Errorf("read custom fields of organization %s: %w", orgID, err)
+					}
 					fields[f.ID] = f
 				}
 			}
@@ -247,7 +261,10 @@ func (s *Store) Idempotency(ctx context.Context, webhookID, key string, now time
 	if len(out.Item) == 0 {
 		return nil, nil
 	}
-	rec := idempotencyFromItem(out.Item)
+	rec, err := idempotencyFromItem(out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency record of webhook %s: %w", webhookID, err)
+	}
 	if !now.Before(rec.ExpiresAt) {
 		return nil, nil
 	}

@@ -66,7 +66,10 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 	if err != nil {
 		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
 	}
-	w := webhookFromItem(out.Attributes)
+	w, err := webhookFromItem(out.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
+	}
 	if !bytes.Equal(w.TokenHash, tokenHash) {
 		// The write committed with ALL_NEW; anything else is a broken store, not a retry case.
 		return nil, fmt.Errorf("rotate webhook %s: stored hash differs from the written one", id)
@@ -118,7 +121,11 @@ func (s *Store) ListWebhooks(ctx context.Context, orgID string, limit int, curso
 	}
 	ws := make([]*lead.Webhook, 0, len(out.Items))
 	for _, item := range out.Items {
-		ws = append(ws, webhookFromItem(item))
+		w, err := webhookFromItem(item)
+		if err != nil {
+			return nil, "", fmt.Errorf("list webhooks of organization %s: %w", orgID, err)
+		}
+		ws = append(ws, w)
 	}
 	next := ""
 	if len(out.LastEvaluatedKey) > 0 {
