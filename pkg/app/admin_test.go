@@ -42,7 +42,7 @@ func newAdmin(t testing.TB) *admin {
 		{&a.create, app.CreateWebhook}, {&a.rotate, app.RotateWebhook}, {&a.list, app.ListWebhooks}, {&a.remove, app.DeleteWebhook},
 	} {
 		*b.h, err = b.build(ctx, f.env.Config, f.env.App, f.env.App.Logger())
-		must(t, err)
+		awstest.Must(t, err)
 	}
 	return a
 }
@@ -249,7 +249,7 @@ func TestAdminRotationGracePeriod(t *testing.T) {
 
 	// The real handlers and store, with services on the test's clock.
 	hasher, err := lead.NewHasher([]byte(awstest.TokenKey))
-	must(t, err)
+	awstest.Must(t, err)
 	store := dynamo.New(f.env.DB, f.env.App.TableName)
 	logger := slog.New(slog.DiscardHandler)
 	ingestSvc := lead.NewIngestService(store, hasher, wire.EntryJSON)
@@ -361,7 +361,7 @@ func TestAdminListPaginates(t *testing.T) {
 	}
 	// Another organization's webhook stays out of the listing.
 	other := uuid.NewString()
-	must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
+	awstest.Must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
 		&lead.Pool{ID: uuid.NewString(), OrganizationID: other, Name: "x"}, &lead.State{ID: uuid.NewString(), Name: "New"}))
 
 	got := map[string]bool{}
@@ -408,7 +408,7 @@ func TestAdminRejectsBadInput(t *testing.T) {
 	a := newAdmin(t)
 	// A pool of another organization.
 	otherPool := uuid.NewString()
-	must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
+	awstest.Must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
 		&lead.Pool{ID: otherPool, OrganizationID: uuid.NewString(), Name: "theirs"}, &lead.State{ID: uuid.NewString(), Name: "New"}))
 	createBody := func(org, table, name string) string {
 		return fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":%q}`, org, table, name)

@@ -60,30 +60,23 @@ func newFixtureWithConfig(t testing.TB, tweak func(*aws.Config)) *fixture {
 		webhookID: uuid.NewString(),
 	}
 	store := dynamo.New(env.DB, env.App.TableName)
-	must(t, store.CreatePool(ctx, &lead.Pool{ID: f.poolID, OrganizationID: f.orgID, Name: "Leads"},
+	awstest.Must(t, store.CreatePool(ctx, &lead.Pool{ID: f.poolID, OrganizationID: f.orgID, Name: "Leads"},
 		&lead.State{ID: f.stateID, Name: "New"}))
-	must(t, store.PutCustomField(ctx, &lead.CustomField{ID: f.fieldID, OrganizationID: f.orgID, Name: "Lead source",
+	awstest.Must(t, store.PutCustomField(ctx, &lead.CustomField{ID: f.fieldID, OrganizationID: f.orgID, Name: "Lead source",
 		Type: lead.CustomSelect, Options: []string{"instagram_ad", "google_ad"}}))
 	hasher, err := lead.NewHasher([]byte(awstest.TokenKey))
-	must(t, err)
+	awstest.Must(t, err)
 	f.token, err = lead.NewToken()
-	must(t, err)
-	must(t, store.CreateWebhook(ctx, &lead.Webhook{ID: f.webhookID, OrganizationID: f.orgID, PoolID: f.poolID,
+	awstest.Must(t, err)
+	awstest.Must(t, store.CreateWebhook(ctx, &lead.Webhook{ID: f.webhookID, OrganizationID: f.orgID, PoolID: f.poolID,
 		Name: "Zapier", TokenHash: hasher.Hash(f.token), CreatedAt: time.Now()}))
 	cfg := env.Config.Copy()
 	if tweak != nil {
 		tweak(&cfg)
 	}
 	f.handler, err = app.Ingest(ctx, cfg, env.App, env.App.Logger())
-	must(t, err)
+	awstest.Must(t, err)
 	return f
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // post builds the API Gateway v2 event for a POST to the webhook with the given token.
@@ -133,11 +126,11 @@ func (f *fixture) entries(t testing.TB) []*lead.Entry {
 		},
 		ConsistentRead: aws.Bool(true),
 	})
-	must(t, err)
+	awstest.Must(t, err)
 	var es []*lead.Entry
 	for _, item := range out.Items {
 		e, err := dynamo.EntryFromItem(item)
-		must(t, err)
+		awstest.Must(t, err)
 		es = append(es, e)
 	}
 	return es
@@ -151,7 +144,7 @@ func (f *fixture) schema(t testing.TB) map[string]string {
 		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.poolID}, "sk": &types.AttributeValueMemberS{Value: "TABLE"}},
 		ConsistentRead: aws.Bool(true),
 	})
-	must(t, err)
+	awstest.Must(t, err)
 	m := map[string]string{}
 	// minidyn v0.8.2 returns an empty map attribute as a stray string: treat it as empty.
 	sm, _ := out.Item["schema"].(*types.AttributeValueMemberM)
@@ -349,7 +342,7 @@ func TestIngestWithoutDefaultLeadState(t *testing.T) {
 		UpdateExpression:         aws.String("REMOVE leadStates.#id"),
 		ExpressionAttributeNames: map[string]string{"#id": f.stateID},
 	})
-	must(t, err)
+	awstest.Must(t, err)
 	resp, body := f.do(t, f.post(`{"data":{"email":"a@b.co"}}`, f.token))
 	if resp.StatusCode != 400 || body["error"] != "No default lead state" {
 		t.Fatalf("got %d %s; want 400 No default lead state", resp.StatusCode, resp.Body)
@@ -495,7 +488,7 @@ func concurrentFirstPosts(t *testing.T, extra int) {
 		case 201:
 			created++
 			var e lead.Entry
-			must(t, json.Unmarshal([]byte(r.Body), &e))
+			awstest.Must(t, json.Unmarshal([]byte(r.Body), &e))
 			if got := typeOf(e.Data["v"]); got != locked {
 				t.Errorf("POST %d stored v as %s; the schema locked %s", i, got, locked)
 			}
