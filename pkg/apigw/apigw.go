@@ -1,6 +1,3 @@
-// Package apigw maps API Gateway HTTP API (payload format 2.0) events to the lead services
-// and their results back to responses. Handlers are translation only: an expected failure is
-// a response with a nil error, since a non-nil error becomes a bare 502 for the caller.
 package apigw
 
 import (
@@ -42,7 +39,8 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// errorBody is the JSON error body of SPEC §2.2.
+// errorBody is the JSON error body of every failed request: the short reason, one sentence,
+// optional details and type errors, and the request id.
 type errorBody struct {
 	Error      string                    `json:"error"`
 	Message    string                    `json:"message,omitempty"`

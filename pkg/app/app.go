@@ -1,6 +1,3 @@
-// Package app builds the functions' handlers from configuration: the one place where
-// environment, AWS clients and services are wired, shared by every function's main and by
-// the local runner, so both run the same code.
 package app
 
 import (

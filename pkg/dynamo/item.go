@@ -1,5 +1,3 @@
-// Package dynamo stores webhooks, pools, lead states, custom fields and entries in the
-// single DynamoDB table of DESIGN.md. It implements the storage interfaces of package lead.
 package dynamo
 
 import (

@@ -22,7 +22,8 @@ func (b *Body) CustomFieldIDs() []string {
 
 // ValidateCustomFields checks customFieldData against the organization's custom fields
 // (keyed by lower-case id) and returns the values to store, keyed by lower-case id. Values
-// must have the field's type: the coercions of SPEC §3 belong to the pool schema only.
+// must have the field's own type: a string is no number here. The coercions of Coerce
+// (numeric strings, "true"/"false", one string for a list) belong to the pool schema only.
 func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (map[string]any, error) {
 	out := make(map[string]any, len(data))
 	var details []Detail

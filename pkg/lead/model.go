@@ -1,6 +1,3 @@
-// Package lead is the domain of RocketLead ingress webhooks: webhooks, lead pools and their
-// schemas, custom fields, lead entries, tokens, request validation and the ingest service.
-// It depends on nothing of AWS; adapters in sibling packages implement its interfaces.
 package lead
 
 import "time"
@@ -73,7 +70,8 @@ type State struct {
 // CustomFieldType is the type of an organization's custom field.
 type CustomFieldType string
 
-// The custom field types of SPEC §4.
+// The custom field types: free text, a number, a boolean, a date (YYYY-MM-DD), one option of
+// a list (select) or several (multiselect).
 const (
 	CustomText        CustomFieldType = "text"
 	CustomNumber      CustomFieldType = "number"
@@ -102,7 +100,8 @@ type CustomField struct {
 }
 
 // Entry is a lead entry as stored and as returned in the 201 body and the event.
-// CreatedAt is whole seconds in UTC, so its JSON form is RFC 3339 as in the SPEC.
+// CreatedAt is whole seconds in UTC, so its JSON form is RFC 3339 without fractions,
+// as the API documents it.
 // Data values are string, Number, bool, []string or nil.
 type Entry struct {
 	ID              string         `json:"id"`

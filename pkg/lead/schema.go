@@ -23,7 +23,7 @@ func InferType(v any) (FieldType, bool) {
 	return "", false
 }
 
-// Coerce converts v to the locked type t using only the coercions of SPEC §3: a numeric
+// Coerce converts v to the locked type t using only the coercions the API documents: a numeric
 // string into number, "true"/"false" into boolean, a single string into string[].
 // ok is false when v neither matches t nor can be coerced.
 func Coerce(v any, t FieldType) (out any, ok bool) {
