@@ -81,7 +81,7 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 	return cmd, nil
 }
 
-// validIdempotencyKey reports whether k is 1–255 printable ASCII characters;.
+// validIdempotencyKey reports whether k is 1–255 printable ASCII characters.
 func validIdempotencyKey(k string) bool {
 	if len(k) < 1 || len(k) > 255 {
 		return false

@@ -115,7 +115,7 @@ func decodeEntry(rec events.DynamoDBEventRecord) (*lead.Entry, error) {
 		return nil, err
 	}
 	if e.ID == "" || e.PoolID == "" {
-		return nil, fmt.Errorf("new image has no entry id or table id")
+		return nil, fmt.Errorf("new image has no entry id or pool id")
 	}
 	return e, nil
 }

@@ -30,7 +30,7 @@ func DefaultLimits() Limits {
 	}
 }
 
-// Body is a parsed ingress request body. Data values are string, Number (canonical),
+// Body is a parsed ingest request body. Data values are string, Number (canonical),
 // bool, []string or nil; CustomFieldData values are string, Number, bool, []string or nil.
 type Body struct {
 	Data            map[string]any
