@@ -193,8 +193,10 @@ func streamBatch(t *testing.T, env *awstest.Env, n int) (events.DynamoDBEvent, [
 		e := &lead.Entry{ID: id, PoolID: poolID, OrganizationID: uuid.NewString(), WebhookID: webhookID,
 			LeadStateID: uuid.NewString(), CreatedAt: time.Now().UTC().Truncate(time.Second),
 			Data: map[string]any{"i": lead.Number(fmt.Sprint(i)), "exact": lead.Number("0.12345678901234567890123456789012345678")}}
+		item, err := dynamo.EntryItem(e)
+		awstest.Must(t, err)
 		_, err = env.DB.PutItem(context.Background(), &dynamodb.PutItemInput{
-			TableName: aws.String(awstest.Table), Item: dynamo.EntryItem(e)})
+			TableName: aws.String(awstest.Table), Item: item})
 		awstest.Must(t, err)
 		ids = append(ids, id)
 	}

@@ -87,8 +87,13 @@ func idempotencyFromItem(item map[string]types.AttributeValue) (*lead.Idempotenc
 	return rec, nil
 }
 
-// EntryItem is the DynamoDB item of an entry.
-func EntryItem(e *lead.Entry) map[string]types.AttributeValue {
+// EntryItem is the DynamoDB item of an entry. A data or custom field value of a type the
+// domain does not know is an error, never a silent NULL.
+func EntryItem(e *lead.Entry) (map[string]types.AttributeValue, error) {
+	data, err := valueMap(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("entry %s: data: %w", e.ID, err)
+	}
 	item := map[string]types.AttributeValue{
 		attrPK:           str(poolPrefix + e.PoolID),
 		attrSK:           str(EntryPrefix + e.ID),
@@ -99,12 +104,14 @@ func EntryItem(e *lead.Entry) map[string]types.AttributeValue {
 		"webhookId":      str(e.WebhookID),
 		"leadStateId":    str(e.LeadStateID),
 		"createdAt":      str(lead.FormatTime(e.CreatedAt)),
-		"data":           valueMap(e.Data),
+		"data":           data,
 	}
 	if e.CustomFieldData != nil {
-		item["customFieldData"] = valueMap(e.CustomFieldData)
+		if item["customFieldData"], err = valueMap(e.CustomFieldData); err != nil {
+			return nil, fmt.Errorf("entry %s: customFieldData: %w", e.ID, err)
+		}
 	}
-	return item
+	return item, nil
 }
 
 // EntryFromItem decodes an entry item written by EntryItem; a missing or malformed
@@ -141,30 +148,36 @@ func EntryFromItem(item map[string]types.AttributeValue) (*lead.Entry, error) {
 }
 
 // valueMap converts lead values (string, lead.Number, bool, []string, nil) to a DynamoDB map.
-func valueMap(m map[string]any) types.AttributeValue {
+func valueMap(m map[string]any) (types.AttributeValue, error) {
 	out := make(map[string]types.AttributeValue, len(m))
 	for k, v := range m {
-		out[k] = value(v)
+		av, err := value(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		out[k] = av
 	}
-	return &types.AttributeValueMemberM{Value: out}
+	return &types.AttributeValueMemberM{Value: out}, nil
 }
 
-func value(v any) types.AttributeValue {
+func value(v any) (types.AttributeValue, error) {
 	switch x := v.(type) {
+	case nil:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
 	case string:
-		return str(x)
+		return str(x), nil
 	case lead.Number:
-		return &types.AttributeValueMemberN{Value: string(x)}
+		return &types.AttributeValueMemberN{Value: string(x)}, nil
 	case bool:
-		return &types.AttributeValueMemberBOOL{Value: x}
+		return &types.AttributeValueMemberBOOL{Value: x}, nil
 	case []string:
 		l := make([]types.AttributeValue, len(x))
 		for i, s := range x {
 			l[i] = str(s)
 		}
-		return &types.AttributeValueMemberL{Value: l}
+		return &types.AttributeValueMemberL{Value: l}, nil
 	}
-	return &types.AttributeValueMemberNULL{Value: true}
+	return nil, fmt.Errorf("unsupported value type %T", v)
 }
 
 func valuesFromMap(av types.AttributeValue) (map[string]any, error) {

@@ -28,7 +28,10 @@ func TestEntryItemRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			item := EntryItem(&tt.e)
+			item, err := EntryItem(&tt.e)
+			if err != nil {
+				t.Fatalf("EntryItem error = %v", err)
+			}
 			if got := item["sk"].(*types.AttributeValueMemberS).Value; got != EntryPrefix+tt.e.ID {
 				t.Errorf("sk = %q; want %q", got, EntryPrefix+tt.e.ID)
 			}
@@ -44,10 +47,27 @@ func TestEntryItemRoundTrip(t *testing.T) {
 }
 
 func TestEntryFromItemRejectsForeignShapes(t *testing.T) {
-	item := EntryItem(&lead.Entry{ID: "e", CreatedAt: time.Now().UTC().Truncate(time.Second), Data: map[string]any{}})
+	item, err := EntryItem(&lead.Entry{ID: "e", CreatedAt: time.Now().UTC().Truncate(time.Second), Data: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	item["data"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"x": &types.AttributeValueMemberM{}}}
 	if _, err := EntryFromItem(item); err == nil {
 		t.Error("EntryFromItem accepted a nested map in data; want an error")
+	}
+}
+
+func TestEntryItemRejectsValuesOfUnknownTypes(t *testing.T) {
+	for name, e := range map[string]*lead.Entry{
+		"float in data":            {ID: "e", Data: map[string]any{"n": 1.5}},
+		"nested map in data":       {ID: "e", Data: map[string]any{"m": map[string]any{}}},
+		"int in custom field data": {ID: "e", Data: map[string]any{}, CustomFieldData: map[string]any{"f": 3}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if item, err := EntryItem(e); err == nil {
+				t.Errorf("EntryItem = %v, nil; want an error instead of a NULL attribute", item)
+			}
+		})
 	}
 }
 
@@ -56,7 +76,10 @@ func TestItemSizeCountsNamesAndValues(t *testing.T) {
 	if got := ItemSize(small); got != 3 {
 		t.Errorf("ItemSize({a: xy}) = %d; want 3", got)
 	}
-	big := EntryItem(&lead.Entry{ID: "e", CreatedAt: time.Now(), Data: map[string]any{"blob": strings.Repeat("x", 300_000)}})
+	big, err := EntryItem(&lead.Entry{ID: "e", CreatedAt: time.Now(), Data: map[string]any{"blob": strings.Repeat("x", 300_000)}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := ItemSize(big); got < 300_000 || got > 300_400 {
 		t.Errorf("ItemSize(300 kB entry) = %d; want a little over 300000", got)
 	}

@@ -124,7 +124,10 @@ func (s *Store) PoolWithFields(ctx context.Context, poolID, orgID string, fieldI
 // otherwise a single conditional PutItem suffices.
 func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLock, idem *lead.IdempotencyRecord) error {
 	newKeys := lock.New
-	item := EntryItem(e)
+	item, err := EntryItem(e)
+	if err != nil {
+		return err
+	}
 	if size := ItemSize(item); size > s.maxItemBytes {
 		return lead.Errorf(lead.ETOOLARGE, "the entry would be %d bytes, above DynamoDB's item limit of %d KB", size, s.maxItemBytes/1024)
 	}
@@ -168,7 +171,7 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	entryAt := len(items)
 	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists}})
 
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		ClientRequestToken: aws.String(requestToken(e.ID, newKeys)),
 		TransactItems:      items,
 	})
