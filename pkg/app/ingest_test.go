@@ -621,38 +621,3 @@ func TestIngestConcurrentRepeatsCreateOneEntry(t *testing.T) {
 		t.Errorf("%d entries stored; want exactly 1", len(es))
 	}
 }
-
-func TestIngestLocksManyKeysAtOnce(t *testing.T) {
-	for _, tc := range []struct {
-		n      int
-		seeded bool
-	}{{100, false}, {101, true}, {150, false}, {500, true}} {
-		n := tc.n
-		t.Run(fmt.Sprintf("%d keys, schema seeded %v", n, tc.seeded), func(t *testing.T) {
-			f := newFixture(t)
-			if tc.seeded {
-				// A non-empty schema, so the size condition is checked against a real count.
-				if resp, _ := f.do(t, f.post(`{"data":{"seed":"x"}}`, f.token)); resp.StatusCode != 201 {
-					t.Fatalf("seed status %d", resp.StatusCode)
-				}
-			}
-			parts := make([]string, n-1)
-			for i := range parts {
-				parts[i] = fmt.Sprintf(`"field_%03d":%d`, i, i)
-			}
-			body := `{"data":{` + strings.Join(parts, ",") + `,"seed":"y"}}`
-			resp, _ := f.do(t, f.post(body, f.token))
-			if resp.StatusCode != 201 {
-				t.Fatalf("status = %d; want 201: %.300s", resp.StatusCode, resp.Body)
-			}
-			s := f.schema(t)
-			if len(s) != n || s["field_000"] != "number" || s["seed"] != "string" {
-				t.Errorf("schema has %d keys (field_000 %q, seed %q); want %d", len(s), s["field_000"], s["seed"], n)
-			}
-			// The lock holds: a conflicting type for one of those keys is refused.
-			if resp, _ := f.do(t, f.post(`{"data":{"field_001":"one"}}`, f.token)); resp.StatusCode != 400 {
-				t.Errorf("conflicting POST = %d; want 400", resp.StatusCode)
-			}
-		})
-	}
-}
