@@ -60,7 +60,7 @@ func (p *Pool) HasLeadState(id string) bool {
 	return false
 }
 
-// State is one state a lead can be in, within a pool.
+// State is a lead state of a pool: one state a lead can be in.
 type State struct {
 	ID     string
 	PoolID string
