@@ -73,8 +73,6 @@ func KindOf(v any) string {
 		return "number"
 	case []any:
 		return "array"
-	case map[string]any:
-		return "object"
 	case []string:
 		return "array of strings"
 	}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -152,6 +153,25 @@ func BenchmarkParseAndApply(b *testing.B) {
 		}
 		if _, _, err := schema.Apply(body.Data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseBodyNamesTheKindItGot(t *testing.T) {
+	tests := []struct{ body, wantProblem string }{
+		{`{"data":5}`, "must be an object, got number"},
+		{`{"data":"x"}`, "must be an object, got string"},
+		{`{"data":[]}`, "must be an object, got array"},
+		{`{"data":null}`, "must be an object, got null"},
+		{`{"data":{"a":{}}}`, "unsupported value: object"},
+		{`{"data":{},"customFieldData":true}`, "must be an object, got boolean"},
+		{`7`, "must be an object, got number"},
+	}
+	for _, tt := range tests {
+		_, err := ParseBody([]byte(tt.body), lead.DefaultLimits())
+		var e *lead.Error
+		if !errors.As(err, &e) || len(e.Details) == 0 || !strings.HasPrefix(e.Details[0].Problem, tt.wantProblem) {
+			t.Errorf("ParseBody(%s) = %v; want a detail starting %q", tt.body, err, tt.wantProblem)
 		}
 	}
 }

@@ -13,8 +13,11 @@ import (
 
 // kindOf names the JSON kind of a value decodeStrict returned.
 func kindOf(v any) string {
-	if _, ok := v.(*object); ok {
+	switch v.(type) {
+	case *object:
 		return "object"
+	case json.Number:
+		return "number"
 	}
 	return lead.KindOf(v)
 }
