@@ -398,7 +398,7 @@ func plain(av types.AttributeValue) any {
 	case *types.AttributeValueMemberS:
 		return v.Value
 	case *types.AttributeValueMemberN:
-		return lead.Number(v.Value)
+		return json.Number(v.Value)
 	case *types.AttributeValueMemberBOOL:
 		return v.Value
 	case *types.AttributeValueMemberNULL:
@@ -490,8 +490,8 @@ func match(path string, want, got any) []string {
 			problems = append(problems, match(fmt.Sprintf("%s[%d]", path, i), w[i], g[i])...)
 		}
 		return problems
-	case lead.Number:
-		if g, ok := got.(lead.Number); !ok || g.String() != w.String() {
+	case json.Number:
+		if g, ok := got.(json.Number); !ok || g.String() != w.String() {
 			return []string{fmt.Sprintf("%s = %v; want %v", path, got, w)}
 		}
 		return nil
@@ -503,7 +503,7 @@ func match(path string, want, got any) []string {
 }
 
 func TestMatch(t *testing.T) {
-	num := func(s string) lead.Number { return lead.Number(s) }
+	num := func(s string) json.Number { return json.Number(s) }
 	tests := []struct {
 		name      string
 		want, got any
