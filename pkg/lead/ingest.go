@@ -125,10 +125,9 @@ func NewIngestService(store IngestStore, hasher *Hasher, render func(*Entry) ([]
 const maxLockAttempts = 8
 
 // Ingest authenticates the request, validates the body against the pool and stores one
-// entry, in the documented order: token
-// well-formed, webhook exists, token matches, then the body (size, shape, custom fields,
-// schema, default lead state). Nothing about the body is looked at before the caller is
-// authenticated.
+// entry, in the documented order: token well-formed, webhook exists, token matches, then
+// the body (size, idempotency key, shape, custom fields, schema, default lead state).
+// Nothing about the body is looked at before the caller is authenticated.
 func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestResult, error) {
 	if !WellFormedToken(cmd.Token) {
 		return nil, Errorf(EUNAUTHORIZED, "the token must be the 64 hex characters shown when the webhook was created or rotated")
@@ -148,14 +147,17 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 		return nil, Errorf(EUNAUTHORIZED, "the token does not match this webhook")
 	}
 
+	if cmd.Payload == nil {
+		return nil, fmt.Errorf("ingest into webhook %s: the command carries no payload", wh.ID)
+	}
 	raw, err := cmd.Payload.Bytes(s.Limits.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
-	var idem *IdempotencyRecord
 	if cmd.IdempotencyKeyErr != nil {
 		return nil, cmd.IdempotencyKeyErr
 	}
+	var idem *IdempotencyRecord
 	if cmd.IdempotencyKey != "" {
 		sum := sha256.Sum256(raw)
 		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: cmd.IdempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}

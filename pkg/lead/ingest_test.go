@@ -317,6 +317,14 @@ func TestIngestStoreFailuresAreInternalErrors(t *testing.T) {
 	}
 }
 
+func TestIngestWithoutPayloadIsAnInternalError(t *testing.T) {
+	svc, _ := ingestFixture(t)
+	_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken})
+	if err == nil || ErrorCode(err) != EINTERNAL {
+		t.Errorf("Ingest without payload = %v; want an internal error, not a panic", err)
+	}
+}
+
 func TestIngestWhenThePoolIsGone(t *testing.T) {
 	svc, m := ingestFixture(t)
 	delete(m.pools, testPool)
