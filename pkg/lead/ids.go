@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -21,21 +22,39 @@ func NewID() (string, error) {
 	return formatUUID(b), nil
 }
 
-// NewEntryID returns a UUIDv7 (48 bits of Unix milliseconds, then random bits), so entry
-// sort keys follow creation time.
+// NewEntryID returns a UUIDv7: 48 bits of Unix milliseconds, then 12 bits of sub-millisecond
+// time, then random bits, so entry sort keys follow creation time. Ids made by one instance
+// are strictly increasing even within one clock tick.
 func NewEntryID() (string, error) {
 	return newV7(time.Now())
 }
 
+var (
+	v7Mu   sync.Mutex
+	v7Last int64 // the last milliseconds<<12 | fraction handed out
+)
+
 func newV7(now time.Time) (string, error) {
+	nanos := now.UnixNano()
+	t := nanos/1e6<<12 | (nanos%1e6)*4096/1e6
+	v7Mu.Lock()
+	if t <= v7Last {
+		t = v7Last + 1
+	}
+	v7Last = t
+	v7Mu.Unlock()
+	return encodeV7(t)
+}
+
+// encodeV7 writes a UUIDv7 for t, Unix milliseconds shifted left by 12 bits with the
+// sub-millisecond fraction in those 12 bits.
+func encodeV7(t int64) (string, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[6:]); err != nil {
+	if _, err := rand.Read(b[8:]); err != nil {
 		return "", fmt.Errorf("new entry id: %w", err)
 	}
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
-	copy(b[:6], ms[2:])
-	b[6] = b[6]&0x0f | 0x70 // version 7
+	binary.BigEndian.PutUint64(b[:8], uint64(t>>12)<<16|uint64(t&0xfff))
+	b[6] = b[6]&0x0f | 0x70 // version 7, above the 12 fraction bits
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
 	return formatUUID(b), nil
 }

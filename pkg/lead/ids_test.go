@@ -24,22 +24,27 @@ func TestNewIDIsRandomUUIDv4(t *testing.T) {
 
 func TestNewEntryIDIsTimeOrderedUUIDv7(t *testing.T) {
 	at := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
-	first, err := newV7(at)
+	first, err := encodeV7(at.UnixMilli() << 12)
 	if err != nil {
 		t.Fatal(err)
 	}
-	later, _ := newV7(at.Add(time.Millisecond))
+	later, _ := encodeV7(at.UnixMilli()<<12 | 1)
 	u, err := uuid.Parse(first)
 	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 || first != u.String() {
-		t.Fatalf("newV7() = %q (version %d, variant %v, err %v); want a canonical UUIDv7", first, u.Version(), u.Variant(), err)
+		t.Fatalf("encodeV7() = %q (version %d, variant %v, err %v); want a canonical UUIDv7", first, u.Version(), u.Variant(), err)
 	}
 	if sec, nsec := u.Time().UnixTime(); time.Unix(sec, nsec).UTC() != at {
-		t.Errorf("newV7(%v) carries time %v; want %v", at, time.Unix(sec, nsec).UTC(), at)
+		t.Errorf("encodeV7(%v) carries time %v; want %v", at, time.Unix(sec, nsec).UTC(), at)
 	}
 	if !(first < later) {
-		t.Errorf("newV7 ids do not sort by time: %q then %q", first, later)
+		t.Errorf("ids do not sort by their sub-millisecond fraction: %q then %q", first, later)
 	}
-	if id, err := NewEntryID(); err != nil || !IsUUID(id) {
-		t.Errorf("NewEntryID() = %q, %v; want a UUID", id, err)
+	prev := ""
+	for range 1000 {
+		id, err := NewEntryID()
+		if err != nil || !IsUUID(id) || id <= prev {
+			t.Fatalf("NewEntryID() = %q, %v after %q; want strictly increasing UUIDs", id, err, prev)
+		}
+		prev = id
 	}
 }
