@@ -64,7 +64,7 @@ func NewWebhookAdmin(store WebhookStore, hasher *Hasher) *WebhookAdmin {
 	return &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewID}
 }
 
-// CreateWebhookInput is the body of POST /admin/ingress_webhooks.
+// CreateWebhookInput asks for a new webhook on a pool of an organization.
 type CreateWebhookInput struct {
 	OrganizationID string
 	PoolID         string
