@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	handler, err := app.ColdStart(context.Background(), app.Ingress, "TABLE_NAME", "TOKEN_KEY_SECRET_ID")
+	handler, err := app.ColdStart(context.Background(), app.Ingest, "TABLE_NAME", "TOKEN_KEY_SECRET_ID")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingress: cold start failed:", err)
 		os.Exit(1)

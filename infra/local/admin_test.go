@@ -37,7 +37,7 @@ func TestRunnerServesTheAdminWalkthrough(t *testing.T) {
 	}
 
 	code, created := do("POST", base+"/admin/ingress_webhooks", "",
-		fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":"Zapier"}`, s.OrganizationID, s.TableID))
+		fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":"Zapier"}`, s.OrganizationID, s.PoolID))
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %v", code, created)
 	}

@@ -18,7 +18,7 @@ import (
 // seed is what the runner creates at start, in the shape of the -seed-file JSON.
 type seed struct {
 	OrganizationID string `json:"organizationId"`
-	TableID        string `json:"tableId"`
+	PoolID         string `json:"tableId"`
 	WebhookID      string `json:"webhookId"`
 	Token          string `json:"token"`
 	URL            string `json:"url"`
@@ -31,15 +31,15 @@ type seed struct {
 func seedData(ctx context.Context, db *dynamodb.Client, table string, key []byte, baseURL string) (*seed, error) {
 	s := &seed{
 		OrganizationID: uuid.NewString(),
-		TableID:        uuid.NewString(),
+		PoolID:         uuid.NewString(),
 		WebhookID:      uuid.NewString(),
 		LeadStateID:    uuid.NewString(),
 		CustomFieldID:  uuid.NewString(),
 	}
 	store := dynamo.New(db, table)
 	if err := store.CreatePool(ctx,
-		&lead.Pool{ID: s.TableID, OrganizationID: s.OrganizationID, Name: "Inbound leads"},
-		&lead.LeadState{ID: s.LeadStateID, Name: "New"}); err != nil {
+		&lead.Pool{ID: s.PoolID, OrganizationID: s.OrganizationID, Name: "Inbound leads"},
+		&lead.State{ID: s.LeadStateID, Name: "New"}); err != nil {
 		return nil, err
 	}
 	if err := store.PutCustomField(ctx, &lead.CustomField{
@@ -56,7 +56,7 @@ func seedData(ctx context.Context, db *dynamodb.Client, table string, key []byte
 		return nil, err
 	}
 	if err := store.CreateWebhook(ctx, &lead.Webhook{
-		ID: s.WebhookID, OrganizationID: s.OrganizationID, TableID: s.TableID, Name: "Local webhook",
+		ID: s.WebhookID, OrganizationID: s.OrganizationID, PoolID: s.PoolID, Name: "Local webhook",
 		TokenHash: hasher.Hash(s.Token), CreatedAt: time.Now(),
 	}); err != nil {
 		return nil, err
@@ -105,6 +105,6 @@ AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 
 Each table.entry.added event is printed below as one JSON line (-events-file PATH also appends it there).
 Ctrl-C stops.
-`, s.URL, s.Token, s.OrganizationID, s.TableID, s.LeadStateID, s.CustomFieldID, awsAddr, localTable,
+`, s.URL, s.Token, s.OrganizationID, s.PoolID, s.LeadStateID, s.CustomFieldID, awsAddr, localTable,
 		s.URL, s.Token, s.CustomFieldID, awsAddr, localTable)
 }

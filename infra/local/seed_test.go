@@ -6,7 +6,7 @@ import (
 )
 
 func TestBannerShowsOrganizationAndAWSCLIv1Hint(t *testing.T) {
-	s := &seed{OrganizationID: "org-1", TableID: "pool-1", WebhookID: "wh-1", Token: "tok", URL: "http://api/x",
+	s := &seed{OrganizationID: "org-1", PoolID: "pool-1", WebhookID: "wh-1", Token: "tok", URL: "http://api/x",
 		LeadStateID: "ls-1", CustomFieldID: "cf-1"}
 	var b strings.Builder
 	s.print(&b, "127.0.0.1:4999")

@@ -2,13 +2,13 @@ package apigw
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // WebhookCreator creates webhooks (POST /admin/ingress_webhooks).
@@ -44,7 +44,7 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 		raw, err := requestBody(req)
 		if err == nil {
 			var in lead.CreateWebhookInput
-			if in, err = lead.ParseCreateWebhook(raw); err == nil {
+			if in, err = wire.ParseCreateWebhook(raw); err == nil {
 				created, err = svc.Create(ctx, in)
 			}
 		}
@@ -52,8 +52,8 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err), nil
 		}
 		created.URL = PublicURL(req, baseURL, created.ID)
-		return adminOutcome(ctx, logger, req, start, JSON(http.StatusCreated, created), nil,
-			slog.String("webhookId", created.ID), slog.String("tableId", created.TableID)), nil
+		return respondJSON(ctx, logger, req, start, http.StatusCreated, created,
+			slog.String("webhookId", created.ID), slog.String("poolId", created.PoolID)), nil
 	}
 }
 
@@ -67,14 +67,14 @@ func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 		raw, err := requestBody(req)
 		if err == nil {
 			var in lead.RotateWebhookInput
-			if in, err = lead.ParseRotateWebhook(id, raw); err == nil {
+			if in, err = wire.ParseRotateWebhook(id, raw); err == nil {
 				rotated, err = svc.Rotate(ctx, in)
 			}
 		}
 		if err != nil {
 			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
 		}
-		return adminOutcome(ctx, logger, req, start, JSON(http.StatusOK, rotated), nil,
+		return respondJSON(ctx, logger, req, start, http.StatusOK, rotated,
 			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero())), nil
 	}
 }
@@ -84,7 +84,7 @@ func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger)
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()
 		var page *lead.WebhookPage
-		in, err := lead.ParseListWebhooks(req.QueryStringParameters)
+		in, err := wire.ParseListWebhooks(req.QueryStringParameters)
 		if err == nil {
 			page, err = svc.List(ctx, in)
 		}
@@ -94,7 +94,7 @@ func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger)
 		for i := range page.Webhooks {
 			page.Webhooks[i].URL = PublicURL(req, baseURL, page.Webhooks[i].ID)
 		}
-		return adminOutcome(ctx, logger, req, start, JSON(http.StatusOK, page), nil,
+		return respondJSON(ctx, logger, req, start, http.StatusOK, page,
 			slog.String("organizationId", in.OrganizationID), slog.Int("count", len(page.Webhooks))), nil
 	}
 }
@@ -112,16 +112,22 @@ func DeleteWebhookHandler(svc WebhookDeleter, logger *slog.Logger) Handler {
 	}
 }
 
+// PublicPath returns the path of a webhook's public ingest endpoint; callers prefix the
+// scheme, host and stage they serve it under.
+func PublicPath(webhookID string) string {
+	return "/public/ingress_webhooks/" + webhookID
+}
+
 // PublicURL returns the public ingest URL of a webhook: under baseURL when it is set,
 // otherwise on the request's own domain and stage (the stage is part of the path unless it
 // is $default), with the scheme of x-forwarded-proto (https when absent).
 func PublicURL(req Request, baseURL, webhookID string) string {
 	if baseURL != "" {
-		return strings.TrimRight(baseURL, "/") + lead.PublicPath(webhookID)
+		return strings.TrimRight(baseURL, "/") + PublicPath(webhookID)
 	}
 	domain := req.RequestContext.DomainName
 	if domain == "" {
-		return lead.PublicPath(webhookID)
+		return PublicPath(webhookID)
 	}
 	scheme := "https"
 	if proto, n := Header(req, "x-forwarded-proto"); n == 1 && strings.EqualFold(proto, "http") {
@@ -131,23 +137,12 @@ func PublicURL(req Request, baseURL, webhookID string) string {
 	if stage := req.RequestContext.Stage; stage != "" && stage != "$default" {
 		prefix = "/" + stage
 	}
-	return scheme + "://" + domain + prefix + lead.PublicPath(webhookID)
+	return scheme + "://" + domain + prefix + PublicPath(webhookID)
 }
 
 // requestBody returns the raw body, decoding base64 when API Gateway encoded it.
 func requestBody(req Request) ([]byte, error) {
-	if !req.IsBase64Encoded {
-		return []byte(req.Body), nil
-	}
-	if base64.StdEncoding.DecodedLen(len(req.Body)) > lead.MaxAdminBodyBytes+2 {
-		return nil, lead.Errorf(lead.ETOOLARGE, "the body is larger than %d KiB", lead.MaxAdminBodyBytes>>10)
-	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(req.Body)
-	if err != nil {
-		return nil, &lead.Error{Code: lead.EINVALID, Reason: lead.DefaultReason(lead.EINVALID),
-			Message: "the body is not valid base64", Details: []lead.Detail{{Path: "$", Problem: "invalid base64"}}}
-	}
-	return raw, nil
+	return wire.DecodeBody(req.Body, req.IsBase64Encoded, wire.MaxAdminBodyBytes)
 }
 
 // webhookAttr names the webhook in the log line when the id is well formed (never echo
@@ -163,4 +158,13 @@ func adminOutcome(ctx context.Context, logger *slog.Logger, req Request, start t
 	attrs = append(attrs, slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000))
 	logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)
 	return resp
+}
+
+// respondJSON answers with v rendered as JSON, or with a logged 500 when v does not render.
+func respondJSON(ctx context.Context, logger *slog.Logger, req Request, start time.Time, status int, v any, attrs ...any) Response {
+	resp, err := JSON(status, v)
+	if err != nil {
+		return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, attrs...)
+	}
+	return adminOutcome(ctx, logger, req, start, resp, nil, attrs...)
 }

@@ -1,12 +1,10 @@
-// Package apigw maps API Gateway HTTP API (payload format 2.0) events to the lead services
-// and their results back to responses. Handlers are translation only: an expected failure is
-// a response with a nil error, since a non-nil error becomes a bare 502 for the caller.
 package apigw
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,7 +27,7 @@ var statusByCode = map[lead.Code]int{
 	lead.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	lead.EINVALID:      http.StatusBadRequest,
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
-	lead.EMISMATCH:     http.StatusUnprocessableEntity,
+	lead.EKEYREUSED:    http.StatusUnprocessableEntity,
 	lead.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -41,7 +39,8 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// errorBody is the JSON error body of SPEC §2.2.
+// errorBody is the JSON error body of every failed request: the short reason, one sentence,
+// optional details and type errors, and the request id.
 type errorBody struct {
 	Error      string                    `json:"error"`
 	Message    string                    `json:"message,omitempty"`
@@ -62,19 +61,26 @@ func ErrorResponse(err error, requestID string) Response {
 		body.TypeErrors = e.TypeErrors
 	} else {
 		body.Error = lead.DefaultReason(lead.EINTERNAL)
-		body.Message = "something went wrong on our side; retrying the request is safe"
+		body.Message = internalMessage
 	}
-	return JSON(Status(err), body)
+	b, merr := json.Marshal(body)
+	if merr != nil {
+		// Only strings make up the body; should it ever fail, the caller still gets JSON.
+		return RawJSON(http.StatusInternalServerError, []byte(`{"error":"Internal error","message":"`+internalMessage+`"}`))
+	}
+	return RawJSON(Status(err), b)
 }
 
-// JSON renders v as a JSON response with the given status.
-func JSON(status int, v any) Response {
+const internalMessage = "something went wrong on our side; retrying the request is safe"
+
+// JSON renders v as a JSON response with the given status. A value that does not render is
+// an error, for the caller to answer as an internal error.
+func JSON(status int, v any) (Response, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":"Internal error"}`)
+		return Response{}, fmt.Errorf("render %T response: %w", v, err)
 	}
-	return RawJSON(status, b)
+	return RawJSON(status, b), nil
 }
 
 // RawJSON is a response with an already rendered JSON body.

@@ -1,11 +1,16 @@
 package apigw
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -44,7 +49,7 @@ func TestErrorResponse(t *testing.T) {
 		{lead.Errorf(lead.ETOOLARGE, "x"), 413, "Payload too large", false},
 		{lead.Errorf(lead.EINVALID, "x"), 400, "Validation failed", false},
 		{lead.Errorf(lead.ENOLEADSTATE, "x"), 400, "No default lead state", false},
-		{lead.Errorf(lead.EMISMATCH, "x"), 422, "Idempotency key reused", false},
+		{lead.Errorf(lead.EKEYREUSED, "x"), 422, "Idempotency key reused", false},
 		{fmt.Errorf("wrapped: %w", lead.Errorf(lead.EINVALID, "x")), 400, "Validation failed", false},
 		{errors.New("operation error DynamoDB: PutItem, secret detail"), 500, "Internal error", true},
 	}
@@ -65,5 +70,24 @@ func TestErrorResponse(t *testing.T) {
 				t.Errorf("Content-Type = %q", resp.Headers["Content-Type"])
 			}
 		})
+	}
+}
+
+func TestUnrenderableResponseIsALogged500(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	resp := respondJSON(context.Background(), logger, Request{}, time.Now(), http.StatusOK, map[string]any{"f": func() {}})
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.Body, `"error":"Internal error"`) {
+		t.Errorf("respondJSON(unrenderable) = %d %s; want 500 Internal error", resp.StatusCode, resp.Body)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", logs.String(), err)
+	}
+	if line["level"] != "ERROR" || line["outcome"] != "internal" || line["status"] != float64(500) {
+		t.Errorf("log line = %v; want level ERROR, outcome internal, status 500", line)
+	}
+	if _, err := JSON(http.StatusOK, func() {}); err == nil {
+		t.Error("JSON(func) error = nil; want a render error")
 	}
 }

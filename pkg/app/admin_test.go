@@ -19,6 +19,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // admin is the ingest fixture plus the four management handlers, built by the app builders
@@ -41,7 +42,7 @@ func newAdmin(t testing.TB) *admin {
 		{&a.create, app.CreateWebhook}, {&a.rotate, app.RotateWebhook}, {&a.list, app.ListWebhooks}, {&a.remove, app.DeleteWebhook},
 	} {
 		*b.h, err = b.build(ctx, f.env.Config, f.env.App, f.env.App.Logger())
-		must(t, err)
+		awstest.Must(t, err)
 	}
 	return a
 }
@@ -127,7 +128,7 @@ func ingest(t testing.TB, h apigw.Handler, id, token string) int {
 // createWebhook creates a webhook on the fixture's pool and returns its id and token.
 func (a *admin) createWebhook(t testing.TB, name string) (string, string) {
 	t.Helper()
-	resp, body := call(t, a.create, createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":%q}`, a.orgID, a.tableID, name)))
+	resp, body := call(t, a.create, createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":%q}`, a.orgID, a.poolID, name)))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create: status %d %s; want 201", resp.StatusCode, resp.Body)
 	}
@@ -138,7 +139,7 @@ func TestAdminCreateRotateListDelete(t *testing.T) {
 	a := newAdmin(t)
 
 	// Create: the token is shown once and works at once.
-	resp, body := call(t, a.create, createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":" Zapier form "}`, a.orgID, strings.ToUpper(a.tableID))))
+	resp, body := call(t, a.create, createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":" Zapier form "}`, a.orgID, strings.ToUpper(a.poolID))))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create: status %d %s; want 201", resp.StatusCode, resp.Body)
 	}
@@ -153,7 +154,7 @@ func TestAdminCreateRotateListDelete(t *testing.T) {
 	wantFields := map[string]any{
 		"url":            "https://abc123.execute-api.us-east-1.amazonaws.com/public/ingress_webhooks/" + id,
 		"organizationId": a.orgID,
-		"tableId":        a.tableID,
+		"tableId":        a.poolID,
 		"name":           "Zapier form",
 	}
 	for k, want := range wantFields {
@@ -248,12 +249,12 @@ func TestAdminRotationGracePeriod(t *testing.T) {
 
 	// The real handlers and store, with services on the test's clock.
 	hasher, err := lead.NewHasher([]byte(awstest.TokenKey))
-	must(t, err)
+	awstest.Must(t, err)
 	store := dynamo.New(f.env.DB, f.env.App.TableName)
 	logger := slog.New(slog.DiscardHandler)
-	ingestSvc := lead.NewIngestService(store, hasher)
+	ingestSvc := lead.NewIngestService(store, hasher, wire.EntryJSON)
 	ingestSvc.Now = clock
-	ingestH := apigw.IngressHandler(ingestSvc, logger)
+	ingestH := apigw.IngestHandler(ingestSvc, logger)
 	adminSvc := lead.NewWebhookAdmin(store, hasher)
 	adminSvc.Now = clock
 	rotateH := apigw.RotateWebhookHandler(adminSvc, logger)
@@ -360,8 +361,8 @@ func TestAdminListPaginates(t *testing.T) {
 	}
 	// Another organization's webhook stays out of the listing.
 	other := uuid.NewString()
-	must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
-		&lead.Pool{ID: uuid.NewString(), OrganizationID: other, Name: "x"}, &lead.LeadState{ID: uuid.NewString(), Name: "New"}))
+	awstest.Must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
+		&lead.Pool{ID: uuid.NewString(), OrganizationID: other, Name: "x"}, &lead.State{ID: uuid.NewString(), Name: "New"}))
 
 	got := map[string]bool{}
 	query := map[string]string{"organizationId": a.orgID, "limit": "2"}
@@ -407,12 +408,12 @@ func TestAdminRejectsBadInput(t *testing.T) {
 	a := newAdmin(t)
 	// A pool of another organization.
 	otherPool := uuid.NewString()
-	must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
-		&lead.Pool{ID: otherPool, OrganizationID: uuid.NewString(), Name: "theirs"}, &lead.LeadState{ID: uuid.NewString(), Name: "New"}))
+	awstest.Must(t, dynamo.New(a.env.DB, a.env.App.TableName).CreatePool(context.Background(),
+		&lead.Pool{ID: otherPool, OrganizationID: uuid.NewString(), Name: "theirs"}, &lead.State{ID: uuid.NewString(), Name: "New"}))
 	createBody := func(org, table, name string) string {
 		return fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":%q}`, org, table, name)
 	}
-	ok := createBody(a.orgID, a.tableID, "n")
+	ok := createBody(a.orgID, a.poolID, "n")
 	b64 := func(r apigw.Request) apigw.Request { r.IsBase64Encoded = true; return r }
 
 	tests := []struct {
@@ -427,13 +428,13 @@ func TestAdminRejectsBadInput(t *testing.T) {
 		{"create: empty body", a.create, createReq(``), 400, "$", ""},
 		{"create: array", a.create, createReq(`[]`), 400, "$", ""},
 		{"create: trailing data", a.create, createReq(ok + `{}`), 400, "$", ""},
-		{"create: duplicate key", a.create, createReq(`{"name":"a","name":"b","organizationId":"` + a.orgID + `","tableId":"` + a.tableID + `"}`), 400, "name", ""},
-		{"create: unknown field", a.create, createReq(`{"organizationId":"` + a.orgID + `","tableId":"` + a.tableID + `","name":"n","token":"x"}`), 400, "token", ""},
-		{"create: missing name", a.create, createReq(`{"organizationId":"` + a.orgID + `","tableId":"` + a.tableID + `"}`), 400, "name", ""},
-		{"create: name not a string", a.create, createReq(`{"organizationId":"` + a.orgID + `","tableId":"` + a.tableID + `","name":5}`), 400, "name", ""},
-		{"create: blank name", a.create, createReq(createBody(a.orgID, a.tableID, "   ")), 400, "name", ""},
-		{"create: name too long", a.create, createReq(createBody(a.orgID, a.tableID, strings.Repeat("é", 201))), 400, "name", ""},
-		{"create: organization not a UUID", a.create, createReq(createBody("org-1", a.tableID, "n")), 400, "organizationId", ""},
+		{"create: duplicate key", a.create, createReq(`{"name":"a","name":"b","organizationId":"` + a.orgID + `","tableId":"` + a.poolID + `"}`), 400, "name", ""},
+		{"create: unknown field", a.create, createReq(`{"organizationId":"` + a.orgID + `","tableId":"` + a.poolID + `","name":"n","token":"x"}`), 400, "token", ""},
+		{"create: missing name", a.create, createReq(`{"organizationId":"` + a.orgID + `","tableId":"` + a.poolID + `"}`), 400, "name", ""},
+		{"create: name not a string", a.create, createReq(`{"organizationId":"` + a.orgID + `","tableId":"` + a.poolID + `","name":5}`), 400, "name", ""},
+		{"create: blank name", a.create, createReq(createBody(a.orgID, a.poolID, "   ")), 400, "name", ""},
+		{"create: name too long", a.create, createReq(createBody(a.orgID, a.poolID, strings.Repeat("é", 201))), 400, "name", ""},
+		{"create: organization not a UUID", a.create, createReq(createBody("org-1", a.poolID, "n")), 400, "organizationId", ""},
 		{"create: table not a UUID", a.create, createReq(createBody(a.orgID, "pool", "n")), 400, "tableId", ""},
 		{"create: pool of another organization", a.create, createReq(createBody(a.orgID, otherPool, "n")), 400, "tableId", ""},
 		{"create: missing pool", a.create, createReq(createBody(a.orgID, uuid.NewString(), "n")), 400, "tableId", ""},

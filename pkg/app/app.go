@@ -1,6 +1,3 @@
-// Package app builds the functions' handlers from configuration: the one place where
-// environment, AWS clients and services are wired, shared by every function's main and by
-// the local runner, so both run the same code.
 package app
 
 import (
@@ -18,6 +15,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // Env is the functions' configuration, read from environment variables.
@@ -62,15 +60,15 @@ func (e Env) Logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// Ingress builds the public ingest handler: it reads the token key from Secrets Manager
+// Ingest builds the public ingest handler: it reads the token key from Secrets Manager
 // once, here, at cold start.
-func Ingress(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
 	hasher, err := loadHasher(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
-	return apigw.IngressHandler(lead.NewIngestService(store, hasher), logger), nil
+	return apigw.IngestHandler(lead.NewIngestService(store, hasher, wire.EntryJSON), logger), nil
 }
 
 // loadHasher reads the token hashing key from Secrets Manager: once per cold start.

@@ -33,7 +33,7 @@ func entryEvents(t testing.TB, env *awstest.Env, tweak func(*aws.Config)) locala
 		tweak(&cfg)
 	}
 	h, err := app.EntryEvents(context.Background(), cfg, env.App, env.App.Logger())
-	must(t, err)
+	awstest.Must(t, err)
 	return localaws.StreamHandler(h)
 }
 
@@ -47,7 +47,7 @@ func waitRelay(t testing.TB, r *localaws.Relay) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	must(t, r.Wait(ctx))
+	awstest.Must(t, r.Wait(ctx))
 }
 
 func TestCommittedEntryPublishesExactlyOneEventWithThe201Body(t *testing.T) {
@@ -81,7 +81,7 @@ func TestEventSourceAndBusComeFromTheEnvironment(t *testing.T) {
 	env := f.env.App
 	env.EventBusName, env.EventSource = "leads", "acme.leads"
 	h, err := app.EntryEvents(context.Background(), f.env.Config, env, env.Logger())
-	must(t, err)
+	awstest.Must(t, err)
 	relay := f.env.StartRelay(t, localaws.StreamHandler(h))
 	if resp, _ := f.do(t, f.post(`{"data":{"a":"b"}}`, f.token)); resp.StatusCode != 201 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -145,11 +145,11 @@ func TestFailedIngestPublishesNoEvent(t *testing.T) {
 			var ids []string
 			for _, ev := range evs {
 				var d lead.EntryAdded
-				must(t, json.Unmarshal(ev.Detail, &d))
+				awstest.Must(t, json.Unmarshal(ev.Detail, &d))
 				ids = append(ids, d.Entry.ID)
 			}
 			var seedBody lead.Entry
-			must(t, json.Unmarshal([]byte(seed.Body), &seedBody))
+			awstest.Must(t, json.Unmarshal([]byte(seed.Body), &seedBody))
 			if len(ids) != 1 || ids[0] != seedBody.ID {
 				t.Errorf("events for entries %v; want only the committed seed entry %s", ids, seedBody.ID)
 			}
@@ -185,22 +185,24 @@ func streamBatch(t *testing.T, env *awstest.Env, n int) (events.DynamoDBEvent, [
 		return events.DynamoDBEventResponse{}, nil
 	}, localaws.RelayOptions{Table: awstest.Table})
 	env.Server.OnWrite(collect.Observe)
-	tableID, webhookID := uuid.NewString(), uuid.NewString()
+	poolID, webhookID := uuid.NewString(), uuid.NewString()
 	var ids []string
 	for i := range n {
 		id, err := lead.NewEntryID()
-		must(t, err)
-		e := &lead.Entry{ID: id, TableID: tableID, OrganizationID: uuid.NewString(), WebhookID: webhookID,
+		awstest.Must(t, err)
+		e := &lead.Entry{ID: id, PoolID: poolID, OrganizationID: uuid.NewString(), WebhookID: webhookID,
 			LeadStateID: uuid.NewString(), CreatedAt: time.Now().UTC().Truncate(time.Second),
-			Data: map[string]any{"i": json.Number(fmt.Sprint(i)), "exact": json.Number("0.12345678901234567890123456789012345678")}}
+			Data: map[string]any{"i": lead.Number(fmt.Sprint(i)), "exact": lead.Number("0.12345678901234567890123456789012345678")}}
+		item, err := dynamo.EntryItem(e)
+		awstest.Must(t, err)
 		_, err = env.DB.PutItem(context.Background(), &dynamodb.PutItemInput{
-			TableName: aws.String(awstest.Table), Item: dynamo.EntryItem(e)})
-		must(t, err)
+			TableName: aws.String(awstest.Table), Item: item})
+		awstest.Must(t, err)
 		ids = append(ids, id)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	must(t, collect.Close(ctx))
+	awstest.Must(t, collect.Close(ctx))
 	if len(got) != n {
 		t.Fatalf("collected %d records; want %d", len(got), n)
 	}
@@ -212,7 +214,7 @@ func publishedIDs(t *testing.T, evs []localaws.PublishedEvent) []string {
 	var ids []string
 	for _, ev := range evs {
 		var d lead.EntryAdded
-		must(t, json.Unmarshal(ev.Detail, &d))
+		awstest.Must(t, json.Unmarshal(ev.Detail, &d))
 		ids = append(ids, d.Entry.ID)
 	}
 	return ids
@@ -241,7 +243,7 @@ func TestPartialPutEventsFailureReportsExactlyTheFailedRecords(t *testing.T) {
 	handler := entryEvents(t, env, nil)
 
 	resp, err := handler(context.Background(), batch)
-	must(t, err)
+	awstest.Must(t, err)
 	want := []string{batch.Records[2].Change.SequenceNumber, batch.Records[7].Change.SequenceNumber}
 	slices.Sort(want)
 	if got := failedSeqs(resp); !slices.Equal(got, want) {
@@ -256,7 +258,7 @@ func TestPartialPutEventsFailureReportsExactlyTheFailedRecords(t *testing.T) {
 	env.Server.FailEvents(nil)
 	retry := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{batch.Records[2], batch.Records[7]}}
 	resp, err = handler(context.Background(), retry)
-	must(t, err)
+	awstest.Must(t, err)
 	if len(resp.BatchItemFailures) != 0 {
 		t.Errorf("retry batchItemFailures = %v; want none", resp.BatchItemFailures)
 	}
@@ -286,7 +288,7 @@ func TestPutEventsTransportErrorReportsEveryRecordThenRetryPublishes(t *testing.
 		c.RetryMaxAttempts = 2
 	})
 	resp, err := broken(context.Background(), batch)
-	must(t, err)
+	awstest.Must(t, err)
 	var all []string
 	for _, r := range batch.Records {
 		all = append(all, r.Change.SequenceNumber)
@@ -300,7 +302,7 @@ func TestPutEventsTransportErrorReportsEveryRecordThenRetryPublishes(t *testing.
 	}
 
 	resp, err = entryEvents(t, env, nil)(context.Background(), batch)
-	must(t, err)
+	awstest.Must(t, err)
 	if len(resp.BatchItemFailures) != 0 {
 		t.Errorf("retry batchItemFailures = %v; want none", resp.BatchItemFailures)
 	}
@@ -345,12 +347,12 @@ func TestRelayRetriesFailedRecordsUntilAccepted(t *testing.T) {
 
 func TestSampleStreamEventForSAMLocalInvoke(t *testing.T) {
 	b, err := os.ReadFile("../../infra/samlocal/events/entry-events-stream.json")
-	must(t, err)
+	awstest.Must(t, err)
 	var ev events.DynamoDBEvent
-	must(t, json.Unmarshal(b, &ev))
+	awstest.Must(t, json.Unmarshal(b, &ev))
 	env := awstest.Start(t)
 	resp, err := entryEvents(t, env, nil)(context.Background(), ev)
-	must(t, err)
+	awstest.Must(t, err)
 	if len(resp.BatchItemFailures) != 0 {
 		t.Errorf("batchItemFailures = %v; want none for the sample", resp.BatchItemFailures)
 	}

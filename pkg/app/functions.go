@@ -28,7 +28,7 @@ type Function struct {
 // link every other function's builder.
 func Functions() []Function {
 	return []Function{
-		{LogicalID: "IngressFunction", Folder: "ingress", HTTP: Ingress},
+		{LogicalID: "IngressFunction", Folder: "ingress", HTTP: Ingest},
 		{LogicalID: "EntryEventsFunction", Folder: "entry-events", Stream: EntryEvents},
 		{LogicalID: "CreateWebhookFunction", Folder: "admin-create", HTTP: CreateWebhook},
 		{LogicalID: "RotateWebhookFunction", Folder: "admin-rotate", HTTP: RotateWebhook},

@@ -1,9 +1,6 @@
-// Package dynamo stores webhooks, pools, lead states, custom fields and entries in the
-// single DynamoDB table of DESIGN.md. It implements the storage interfaces of package lead.
 package dynamo
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -17,8 +14,10 @@ import (
 
 // Key prefixes and sort keys of the item layout.
 const (
-	webhookPrefix     = "WEBHOOK#"
-	tablePrefix       = "TABLE#"
+	webhookPrefix = "WEBHOOK#"
+	// poolPrefix starts the partition key of a pool and its items: it carries the API's
+	// tableId, i.e. the pool id.
+	poolPrefix        = "TABLE#"
 	orgPrefix         = "ORG#"
 	EntryPrefix       = "ENTRY#" // sort key prefix of entry items, used by the stream filter
 	leadStatePrefix   = "LEADSTATE#"
@@ -44,8 +43,8 @@ func key(pk, sk string) map[string]types.AttributeValue {
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
 func webhookKey(id string) map[string]types.AttributeValue { return key(webhookPrefix+id, webhookSK) }
-func poolKey(tableID string) map[string]types.AttributeValue {
-	return key(tablePrefix+tableID, poolSK)
+func poolKey(poolID string) map[string]types.AttributeValue {
+	return key(poolPrefix+poolID, poolSK)
 }
 func customFieldKey(orgID, id string) map[string]types.AttributeValue {
 	return key(orgPrefix+orgID, customFieldPrefix+id)
@@ -72,56 +71,68 @@ func idempotencyItem(r *lead.IdempotencyRecord) map[string]types.AttributeValue 
 	return item
 }
 
-func idempotencyFromItem(item map[string]types.AttributeValue) *lead.IdempotencyRecord {
+func idempotencyFromItem(item map[string]types.AttributeValue) (*lead.IdempotencyRecord, error) {
+	r := itemReader{item: item}
 	rec := &lead.IdempotencyRecord{
-		WebhookID:   strings.TrimPrefix(getS(item, attrPK), webhookPrefix),
-		Key:         strings.TrimPrefix(getS(item, attrSK), idempotencyPrefix),
-		RequestHash: getB(item, "requestHash"),
-		EntryID:     getS(item, "entryId"),
-		Response:    []byte(getS(item, "response")),
+		WebhookID:   strings.TrimPrefix(r.s(attrPK), webhookPrefix),
+		Key:         strings.TrimPrefix(r.s(attrSK), idempotencyPrefix),
+		RequestHash: r.b("requestHash"),
+		EntryID:     r.s("entryId"),
+		Response:    []byte(r.s("response")),
+		ExpiresAt:   r.epoch(TTLAttribute),
 	}
-	if n, ok := item[TTLAttribute].(*types.AttributeValueMemberN); ok {
-		if sec, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-			rec.ExpiresAt = time.Unix(sec, 0)
-		}
+	if r.err != nil {
+		return nil, fmt.Errorf("idempotency record: %w", r.err)
 	}
-	return rec
+	return rec, nil
 }
 
-// EntryItem is the DynamoDB item of an entry.
-func EntryItem(e *lead.Entry) map[string]types.AttributeValue {
+// EntryItem is the DynamoDB item of an entry. A data or custom field value of a type the
+// domain does not know is an error, never a silent NULL.
+func EntryItem(e *lead.Entry) (map[string]types.AttributeValue, error) {
+	data, err := valueMap(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("entry %s: data: %w", e.ID, err)
+	}
 	item := map[string]types.AttributeValue{
-		attrPK:           str(tablePrefix + e.TableID),
+		attrPK:           str(poolPrefix + e.PoolID),
 		attrSK:           str(EntryPrefix + e.ID),
 		"type":           str("entry"),
 		"id":             str(e.ID),
-		"tableId":        str(e.TableID),
+		"tableId":        str(e.PoolID),
 		"organizationId": str(e.OrganizationID),
 		"webhookId":      str(e.WebhookID),
 		"leadStateId":    str(e.LeadStateID),
 		"createdAt":      str(lead.FormatTime(e.CreatedAt)),
-		"data":           valueMap(e.Data),
+		"data":           data,
 	}
 	if e.CustomFieldData != nil {
-		item["customFieldData"] = valueMap(e.CustomFieldData)
+		if item["customFieldData"], err = valueMap(e.CustomFieldData); err != nil {
+			return nil, fmt.Errorf("entry %s: customFieldData: %w", e.ID, err)
+		}
 	}
-	return item
+	return item, nil
 }
 
-// EntryFromItem decodes an entry item written by EntryItem.
+// EntryFromItem decodes an entry item written by EntryItem; a missing or malformed
+// attribute is an error naming it.
 func EntryFromItem(item map[string]types.AttributeValue) (*lead.Entry, error) {
+	r := itemReader{item: item}
 	e := &lead.Entry{
-		ID:             getS(item, "id"),
-		TableID:        getS(item, "tableId"),
-		OrganizationID: getS(item, "organizationId"),
-		WebhookID:      getS(item, "webhookId"),
-		LeadStateID:    getS(item, "leadStateId"),
+		ID:             r.s("id"),
+		PoolID:         r.s("tableId"),
+		OrganizationID: r.s("organizationId"),
+		WebhookID:      r.s("webhookId"),
+		LeadStateID:    r.s("leadStateId"),
+		CreatedAt:      r.time("createdAt"),
 	}
-	t, err := time.Parse(time.RFC3339, getS(item, "createdAt"))
-	if err != nil {
-		return nil, fmt.Errorf("entry %s: createdAt: %w", e.ID, err)
+	if r.err != nil {
+		return nil, fmt.Errorf("entry %s: %w", e.ID, r.err)
 	}
-	e.CreatedAt = t.UTC()
+	var err error
+	if _, ok := item["data"]; !ok {
+		return nil, fmt.Errorf("entry %s: data: missing", e.ID)
+	}
 	if e.Data, err = valuesFromMap(item["data"]); err != nil {
 		return nil, fmt.Errorf("entry %s: data: %w", e.ID, err)
 	}
@@ -136,31 +147,37 @@ func EntryFromItem(item map[string]types.AttributeValue) (*lead.Entry, error) {
 	return e, nil
 }
 
-// valueMap converts lead values (string, json.Number, bool, []string, nil) to a DynamoDB map.
-func valueMap(m map[string]any) types.AttributeValue {
+// valueMap converts lead values (string, lead.Number, bool, []string, nil) to a DynamoDB map.
+func valueMap(m map[string]any) (types.AttributeValue, error) {
 	out := make(map[string]types.AttributeValue, len(m))
 	for k, v := range m {
-		out[k] = value(v)
+		av, err := value(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		out[k] = av
 	}
-	return &types.AttributeValueMemberM{Value: out}
+	return &types.AttributeValueMemberM{Value: out}, nil
 }
 
-func value(v any) types.AttributeValue {
+func value(v any) (types.AttributeValue, error) {
 	switch x := v.(type) {
+	case nil:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
 	case string:
-		return str(x)
-	case json.Number:
-		return &types.AttributeValueMemberN{Value: string(x)}
+		return str(x), nil
+	case lead.Number:
+		return &types.AttributeValueMemberN{Value: string(x)}, nil
 	case bool:
-		return &types.AttributeValueMemberBOOL{Value: x}
+		return &types.AttributeValueMemberBOOL{Value: x}, nil
 	case []string:
 		l := make([]types.AttributeValue, len(x))
 		for i, s := range x {
 			l[i] = str(s)
 		}
-		return &types.AttributeValueMemberL{Value: l}
+		return &types.AttributeValueMemberL{Value: l}, nil
 	}
-	return &types.AttributeValueMemberNULL{Value: true}
+	return nil, fmt.Errorf("unsupported value type %T", v)
 }
 
 func valuesFromMap(av types.AttributeValue) (map[string]any, error) {
@@ -179,7 +196,7 @@ func valuesFromMap(av types.AttributeValue) (map[string]any, error) {
 		case *types.AttributeValueMemberS:
 			out[k] = x.Value
 		case *types.AttributeValueMemberN:
-			out[k] = json.Number(x.Value)
+			out[k] = lead.Number(x.Value)
 		case *types.AttributeValueMemberBOOL:
 			out[k] = x.Value
 		case *types.AttributeValueMemberNULL:
@@ -201,49 +218,163 @@ func valuesFromMap(av types.AttributeValue) (map[string]any, error) {
 	return out, nil
 }
 
-func getS(item map[string]types.AttributeValue, name string) string {
-	if s, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return s.Value
+// itemReader reads the attributes of one item and keeps the first one that is missing or
+// malformed, so a decoder reads every field and then reports one error naming it.
+type itemReader struct {
+	item map[string]types.AttributeValue
+	err  error
+}
+
+func (r *itemReader) fail(name, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("attribute %s: %s", name, fmt.Sprintf(format, args...))
 	}
-	return ""
 }
 
-func getB(item map[string]types.AttributeValue, name string) []byte {
-	if b, ok := item[name].(*types.AttributeValueMemberB); ok {
-		return b.Value
-	}
-	return nil
-}
-
-func getTime(item map[string]types.AttributeValue, name string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, getS(item, name))
-	return t
-}
-
-func getStringMap(item map[string]types.AttributeValue, name string) map[string]string {
-	m, ok := item[name].(*types.AttributeValueMemberM)
+// absent reports whether the attribute is missing or NULL, which the store writes to clear
+// an optional attribute.
+func (r *itemReader) absent(name string) bool {
+	v, ok := r.item[name]
 	if !ok {
+		return true
+	}
+	_, null := v.(*types.AttributeValueMemberNULL)
+	return null
+}
+
+// s returns a required string attribute.
+func (r *itemReader) s(name string) string {
+	v, ok := r.item[name]
+	if !ok {
+		r.fail(name, "missing")
+		return ""
+	}
+	s, ok := v.(*types.AttributeValueMemberS)
+	if !ok {
+		r.fail(name, "want a string, got %T", v)
+		return ""
+	}
+	return s.Value
+}
+
+// optS returns an optional string attribute, "" when absent.
+func (r *itemReader) optS(name string) string {
+	if r.absent(name) {
+		return ""
+	}
+	return r.s(name)
+}
+
+// b returns a required binary attribute.
+func (r *itemReader) b(name string) []byte {
+	v, ok := r.item[name]
+	if !ok {
+		r.fail(name, "missing")
+		return nil
+	}
+	b, ok := v.(*types.AttributeValueMemberB)
+	if !ok {
+		r.fail(name, "want binary, got %T", v)
+		return nil
+	}
+	return b.Value
+}
+
+// optB returns an optional binary attribute, nil when absent.
+func (r *itemReader) optB(name string) []byte {
+	if r.absent(name) {
+		return nil
+	}
+	return r.b(name)
+}
+
+// time returns a required RFC 3339 timestamp attribute.
+func (r *itemReader) time(name string) time.Time {
+	s := r.s(name)
+	if r.err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		r.fail(name, "not an RFC 3339 time: %v", err)
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// optTime returns an optional timestamp attribute, zero when absent.
+func (r *itemReader) optTime(name string) time.Time {
+	if r.absent(name) {
+		return time.Time{}
+	}
+	return r.time(name)
+}
+
+// epoch returns a required number attribute of epoch seconds.
+func (r *itemReader) epoch(name string) time.Time {
+	v, ok := r.item[name]
+	if !ok {
+		r.fail(name, "missing")
+		return time.Time{}
+	}
+	n, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		r.fail(name, "want a number, got %T", v)
+		return time.Time{}
+	}
+	sec, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		r.fail(name, "not whole epoch seconds: %v", err)
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
+}
+
+// stringMap returns an optional map of strings, nil when absent.
+func (r *itemReader) stringMap(name string) map[string]string {
+	if r.absent(name) {
+		return nil
+	}
+	m, ok := r.item[name].(*types.AttributeValueMemberM)
+	if _, stray := r.item[name].(*types.AttributeValueMemberS); stray {
+		// As in valuesFromMap: the embedded DynamoDB (minidyn v0.8.2) returns a map whose
+		// last key was removed as a stray string, which can only mean "empty".
+		return map[string]string{}
+	}
+	if !ok {
+		r.fail(name, "want a map, got %T", r.item[name])
 		return nil
 	}
 	out := make(map[string]string, len(m.Value))
 	for k, v := range m.Value {
-		if s, ok := v.(*types.AttributeValueMemberS); ok {
-			out[k] = s.Value
+		s, ok := v.(*types.AttributeValueMemberS)
+		if !ok {
+			r.fail(name, "key %q: want a string, got %T", k, v)
+			return nil
 		}
+		out[k] = s.Value
 	}
 	return out
 }
 
-func getStringList(item map[string]types.AttributeValue, name string) []string {
-	l, ok := item[name].(*types.AttributeValueMemberL)
+// stringList returns an optional list of strings, nil when absent.
+func (r *itemReader) stringList(name string) []string {
+	if r.absent(name) {
+		return nil
+	}
+	l, ok := r.item[name].(*types.AttributeValueMemberL)
 	if !ok {
+		r.fail(name, "want a list, got %T", r.item[name])
 		return nil
 	}
 	out := make([]string, 0, len(l.Value))
-	for _, v := range l.Value {
-		if s, ok := v.(*types.AttributeValueMemberS); ok {
-			out = append(out, s.Value)
+	for i, v := range l.Value {
+		s, ok := v.(*types.AttributeValueMemberS)
+		if !ok {
+			r.fail(name, "element %d: want a string, got %T", i, v)
+			return nil
 		}
+		out = append(out, s.Value)
 	}
 	return out
 }
@@ -256,48 +387,77 @@ func stringList(xs []string) types.AttributeValue {
 	return &types.AttributeValueMemberL{Value: l}
 }
 
-func webhookFromItem(item map[string]types.AttributeValue) *lead.Webhook {
-	return &lead.Webhook{
-		ID:                     getS(item, "id"),
-		OrganizationID:         getS(item, "organizationId"),
-		TableID:                getS(item, "tableId"),
-		Name:                   getS(item, "name"),
-		TokenHash:              getB(item, "tokenHash"),
-		PreviousTokenHash:      getB(item, "previousTokenHash"),
-		PreviousTokenExpiresAt: getTime(item, "previousTokenExpiresAt"),
-		CreatedAt:              getTime(item, "createdAt"),
-		RotatedAt:              getTime(item, "rotatedAt"),
+func webhookFromItem(item map[string]types.AttributeValue) (*lead.Webhook, error) {
+	r := itemReader{item: item}
+	w := &lead.Webhook{
+		ID:                     r.s("id"),
+		OrganizationID:         r.s("organizationId"),
+		PoolID:                 r.s("tableId"),
+		Name:                   r.s("name"),
+		TokenHash:              r.b("tokenHash"),
+		PreviousTokenHash:      r.optB("previousTokenHash"),
+		PreviousTokenExpiresAt: r.optTime("previousTokenExpiresAt"),
+		CreatedAt:              r.time("createdAt"),
+		RotatedAt:              r.optTime("rotatedAt"),
 	}
+	if r.err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", w.ID, r.err)
+	}
+	return w, nil
 }
 
-func poolFromItem(item map[string]types.AttributeValue) *lead.Pool {
+func poolFromItem(item map[string]types.AttributeValue) (*lead.Pool, error) {
+	r := itemReader{item: item}
 	p := &lead.Pool{
-		ID:                 getS(item, "id"),
-		OrganizationID:     getS(item, "organizationId"),
-		Name:               getS(item, "name"),
-		DefaultLeadStateID: getS(item, "defaultLeadStateId"),
+		ID:                 r.s("id"),
+		OrganizationID:     r.s("organizationId"),
+		Name:               r.s("name"),
+		DefaultLeadStateID: r.optS("defaultLeadStateId"),
 		Schema:             lead.Schema{},
 	}
-	for k, t := range getStringMap(item, "schema") {
+	for k, t := range r.stringMap("schema") {
+		if !lead.FieldType(t).Valid() {
+			r.fail("schema", "key %q: unknown type %q", k, t)
+		}
 		p.Schema[k] = lead.FieldType(t)
 	}
-	states := getStringMap(item, "leadStates")
+	states := r.stringMap("leadStates")
+	if r.err != nil {
+		return nil, fmt.Errorf("pool %s: %w", p.ID, r.err)
+	}
 	p.LeadStateIDs = make([]string, 0, len(states))
 	for id := range states {
 		p.LeadStateIDs = append(p.LeadStateIDs, id)
 	}
 	sort.Strings(p.LeadStateIDs)
-	return p
+	return p, nil
 }
 
-func customFieldFromItem(item map[string]types.AttributeValue) lead.CustomField {
-	return lead.CustomField{
-		ID:             getS(item, "id"),
-		OrganizationID: getS(item, "organizationId"),
-		Name:           getS(item, "name"),
-		Type:           lead.CustomFieldType(getS(item, "fieldType")),
-		Options:        getStringList(item, "options"),
+func customFieldFromItem(item map[string]types.AttributeValue) (lead.CustomField, error) {
+	r := itemReader{item: item}
+	f := lead.CustomField{
+		ID:             r.s("id"),
+		OrganizationID: r.s("organizationId"),
+		Name:           r.s("name"),
+		Type:           lead.CustomFieldType(r.s("fieldType")),
+		Options:        r.stringList("options"),
 	}
+	if r.err == nil && !f.Type.Valid() {
+		r.fail("fieldType", "unknown custom field type %q", f.Type)
+	}
+	if r.err != nil {
+		return lead.CustomField{}, fmt.Errorf("custom field %s: %w", f.ID, r.err)
+	}
+	return f, nil
+}
+
+func stateFromItem(item map[string]types.AttributeValue) (lead.State, error) {
+	r := itemReader{item: item}
+	st := lead.State{ID: r.s("id"), PoolID: r.s("tableId"), Name: r.s("name")}
+	if r.err != nil {
+		return lead.State{}, fmt.Errorf("lead state %s: %w", st.ID, r.err)
+	}
+	return st, nil
 }
 
 // ItemSize estimates the stored size of an item by DynamoDB's rules (attribute names plus

@@ -56,7 +56,11 @@ func (s *Store) Webhook(ctx context.Context, id string) (*lead.Webhook, error) {
 	if len(out.Item) == 0 {
 		return nil, nil
 	}
-	return webhookFromItem(out.Item), nil
+	w, err := webhookFromItem(out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("read webhook %s: %w", id, err)
+	}
+	return w, nil
 }
 
 // batchGetMax is BatchGetItem's limit of keys per call.
@@ -64,9 +68,9 @@ const batchGetMax = 100
 
 // Pool reads the pool item and the requested custom fields in one BatchGetItem (more only
 // past 100 keys or when DynamoDB leaves keys unprocessed).
-func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []string) (*lead.Pool, map[string]lead.CustomField, error) {
+func (s *Store) PoolWithFields(ctx context.Context, poolID, orgID string, fieldIDs []string) (*lead.Pool, map[string]lead.CustomField, error) {
 	keys := make([]map[string]types.AttributeValue, 0, 1+len(fieldIDs))
-	keys = append(keys, poolKey(tableID))
+	keys = append(keys, poolKey(poolID))
 	for _, id := range fieldIDs {
 		keys = append(keys, customFieldKey(orgID, id))
 	}
@@ -78,7 +82,7 @@ func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []stri
 		keys = keys[n:]
 		for attempt := 0; len(batch) > 0; attempt++ {
 			if attempt == 5 {
-				return nil, nil, fmt.Errorf("read pool %s: keys still unprocessed after %d attempts", tableID, attempt)
+				return nil, nil, fmt.Errorf("read pool %s: keys still unprocessed after %d attempts", poolID, attempt)
 			}
 			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
 				RequestItems: map[string]types.KeysAndAttributes{
@@ -86,16 +90,26 @@ func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []stri
 				},
 			})
 			if err != nil {
-				return nil, nil, fmt.Errorf("read pool %s: %w", tableID, err)
+				return nil, nil, fmt.Errorf("read pool %s: %w", poolID, err)
 			}
 			for _, item := range out.Responses[s.table] {
-				switch sk := getS(item, attrSK); {
+				r := itemReader{item: item}
+				switch sk := r.s(attrSK); {
+				case r.err != nil:
+					return nil, nil, fmt.Errorf("pool %s: %w", poolID, r.err)
 				case sk == poolSK:
-					if getS(item, "organizationId") == orgID {
-						pool = poolFromItem(item)
+					p, err := poolFromItem(item)
+					if err != nil {
+						return nil, nil, err
+					}
+					if p.OrganizationID == orgID {
+						pool = p
 					}
 				case strings.HasPrefix(sk, customFieldPrefix):
-					f := customFieldFromItem(item)
+					f, err := customFieldFromItem(item)
+					if err != nil {
+						return nil, nil, fmt.Errorf("read custom fields of organization %s: %w", orgID, err)
+					}
 					fields[f.ID] = f
 				}
 			}
@@ -110,7 +124,10 @@ func (s *Store) Pool(ctx context.Context, tableID, orgID string, fieldIDs []stri
 // otherwise a single conditional PutItem suffices.
 func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLock, idem *lead.IdempotencyRecord) error {
 	newKeys := lock.New
-	item := EntryItem(e)
+	item, err := EntryItem(e)
+	if err != nil {
+		return err
+	}
 	if size := ItemSize(item); size > s.maxItemBytes {
 		return lead.Errorf(lead.ETOOLARGE, "the entry would be %d bytes, above DynamoDB's item limit of %d KB", size, s.maxItemBytes/1024)
 	}
@@ -136,7 +153,7 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	schemaAt, idemAt := -1, -1
 	if len(newKeys) > 0 {
 		schemaAt = len(items)
-		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.TableID, lock)})
+		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.PoolID, lock)})
 	}
 	if idem != nil {
 		idemAt = len(items)
@@ -154,7 +171,7 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	entryAt := len(items)
 	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists}})
 
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		ClientRequestToken: aws.String(requestToken(e.ID, newKeys)),
 		TransactItems:      items,
 	})
@@ -191,7 +208,7 @@ const maxKeysPerCondition = 100
 //   - Past that the per-key expressions would exceed DynamoDB's 4 KB limit: the whole
 //     merged map is written on condition that the schema still has the size that was read.
 //     Keys are never removed from a schema, so an unchanged size means an unchanged schema.
-func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
+func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 	names := map[string]string{"#s": "schema"}
 	values := map[string]types.AttributeValue{}
 	var update, cond string
@@ -225,7 +242,7 @@ func (s *Store) lockSchema(tableID string, lock lead.SchemaLock) *types.Update {
 	}
 	return &types.Update{
 		TableName:                 &s.table,
-		Key:                       poolKey(tableID),
+		Key:                       poolKey(poolID),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,
@@ -247,7 +264,10 @@ func (s *Store) Idempotency(ctx context.Context, webhookID, key string, now time
 	if len(out.Item) == 0 {
 		return nil, nil
 	}
-	rec := idempotencyFromItem(out.Item)
+	rec, err := idempotencyFromItem(out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency record of webhook %s: %w", webhookID, err)
+	}
 	if !now.Before(rec.ExpiresAt) {
 		return nil, nil
 	}

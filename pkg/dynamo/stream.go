@@ -1,7 +1,8 @@
 package dynamo
 
 // The table's DynamoDB stream becomes table.entry.added events here: the committed entry
-// item is the outbox (DESIGN.md, "Events"). The stream handler receives batches from Lambda
+// item is the outbox: no event without a committed entry, no committed entry without an
+// event, and no moment where one exists without the other. The stream handler receives batches from Lambda
 // and reports exactly the records whose event was not accepted, so only those are retried
 // and, after the retries, sent to the on-failure destination.
 
@@ -113,8 +114,8 @@ func decodeEntry(rec events.DynamoDBEventRecord) (*lead.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.ID == "" || e.TableID == "" {
-		return nil, fmt.Errorf("new image has no entry id or table id")
+	if e.ID == "" || e.PoolID == "" {
+		return nil, fmt.Errorf("new image has no entry id or pool id")
 	}
 	return e, nil
 }

@@ -27,6 +27,33 @@ const (
 	attrGSI1SK            = "gsi1sk"
 )
 
+// CreateWebhook writes a new webhook; its organization's listing index keys are set too.
+func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
+	item := webhookKey(w.ID)
+	item["type"] = str("webhook")
+	item["id"] = str(w.ID)
+	item["organizationId"] = str(w.OrganizationID)
+	item["tableId"] = str(w.PoolID)
+	item["name"] = str(w.Name)
+	item["tokenHash"] = &types.AttributeValueMemberB{Value: w.TokenHash}
+	item["createdAt"] = str(lead.FormatTime(w.CreatedAt))
+	item["gsi1pk"] = str(orgPrefix + w.OrganizationID)
+	item["gsi1sk"] = str(webhookPrefix + lead.FormatTime(w.CreatedAt) + "#" + w.ID)
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("create webhook %s: %w", w.ID, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, err)
+	}
+	return nil
+}
+
 // RotateWebhook replaces the token hash with one conditional UpdateItem, so concurrent
 // rotations serialise on the item and the last committed one wins. With a grace period the
 // update copies the hash it replaces into previousTokenHash in the same write (DynamoDB
@@ -66,7 +93,10 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 	if err != nil {
 		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
 	}
-	w := webhookFromItem(out.Attributes)
+	w, err := webhookFromItem(out.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
+	}
 	if !bytes.Equal(w.TokenHash, tokenHash) {
 		// The write committed with ALL_NEW; anything else is a broken store, not a retry case.
 		return nil, fmt.Errorf("rotate webhook %s: stored hash differs from the written one", id)
@@ -118,7 +148,11 @@ func (s *Store) ListWebhooks(ctx context.Context, orgID string, limit int, curso
 	}
 	ws := make([]*lead.Webhook, 0, len(out.Items))
 	for _, item := range out.Items {
-		ws = append(ws, webhookFromItem(item))
+		w, err := webhookFromItem(item)
+		if err != nil {
+			return nil, "", fmt.Errorf("list webhooks of organization %s: %w", orgID, err)
+		}
+		ws = append(ws, w)
 	}
 	next := ""
 	if len(out.LastEvaluatedKey) > 0 {

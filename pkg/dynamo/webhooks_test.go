@@ -22,26 +22,19 @@ func newStore(t *testing.T) *dynamo.Store {
 	return dynamo.New(env.DB, env.App.TableName)
 }
 
-func mustNil(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestRotateWebhookCopiesTheReplacedHashOnlyWithGrace(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	id := uuid.NewString()
 	h0, h1, h2 := []byte("hash-0"), []byte("hash-1"), []byte("hash-2")
 	created := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
-	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), TableID: uuid.NewString(), Name: "n", TokenHash: h0, CreatedAt: created}))
+	awstest.Must(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), PoolID: uuid.NewString(), Name: "n", TokenHash: h0, CreatedAt: created}))
 
 	until := created.Add(time.Hour)
 	w, err := s.RotateWebhook(ctx, id, h1, created.Add(time.Minute), until)
-	mustNil(t, err)
+	awstest.Must(t, err)
 	stored, err := s.Webhook(ctx, id)
-	mustNil(t, err)
+	awstest.Must(t, err)
 	for _, got := range []*lead.Webhook{w, stored} {
 		if !bytes.Equal(got.TokenHash, h1) || !bytes.Equal(got.PreviousTokenHash, h0) || !got.PreviousTokenExpiresAt.Equal(until) {
 			t.Errorf("after grace rotation: hash %q, previous %q until %v; want %q, %q until %v",
@@ -53,9 +46,9 @@ func TestRotateWebhookCopiesTheReplacedHashOnlyWithGrace(t *testing.T) {
 	}
 
 	_, err = s.RotateWebhook(ctx, id, h2, created.Add(2*time.Minute), time.Time{})
-	mustNil(t, err)
+	awstest.Must(t, err)
 	stored, err = s.Webhook(ctx, id)
-	mustNil(t, err)
+	awstest.Must(t, err)
 	if !bytes.Equal(stored.TokenHash, h2) || stored.PreviousTokenHash != nil || !stored.PreviousTokenExpiresAt.IsZero() {
 		t.Errorf("after rotation without grace: hash %q, previous %q until %v; want %q and no previous",
 			stored.TokenHash, stored.PreviousTokenHash, stored.PreviousTokenExpiresAt, h2)
@@ -73,8 +66,8 @@ func TestDeleteWebhook(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	id := uuid.NewString()
-	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), TableID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: time.Now()}))
-	mustNil(t, s.DeleteWebhook(ctx, id))
+	awstest.Must(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), PoolID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: time.Now()}))
+	awstest.Must(t, s.DeleteWebhook(ctx, id))
 	if w, err := s.Webhook(ctx, id); err != nil || w != nil {
 		t.Errorf("Webhook after delete = %v, %v; want nil, nil", w, err)
 	}
@@ -92,16 +85,16 @@ func TestListWebhooksPagesThroughOneOrganization(t *testing.T) {
 	for i := range 7 {
 		id := uuid.NewString()
 		want = append(want, id)
-		mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: org, TableID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: base.Add(time.Duration(i) * time.Minute)}))
+		awstest.Must(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: org, PoolID: uuid.NewString(), Name: "n", TokenHash: []byte("h"), CreatedAt: base.Add(time.Duration(i) * time.Minute)}))
 	}
-	mustNil(t, s.CreateWebhook(ctx, &lead.Webhook{ID: uuid.NewString(), OrganizationID: other, TableID: uuid.NewString(), Name: "x", TokenHash: []byte("h"), CreatedAt: base}))
+	awstest.Must(t, s.CreateWebhook(ctx, &lead.Webhook{ID: uuid.NewString(), OrganizationID: other, PoolID: uuid.NewString(), Name: "x", TokenHash: []byte("h"), CreatedAt: base}))
 
 	var got []string
 	cursor, pages := "", 0
 	var firstCursor string
 	for {
 		ws, next, err := s.ListWebhooks(ctx, org, 3, cursor)
-		mustNil(t, err)
+		awstest.Must(t, err)
 		pages++
 		for _, w := range ws {
 			got = append(got, w.ID)
@@ -146,41 +139,41 @@ func TestLeadStatesAndCustomFields(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	org, pool, first, second := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
-	mustNil(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: org, Name: "P"}, &lead.LeadState{ID: first, Name: "New"}))
-	mustNil(t, s.AddLeadState(ctx, pool, &lead.LeadState{ID: second, Name: "Won"}))
+	awstest.Must(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: org, Name: "P"}, &lead.State{ID: first, Name: "New"}))
+	awstest.Must(t, s.AddLeadState(ctx, pool, &lead.State{ID: second, Name: "Won"}))
 	states, err := s.ListLeadStates(ctx, pool)
-	mustNil(t, err)
+	awstest.Must(t, err)
 	if len(states) != 2 {
 		t.Fatalf("ListLeadStates = %v; want 2", states)
 	}
-	p, err := s.GetPool(ctx, pool)
-	mustNil(t, err)
+	p, err := s.Pool(ctx, pool)
+	awstest.Must(t, err)
 	if !p.HasLeadState(second) || p.DefaultLeadStateID != first {
 		t.Errorf("pool = %+v; want both states, default %s", p, first)
 	}
 	if err := s.SetDefaultLeadState(ctx, pool, uuid.NewString()); !errors.Is(err, lead.ErrNotFound) {
 		t.Errorf("SetDefaultLeadState(unknown) = %v; want lead.ErrNotFound", err)
 	}
-	mustNil(t, s.SetDefaultLeadState(ctx, pool, second))
-	mustNil(t, s.DeleteLeadState(ctx, pool, first))
-	p, err = s.GetPool(ctx, pool)
-	mustNil(t, err)
+	awstest.Must(t, s.SetDefaultLeadState(ctx, pool, second))
+	awstest.Must(t, s.DeleteLeadState(ctx, pool, first))
+	p, err = s.Pool(ctx, pool)
+	awstest.Must(t, err)
 	if p.DefaultLeadStateID != second || p.HasLeadState(first) || len(p.LeadStateIDs) != 1 {
 		t.Errorf("pool = %+v; want only %s, the default", p, second)
 	}
-	if p, err := s.GetPool(ctx, uuid.NewString()); p != nil || err != nil {
-		t.Errorf("GetPool(missing) = %v, %v; want nil, nil", p, err)
+	if p, err := s.Pool(ctx, uuid.NewString()); p != nil || err != nil {
+		t.Errorf("Pool(missing) = %v, %v; want nil, nil", p, err)
 	}
 
 	fid, textID := uuid.NewString(), uuid.NewString()
-	mustNil(t, s.PutCustomField(ctx, &lead.CustomField{ID: fid, OrganizationID: org, Name: "Tags", Type: lead.CustomMultiselect, Options: []string{"a", "b"}}))
-	mustNil(t, s.PutCustomField(ctx, &lead.CustomField{ID: textID, OrganizationID: org, Name: "Note", Type: lead.CustomText}))
+	awstest.Must(t, s.PutCustomField(ctx, &lead.CustomField{ID: fid, OrganizationID: org, Name: "Tags", Type: lead.CustomMultiselect, Options: []string{"a", "b"}}))
+	awstest.Must(t, s.PutCustomField(ctx, &lead.CustomField{ID: textID, OrganizationID: org, Name: "Note", Type: lead.CustomText}))
 	fs, err := s.ListCustomFields(ctx, org)
-	mustNil(t, err)
+	awstest.Must(t, err)
 	if len(fs) != 2 || fs[1].ID != fid || fs[1].Type != lead.CustomMultiselect || len(fs[1].Options) != 2 || fs[0].ID != textID {
 		t.Errorf("ListCustomFields = %+v; want the text and the multiselect field, by name", fs)
 	}
-	mustNil(t, s.DeleteCustomField(ctx, org, fid))
+	awstest.Must(t, s.DeleteCustomField(ctx, org, fid))
 	if err := s.DeleteCustomField(ctx, org, fid); !errors.Is(err, lead.ErrNotFound) {
 		t.Errorf("DeleteCustomField(again) = %v; want lead.ErrNotFound", err)
 	}
@@ -199,22 +192,22 @@ func TestLeadStateRefusals(t *testing.T) {
 		{"delete the default", func(s *dynamo.Store, pool, def, _ string) error { return s.DeleteLeadState(ctx, pool, def) }, lead.ErrChanged},
 		{"delete an unknown state", func(s *dynamo.Store, pool, _, _ string) error { return s.DeleteLeadState(ctx, pool, uuid.NewString()) }, lead.ErrNotFound},
 		{"add to a missing pool", func(s *dynamo.Store, _, _, _ string) error {
-			return s.AddLeadState(ctx, uuid.NewString(), &lead.LeadState{ID: uuid.NewString(), Name: "x"})
+			return s.AddLeadState(ctx, uuid.NewString(), &lead.State{ID: uuid.NewString(), Name: "x"})
 		}, lead.ErrNotFound},
 		{"add an existing state", func(s *dynamo.Store, pool, _, other string) error {
-			return s.AddLeadState(ctx, pool, &lead.LeadState{ID: other, Name: "again"})
+			return s.AddLeadState(ctx, pool, &lead.State{ID: other, Name: "again"})
 		}, dynamo.ErrExists},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
 			pool, def, other := uuid.NewString(), uuid.NewString(), uuid.NewString()
-			mustNil(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: uuid.NewString(), Name: "P"}, &lead.LeadState{ID: def, Name: "New"}))
-			mustNil(t, s.AddLeadState(ctx, pool, &lead.LeadState{ID: other, Name: "Won"}))
+			awstest.Must(t, s.CreatePool(ctx, &lead.Pool{ID: pool, OrganizationID: uuid.NewString(), Name: "P"}, &lead.State{ID: def, Name: "New"}))
+			awstest.Must(t, s.AddLeadState(ctx, pool, &lead.State{ID: other, Name: "Won"}))
 			if err := tt.do(s, pool, def, other); !errors.Is(err, tt.want) {
 				t.Errorf("got %v; want %v", err, tt.want)
 			}
-			if p, _ := s.GetPool(ctx, pool); p == nil || p.DefaultLeadStateID != def || len(p.LeadStateIDs) != 2 {
+			if p, _ := s.Pool(ctx, pool); p == nil || p.DefaultLeadStateID != def || len(p.LeadStateIDs) != 2 {
 				t.Errorf("a refused write changed the pool: %+v", p)
 			}
 		})

@@ -1,6 +1,3 @@
-// Package eventbus publishes the service's domain events to Amazon EventBridge with
-// PutEvents: in batches within the API's limits, with partial failures reported per event,
-// and with an event too large for the bus replaced by a reference to its entry.
 package eventbus
 
 import (

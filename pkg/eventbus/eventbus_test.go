@@ -47,12 +47,12 @@ func accepted(in *eventbridge.PutEventsInput) *eventbridge.PutEventsOutput {
 func entry(i int, dataBytes int) lead.EntryAdded {
 	return lead.NewEntryAdded(&lead.Entry{
 		ID:             fmt.Sprintf("0196b8e2-4c00-7a3b-8f21-%012d", i),
-		TableID:        "7b1e3c52-2f0a-4c3e-9d55-0c1f3b8e6a10",
+		PoolID:         "7b1e3c52-2f0a-4c3e-9d55-0c1f3b8e6a10",
 		OrganizationID: "3f6c9a1e-8d2b-4f7a-b5c4-2e1d0a9b8c7d",
 		WebhookID:      "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
 		LeadStateID:    "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
 		CreatedAt:      time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC),
-		Data:           map[string]any{"note": strings.Repeat("x", dataBytes), "age": json.Number("36")},
+		Data:           map[string]any{"note": strings.Repeat("x", dataBytes), "age": lead.Number("36")},
 	})
 }
 
@@ -237,7 +237,7 @@ func TestPublishReplacesAnOversizedEventWithAReference(t *testing.T) {
 	ref := details[1]
 	e, _ := ref["entry"].(map[string]any)
 	want := map[string]any{
-		"id": big.Entry.ID, "tableId": big.Entry.TableID, "organizationId": big.Entry.OrganizationID,
+		"id": big.Entry.ID, "tableId": big.Entry.PoolID, "organizationId": big.Entry.OrganizationID,
 		"leadStateId": big.Entry.LeadStateID, "createdAt": "2026-05-10T12:00:00Z",
 	}
 	if fmt.Sprint(e) != fmt.Sprint(want) || ref["truncated"] != true {

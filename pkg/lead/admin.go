@@ -2,18 +2,12 @@ package lead
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // Errors the admin stores return; the services turn them into coded *Error values.
@@ -26,7 +20,7 @@ var (
 	ErrChanged = errors.New("item changed concurrently")
 )
 
-// Admin limits (SPEC §6 and the management issue).
+// Limits of the management operations.
 const (
 	// MaxNameLen is the longest name, in characters, of a webhook, pool, lead state or field.
 	MaxNameLen = 200
@@ -35,20 +29,12 @@ const (
 	// DefaultListLimit and MaxListLimit bound one page of a webhook listing.
 	DefaultListLimit = 50
 	MaxListLimit     = 100
-	// MaxAdminBodyBytes is the largest management request body accepted.
-	MaxAdminBodyBytes = 16 << 10
 )
-
-// PublicPath returns the path of a webhook's public ingest endpoint; callers prefix the
-// scheme, host and stage they serve it under.
-func PublicPath(webhookID string) string {
-	return "/public/ingress_webhooks/" + webhookID
-}
 
 // WebhookStore is what the webhook admin service needs from storage.
 type WebhookStore interface {
-	// GetPool returns the pool with the id, or nil if there is none.
-	GetPool(ctx context.Context, tableID string) (*Pool, error)
+	// Pool returns the pool with the id, or nil if there is none.
+	Pool(ctx context.Context, poolID string) (*Pool, error)
 	// CreateWebhook writes a new webhook.
 	CreateWebhook(ctx context.Context, w *Webhook) error
 	// RotateWebhook replaces the token hash in one conditional write and returns the
@@ -75,23 +61,13 @@ type WebhookAdmin struct {
 // NewWebhookAdmin returns an admin service with the wall clock and UUIDv4 webhook ids;
 // hasher may be nil for a service that only lists and deletes.
 func NewWebhookAdmin(store WebhookStore, hasher *Hasher) *WebhookAdmin {
-	return &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewWebhookID}
+	return &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewID}
 }
 
-// NewWebhookID returns a random UUIDv4: a webhook id is part of a public URL, so it must
-// reveal nothing, not even its creation time.
-func NewWebhookID() (string, error) {
-	id, err := uuid.NewRandom()
-	if err != nil {
-		return "", fmt.Errorf("new webhook id: %w", err)
-	}
-	return id.String(), nil
-}
-
-// CreateWebhookInput is the body of POST /admin/ingress_webhooks.
+// CreateWebhookInput asks for a new webhook on a pool of an organization.
 type CreateWebhookInput struct {
 	OrganizationID string
-	TableID        string
+	PoolID         string
 	Name           string
 }
 
@@ -115,7 +91,7 @@ type WebhookSummary struct {
 	ID                     string    `json:"id"`
 	URL                    string    `json:"url,omitempty"`
 	OrganizationID         string    `json:"organizationId"`
-	TableID                string    `json:"tableId"`
+	PoolID                 string    `json:"tableId"`
 	Name                   string    `json:"name"`
 	CreatedAt              time.Time `json:"createdAt"`
 	RotatedAt              time.Time `json:"rotatedAt,omitzero"`
@@ -127,7 +103,7 @@ func Summarize(w *Webhook) WebhookSummary {
 	s := WebhookSummary{
 		ID:             w.ID,
 		OrganizationID: w.OrganizationID,
-		TableID:        w.TableID,
+		PoolID:         w.PoolID,
 		Name:           w.Name,
 		CreatedAt:      w.CreatedAt.UTC(),
 	}
@@ -166,23 +142,23 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	var details []Detail
 	orgID, d := uuidField("organizationId", in.OrganizationID)
 	details = append(details, d...)
-	tableID, d := uuidField("tableId", in.TableID)
+	poolID, d := uuidField("tableId", in.PoolID)
 	details = append(details, d...)
 	name, d := nameField("name", in.Name)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	if s.Hasher == nil {
 		return nil, fmt.Errorf("create webhook: no token hasher configured")
 	}
-	pool, err := s.Store.GetPool(ctx, tableID)
+	pool, err := s.Store.Pool(ctx, poolID)
 	if err != nil {
-		return nil, fmt.Errorf("create webhook: read pool %s: %w", tableID, err)
+		return nil, fmt.Errorf("create webhook: read pool %s: %w", poolID, err)
 	}
 	if pool == nil || pool.OrganizationID != orgID {
 		// One answer for both: a caller learns nothing about other organizations' pools.
-		return nil, invalid("the lead pool does not exist in this organization",
+		return nil, Invalid("the lead pool does not exist in this organization",
 			Detail{Path: "tableId", Problem: "no lead pool with this id in the organization"})
 	}
 	id, err := s.NewID()
@@ -196,7 +172,7 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	w := &Webhook{
 		ID:             id,
 		OrganizationID: orgID,
-		TableID:        tableID,
+		PoolID:         poolID,
 		Name:           name,
 		TokenHash:      s.Hasher.Hash(token),
 		CreatedAt:      s.Now().UTC().Truncate(time.Second),
@@ -215,7 +191,7 @@ func (s *WebhookAdmin) Rotate(ctx context.Context, in RotateWebhookInput) (*Rota
 	details = append(details, d...)
 	details = append(details, graceDetails(in.GracePeriod)...)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	if s.Hasher == nil {
 		return nil, fmt.Errorf("rotate webhook %s: no token hasher configured", id)
@@ -256,11 +232,11 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 		details = append(details, Detail{Path: "limit", Problem: fmt.Sprintf("must be between 1 and %d", MaxListLimit)})
 	}
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	ws, next, err := s.Store.ListWebhooks(ctx, orgID, limit, in.Cursor)
 	if errors.Is(err, ErrInvalidCursor) {
-		return nil, invalid("the cursor is not one this listing returned",
+		return nil, Invalid("the cursor is not one this listing returned",
 			Detail{Path: "cursor", Problem: "invalid cursor; pass nextCursor of the previous page unchanged"})
 	}
 	if err != nil {
@@ -277,7 +253,7 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 func (s *WebhookAdmin) Delete(ctx context.Context, webhookID string) error {
 	id, details := uuidField("id", webhookID)
 	if len(details) > 0 {
-		return invalid(validationMessage(details), details...)
+		return InvalidDetails(details...)
 	}
 	err := s.Store.DeleteWebhook(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -287,130 +263,6 @@ func (s *WebhookAdmin) Delete(ctx context.Context, webhookID string) error {
 		return fmt.Errorf("delete webhook %s: %w", id, err)
 	}
 	return nil
-}
-
-// ParseCreateWebhook parses the body of a create request strictly: one JSON object with the
-// string fields organizationId, tableId and name, and nothing else.
-func ParseCreateWebhook(raw []byte) (CreateWebhookInput, error) {
-	obj, err := adminObject(raw, false)
-	if err != nil {
-		return CreateWebhookInput{}, err
-	}
-	var in CreateWebhookInput
-	fields := map[string]*string{"organizationId": &in.OrganizationID, "tableId": &in.TableID, "name": &in.Name}
-	var details []Detail
-	for _, k := range obj.keys {
-		dst, known := fields[k]
-		if !known {
-			details = append(details, Detail{Path: jsonPath("", k), Problem: "unknown field"})
-			continue
-		}
-		s, ok := obj.values[k].(string)
-		if !ok {
-			details = append(details, Detail{Path: jsonPath("", k), Problem: "must be a string, got " + kindOf(obj.values[k])})
-			continue
-		}
-		*dst = s
-	}
-	for _, k := range []string{"organizationId", "tableId", "name"} {
-		if _, ok := obj.values[k]; !ok {
-			details = append(details, Detail{Path: k, Problem: "required"})
-		}
-	}
-	if len(details) > 0 {
-		return CreateWebhookInput{}, invalid(validationMessage(details), details...)
-	}
-	return in, nil
-}
-
-// ParseRotateWebhook parses the optional body of a rotate request: empty, or one JSON object
-// with an optional integer gracePeriodSeconds (0 to 604800).
-func ParseRotateWebhook(webhookID string, raw []byte) (RotateWebhookInput, error) {
-	in := RotateWebhookInput{WebhookID: webhookID}
-	obj, err := adminObject(raw, true)
-	if err != nil || obj == nil {
-		return in, err
-	}
-	var details []Detail
-	for _, k := range obj.keys {
-		if k != "gracePeriodSeconds" {
-			details = append(details, Detail{Path: jsonPath("", k), Problem: "unknown field"})
-			continue
-		}
-		n, ok := obj.values[k].(json.Number)
-		secs, perr := int64(0), error(nil)
-		if ok {
-			secs, perr = strconv.ParseInt(string(n), 10, 64)
-		}
-		if !ok || perr != nil || secs < 0 || secs > int64(MaxGracePeriod/time.Second) {
-			details = append(details, Detail{Path: "gracePeriodSeconds",
-				Problem: fmt.Sprintf("must be a whole number of seconds from 0 to %d", int64(MaxGracePeriod/time.Second))})
-			continue
-		}
-		in.GracePeriod = time.Duration(secs) * time.Second
-	}
-	if len(details) > 0 {
-		return in, invalid(validationMessage(details), details...)
-	}
-	return in, nil
-}
-
-// ParseListWebhooks reads the query of a list request: organizationId (required), limit and
-// cursor; any other parameter is a 400.
-func ParseListWebhooks(query map[string]string) (ListWebhooksInput, error) {
-	var in ListWebhooksInput
-	var details []Detail
-	for _, k := range slices.Sorted(maps.Keys(query)) {
-		v := query[k]
-		switch k {
-		case "organizationId":
-			in.OrganizationID = v
-		case "cursor":
-			in.Cursor = v
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > MaxListLimit {
-				details = append(details, Detail{Path: "limit", Problem: fmt.Sprintf("must be a whole number from 1 to %d", MaxListLimit)})
-				continue
-			}
-			in.Limit = n
-		default:
-			details = append(details, Detail{Path: jsonPath("", k), Problem: "unknown query parameter"})
-		}
-	}
-	if _, ok := query["organizationId"]; !ok {
-		details = append(details, Detail{Path: "organizationId", Problem: "required query parameter"})
-	}
-	if len(details) > 0 {
-		return in, invalid(validationMessage(details), details...)
-	}
-	return in, nil
-}
-
-// adminObject decodes a management body strictly into one JSON object. An empty body is
-// nil when optional is true.
-func adminObject(raw []byte, optional bool) (*object, error) {
-	if len(raw) > MaxAdminBodyBytes {
-		return nil, Errorf(ETOOLARGE, "the body is larger than %d KiB", MaxAdminBodyBytes>>10)
-	}
-	if !utf8.Valid(raw) {
-		return nil, invalid("the body is not valid UTF-8", Detail{Path: "$", Problem: "invalid UTF-8"})
-	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
-		if optional {
-			return nil, nil
-		}
-		return nil, invalid("the body is empty; send a JSON object", Detail{Path: "$", Problem: "empty body"})
-	}
-	v, err := decodeStrict(raw)
-	if err != nil {
-		return nil, err
-	}
-	obj, ok := v.(*object)
-	if !ok {
-		return nil, invalid("the body must be a JSON object", Detail{Path: "$", Problem: "must be an object, got " + kindOf(v)})
-	}
-	return obj, nil
 }
 
 // uuidField validates an id and returns it lower-cased, the form ids are stored in.

@@ -11,18 +11,18 @@ import (
 // organizations' custom fields.
 type CatalogStore interface {
 	// CreatePool writes the pool with state as its first and default lead state, atomically.
-	CreatePool(ctx context.Context, p *Pool, state *LeadState) error
-	// GetPool returns the pool with the id, or nil if there is none.
-	GetPool(ctx context.Context, tableID string) (*Pool, error)
+	CreatePool(ctx context.Context, p *Pool, state *State) error
+	// Pool returns the pool with the id, or nil if there is none.
+	Pool(ctx context.Context, poolID string) (*Pool, error)
 	// AddLeadState adds a lead state to an existing pool (ErrNotFound otherwise).
-	AddLeadState(ctx context.Context, tableID string, state *LeadState) error
+	AddLeadState(ctx context.Context, poolID string, state *State) error
 	// SetDefaultLeadState names the pool's default; ErrNotFound when the pool has no such state.
-	SetDefaultLeadState(ctx context.Context, tableID, stateID string) error
+	SetDefaultLeadState(ctx context.Context, poolID, stateID string) error
 	// DeleteLeadState removes a lead state that is not the default; ErrNotFound when it
 	// does not exist, ErrChanged when it is (or just became) the default.
-	DeleteLeadState(ctx context.Context, tableID, stateID string) error
+	DeleteLeadState(ctx context.Context, poolID, stateID string) error
 	// ListLeadStates returns the pool's lead states.
-	ListLeadStates(ctx context.Context, tableID string) ([]LeadState, error)
+	ListLeadStates(ctx context.Context, poolID string) ([]State, error)
 	// PutCustomField creates or replaces a custom field.
 	PutCustomField(ctx context.Context, f *CustomField) error
 	// ListCustomFields returns the organization's custom fields.
@@ -40,7 +40,7 @@ type Catalog struct {
 
 // NewCatalog returns a catalog service with random UUIDv4 ids.
 func NewCatalog(store CatalogStore) *Catalog {
-	return &Catalog{Store: store, NewID: NewWebhookID}
+	return &Catalog{Store: store, NewID: NewID}
 }
 
 // CreatePoolInput names a new pool and its first lead state, which becomes the default.
@@ -55,7 +55,7 @@ func notFound(what string) *Error {
 }
 
 // CreatePool creates a pool with its default lead state.
-func (c *Catalog) CreatePool(ctx context.Context, in CreatePoolInput) (*Pool, *LeadState, error) {
+func (c *Catalog) CreatePool(ctx context.Context, in CreatePoolInput) (*Pool, *State, error) {
 	if in.LeadStateName == "" {
 		in.LeadStateName = "New"
 	}
@@ -67,7 +67,7 @@ func (c *Catalog) CreatePool(ctx context.Context, in CreatePoolInput) (*Pool, *L
 	stateName, d := nameField("leadState", in.LeadStateName)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return nil, nil, invalid(validationMessage(details), details...)
+		return nil, nil, InvalidDetails(details...)
 	}
 	poolID, err := c.NewID()
 	if err != nil {
@@ -78,20 +78,20 @@ func (c *Catalog) CreatePool(ctx context.Context, in CreatePoolInput) (*Pool, *L
 		return nil, nil, err
 	}
 	p := &Pool{ID: poolID, OrganizationID: orgID, Name: name, DefaultLeadStateID: stateID, LeadStateIDs: []string{stateID}, Schema: Schema{}}
-	st := &LeadState{ID: stateID, TableID: poolID, Name: stateName}
+	st := &State{ID: stateID, PoolID: poolID, Name: stateName}
 	if err := c.Store.CreatePool(ctx, p, st); err != nil {
 		return nil, nil, fmt.Errorf("create pool: %w", err)
 	}
 	return p, st, nil
 }
 
-// GetPool returns a pool with its schema.
-func (c *Catalog) GetPool(ctx context.Context, tableID string) (*Pool, error) {
-	id, details := uuidField("tableId", tableID)
+// Pool returns a pool with its schema.
+func (c *Catalog) Pool(ctx context.Context, poolID string) (*Pool, error) {
+	id, details := uuidField("tableId", poolID)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
-	p, err := c.Store.GetPool(ctx, id)
+	p, err := c.Store.Pool(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get pool %s: %w", id, err)
 	}
@@ -102,18 +102,18 @@ func (c *Catalog) GetPool(ctx context.Context, tableID string) (*Pool, error) {
 }
 
 // AddLeadState adds a lead state to a pool.
-func (c *Catalog) AddLeadState(ctx context.Context, tableID, name string) (*LeadState, error) {
+func (c *Catalog) AddLeadState(ctx context.Context, poolID, name string) (*State, error) {
 	var details []Detail
-	poolID, d := uuidField("tableId", tableID)
+	poolID, d := uuidField("tableId", poolID)
 	details = append(details, d...)
 	stateName, d := nameField("name", name)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	// Looking first keeps the common mistake out of the transaction: a cancelled one is
 	// costly, and the local DynamoDB mishandles its rollback.
-	p, err := c.Store.GetPool(ctx, poolID)
+	p, err := c.Store.Pool(ctx, poolID)
 	if err != nil {
 		return nil, fmt.Errorf("add lead state: read pool %s: %w", poolID, err)
 	}
@@ -124,7 +124,7 @@ func (c *Catalog) AddLeadState(ctx context.Context, tableID, name string) (*Lead
 	if err != nil {
 		return nil, err
 	}
-	st := &LeadState{ID: id, TableID: poolID, Name: stateName}
+	st := &State{ID: id, PoolID: poolID, Name: stateName}
 	err = c.Store.AddLeadState(ctx, poolID, st)
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFound("lead pool")
@@ -136,8 +136,8 @@ func (c *Catalog) AddLeadState(ctx context.Context, tableID, name string) (*Lead
 }
 
 // SetDefaultLeadState makes an existing lead state the pool's default.
-func (c *Catalog) SetDefaultLeadState(ctx context.Context, tableID, stateID string) error {
-	poolID, stID, err := poolAndState(tableID, stateID)
+func (c *Catalog) SetDefaultLeadState(ctx context.Context, poolID, stateID string) error {
+	poolID, stID, err := poolAndState(poolID, stateID)
 	if err != nil {
 		return err
 	}
@@ -152,15 +152,15 @@ func (c *Catalog) SetDefaultLeadState(ctx context.Context, tableID, stateID stri
 }
 
 // DeleteLeadState deletes a lead state; the default cannot be deleted.
-func (c *Catalog) DeleteLeadState(ctx context.Context, tableID, stateID string) error {
-	poolID, stID, err := poolAndState(tableID, stateID)
+func (c *Catalog) DeleteLeadState(ctx context.Context, poolID, stateID string) error {
+	poolID, stID, err := poolAndState(poolID, stateID)
 	if err != nil {
 		return err
 	}
-	isDefault := invalid("the default lead state cannot be deleted; make another state the default first",
+	isDefault := Invalid("the default lead state cannot be deleted; make another state the default first",
 		Detail{Path: "leadStateId", Problem: "is the pool's default lead state"})
 	// The read gives the precise answer; the transaction's conditions still guard a race.
-	p, err := c.Store.GetPool(ctx, poolID)
+	p, err := c.Store.Pool(ctx, poolID)
 	switch {
 	case err != nil:
 		return fmt.Errorf("delete lead state: read pool %s: %w", poolID, err)
@@ -184,8 +184,8 @@ func (c *Catalog) DeleteLeadState(ctx context.Context, tableID, stateID string) 
 }
 
 // ListLeadStates returns the pool (for its default) and its lead states.
-func (c *Catalog) ListLeadStates(ctx context.Context, tableID string) (*Pool, []LeadState, error) {
-	p, err := c.GetPool(ctx, tableID)
+func (c *Catalog) ListLeadStates(ctx context.Context, poolID string) (*Pool, []State, error) {
+	p, err := c.Pool(ctx, poolID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -233,7 +233,7 @@ func (c *Catalog) CreateCustomField(ctx context.Context, in CreateCustomFieldInp
 		seen[o] = true
 	}
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	id, err := c.NewID()
 	if err != nil {
@@ -250,7 +250,7 @@ func (c *Catalog) CreateCustomField(ctx context.Context, in CreateCustomFieldInp
 func (c *Catalog) ListCustomFields(ctx context.Context, organizationID string) ([]CustomField, error) {
 	orgID, details := uuidField("organizationId", organizationID)
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	fs, err := c.Store.ListCustomFields(ctx, orgID)
 	if err != nil {
@@ -267,7 +267,7 @@ func (c *Catalog) DeleteCustomField(ctx context.Context, organizationID, fieldID
 	id, d := uuidField("id", fieldID)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return invalid(validationMessage(details), details...)
+		return InvalidDetails(details...)
 	}
 	err := c.Store.DeleteCustomField(ctx, orgID, id)
 	if errors.Is(err, ErrNotFound) {
@@ -279,14 +279,14 @@ func (c *Catalog) DeleteCustomField(ctx context.Context, organizationID, fieldID
 	return nil
 }
 
-func poolAndState(tableID, stateID string) (string, string, error) {
+func poolAndState(poolID, stateID string) (string, string, error) {
 	var details []Detail
-	poolID, d := uuidField("tableId", tableID)
+	poolID, d := uuidField("tableId", poolID)
 	details = append(details, d...)
 	stID, d := uuidField("leadStateId", stateID)
 	details = append(details, d...)
 	if len(details) > 0 {
-		return "", "", invalid(validationMessage(details), details...)
+		return "", "", InvalidDetails(details...)
 	}
 	return poolID, stID, nil
 }

@@ -1,34 +1,12 @@
 package lead
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 )
-
-// IsUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form (either case).
-func IsUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // CustomFieldIDs returns the ids named in customFieldData that can be looked up (UUIDs),
 // lower-cased, in a stable order.
@@ -44,12 +22,13 @@ func (b *Body) CustomFieldIDs() []string {
 
 // ValidateCustomFields checks customFieldData against the organization's custom fields
 // (keyed by lower-case id) and returns the values to store, keyed by lower-case id. Values
-// must have the field's type: the coercions of SPEC §3 belong to the pool schema only.
+// must have the field's own type: a string is no number here. The coercions of Coerce
+// (numeric strings, "true"/"false", one string for a list) belong to the pool schema only.
 func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (map[string]any, error) {
 	out := make(map[string]any, len(data))
 	var details []Detail
 	for _, k := range slices.Sorted(maps.Keys(data)) {
-		path := jsonPath("customFieldData", k)
+		path := DetailPath("customFieldData", k)
 		f, ok := fields[strings.ToLower(k)]
 		if !IsUUID(k) || !ok {
 			details = append(details, Detail{Path: path, Problem: "not a custom field of this organization"})
@@ -63,7 +42,7 @@ func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (m
 		out[strings.ToLower(k)] = v
 	}
 	if len(details) > 0 {
-		return nil, invalid(validationMessage(details), details...)
+		return nil, InvalidDetails(details...)
 	}
 	return out, nil
 }
@@ -80,7 +59,7 @@ func customFieldValue(f CustomField, v any) (any, string) {
 		}
 		return nil, fmt.Sprintf("%s expects a string, got %s", name, valueType(v))
 	case CustomNumber:
-		if n, ok := v.(json.Number); ok {
+		if n, ok := v.(Number); ok {
 			return n, ""
 		}
 		return nil, fmt.Sprintf("%s expects a number, got %s", name, valueType(v))

@@ -1,7 +1,6 @@
 package lead
 
 import (
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -31,7 +30,7 @@ func TestValidateCustomFields(t *testing.T) {
 		want any
 	}{
 		{"text", text, "hello", "hello"},
-		{"number", num, json.Number("12.5"), json.Number("12.5")},
+		{"number", num, Number("12.5"), Number("12.5")},
 		{"boolean", flag, true, true},
 		{"date", date, "1990-02-28", "1990-02-28"},
 		{"select", source, "instagram_ad", "instagram_ad"},
@@ -58,7 +57,7 @@ func TestValidateCustomFields(t *testing.T) {
 	}{
 		{"unknown id", "00000000-0000-4000-8000-00000000000f", "x", "not a custom field"},
 		{"not a uuid", "lead_source", "x", "not a custom field"},
-		{"text gets number", text, json.Number("1"), "expects a string"},
+		{"text gets number", text, Number("1"), "expects a string"},
 		{"number gets word", num, "lots", "expects a number"},
 		{"number gets numeric string", num, "12", "expects a number"},
 		{"boolean gets true string", flag, "true", "expects a boolean"},

@@ -15,7 +15,7 @@ const (
 	ETOOLARGE     Code = "too_large"     // 413
 	EINVALID      Code = "invalid"       // 400 Validation failed
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
-	EMISMATCH     Code = "key_reuse"     // 422 idempotency key reused with another body
+	EKEYREUSED    Code = "key_reused"    // 422 Idempotency key reused with another body
 	EINTERNAL     Code = "internal"      // 500
 )
 
@@ -67,7 +67,7 @@ func DefaultReason(code Code) string {
 		return "Validation failed"
 	case ENOLEADSTATE:
 		return "No default lead state"
-	case EMISMATCH:
+	case EKEYREUSED:
 		return "Idempotency key reused"
 	default:
 		return "Internal error"
@@ -83,7 +83,12 @@ func ErrorCode(err error) Code {
 	return EINTERNAL
 }
 
-// invalid builds the 400 Validation failed error with details.
-func invalid(message string, details ...Detail) *Error {
+// Invalid builds the 400 Validation failed error with a message and details.
+func Invalid(message string, details ...Detail) *Error {
 	return &Error{Code: EINVALID, Reason: DefaultReason(EINVALID), Message: message, Details: details}
+}
+
+// InvalidDetails builds the 400 Validation failed error whose message sums up the details.
+func InvalidDetails(details ...Detail) *Error {
+	return Invalid(validationMessage(details), details...)
 }

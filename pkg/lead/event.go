@@ -33,7 +33,7 @@ func NewEntryAdded(e *Entry) EntryAdded {
 // that would otherwise exceed the event bus's size limit.
 type EntryRef struct {
 	ID             string    `json:"id"`
-	TableID        string    `json:"tableId"`
+	PoolID         string    `json:"tableId"`
 	OrganizationID string    `json:"organizationId"`
 	LeadStateID    string    `json:"leadStateId"`
 	CreatedAt      time.Time `json:"createdAt"`
@@ -52,7 +52,7 @@ func (a EntryAdded) Ref() EntryAddedRef {
 	return EntryAddedRef{
 		Entry: EntryRef{
 			ID:             a.Entry.ID,
-			TableID:        a.Entry.TableID,
+			PoolID:         a.Entry.PoolID,
 			OrganizationID: a.Entry.OrganizationID,
 			LeadStateID:    a.Entry.LeadStateID,
 			CreatedAt:      a.Entry.CreatedAt,

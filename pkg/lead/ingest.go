@@ -4,14 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // ErrSchemaChanged is returned by IngestStore.PutEntry when the schema lock lost a race:
@@ -41,7 +37,7 @@ type IngestStore interface {
 	Webhook(ctx context.Context, id string) (*Webhook, error)
 	// Pool returns the pool and the organization's custom fields with the given ids (keyed
 	// by id) in one read; the pool is nil if it does not exist.
-	Pool(ctx context.Context, tableID, organizationID string, customFieldIDs []string) (*Pool, map[string]CustomField, error)
+	PoolWithFields(ctx context.Context, poolID, organizationID string, customFieldIDs []string) (*Pool, map[string]CustomField, error)
 	// PutEntry commits the entry, locking lock.New in the pool schema and recording idem
 	// (when not nil) in the same transaction. It returns ErrSchemaChanged when the schema
 	// is no longer lock.Locked (a key of lock.New got locked meanwhile),
@@ -58,18 +54,34 @@ type SchemaLock struct {
 	New    Schema
 }
 
-// IngestRequest is one POST to a webhook, as the API adapter hands it over.
-type IngestRequest struct {
+// Payload is a request body as it arrived, not yet decoded. The API adapter implements it
+// for each content type it accepts; the service asks for the bytes and the decoded body
+// only once the caller is authenticated, so a caller without a valid token learns nothing
+// from the body checks.
+type Payload interface {
+	// Bytes returns the body with any transport encoding (base64) undone: the bytes an
+	// idempotency key is checked against. A body of more than max bytes is an ETOOLARGE
+	// *Error, a broken transport encoding an EINVALID one.
+	Bytes(max int) ([]byte, error)
+	// Decode parses the body into lead fields within the limits, the body size included;
+	// every failure is a coded *Error.
+	Decode(lim Limits) (*Body, error)
+}
+
+// IngestCommand is one request to create a lead entry, as the API adapter read it.
+type IngestCommand struct {
+	// WebhookID is the webhook addressed, as sent (not yet checked to be a UUID).
 	WebhookID string
-	// Token is the value of the single token header; TokenHeaders counts how many token
-	// headers came (a repeated header is a 401).
-	Token        string
-	TokenHeaders int
-	Body         []byte
-	Base64       bool
-	// IdempotencyKey is the Idempotency-Key header; IdempotencyKeys counts those headers.
-	IdempotencyKey  string
-	IdempotencyKeys int
+	// Token is the webhook token the caller presented.
+	Token string
+	// IdempotencyKey is the caller's idempotency key, "" when none was sent.
+	IdempotencyKey string
+	// IdempotencyKeyErr, when not nil, is why the adapter could not accept the idempotency
+	// key (sent twice, not printable ASCII…): a coded error reported after authentication
+	// and the body size check, in the place of the key's own checks.
+	IdempotencyKeyErr error
+	// Payload is the undecoded body.
+	Payload Payload
 }
 
 // IngestResult is a stored (or replayed) entry and its 201 body.
@@ -84,33 +96,28 @@ type IngestResult struct {
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
 const IdempotencyWindow = 24 * time.Hour
 
-// IngestService turns authenticated POSTs into lead entries.
+// IngestService turns authenticated requests into lead entries. Render writes an entry as
+// the API answers it (the 201 body, also kept for idempotent replays): that representation
+// is the adapter's, the service only stores it.
 type IngestService struct {
 	Store  IngestStore
 	Hasher *Hasher
+	Render func(*Entry) ([]byte, error)
 	Limits Limits
 	Now    func() time.Time
 	NewID  func() (string, error)
 }
 
 // NewIngestService returns a service with the default limits, the wall clock and UUIDv7 ids.
-func NewIngestService(store IngestStore, hasher *Hasher) *IngestService {
+func NewIngestService(store IngestStore, hasher *Hasher, render func(*Entry) ([]byte, error)) *IngestService {
 	return &IngestService{
 		Store:  store,
 		Hasher: hasher,
+		Render: render,
 		Limits: DefaultLimits(),
 		Now:    time.Now,
 		NewID:  NewEntryID,
 	}
-}
-
-// NewEntryID returns a UUIDv7, so entry sort keys follow creation time.
-func NewEntryID() (string, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return "", fmt.Errorf("new entry id: %w", err)
-	}
-	return id.String(), nil
 }
 
 // maxLockAttempts bounds how often a request re-reads the schema after losing a lock race;
@@ -118,20 +125,17 @@ func NewEntryID() (string, error) {
 const maxLockAttempts = 8
 
 // Ingest authenticates the request, validates the body against the pool and stores one
-// entry, in the order of checks of SPEC §2.1.
-func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, error) {
-	switch {
-	case req.TokenHeaders == 0:
-		return nil, Errorf(EUNAUTHORIZED, "the x-rocketlead-ingress-token header is missing")
-	case req.TokenHeaders > 1 || strings.Contains(req.Token, ","):
-		return nil, Errorf(EUNAUTHORIZED, "send the x-rocketlead-ingress-token header exactly once")
-	case !WellFormedToken(req.Token):
+// entry, in the documented order: token well-formed, webhook exists, token matches, then
+// the body (size, idempotency key, shape, custom fields, schema, default lead state).
+// Nothing about the body is looked at before the caller is authenticated.
+func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestResult, error) {
+	if !WellFormedToken(cmd.Token) {
 		return nil, Errorf(EUNAUTHORIZED, "the token must be the 64 hex characters shown when the webhook was created or rotated")
 	}
-	if !IsUUID(req.WebhookID) {
+	if !IsUUID(cmd.WebhookID) {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}
-	wh, err := s.Store.Webhook(ctx, strings.ToLower(req.WebhookID))
+	wh, err := s.Store.Webhook(ctx, strings.ToLower(cmd.WebhookID))
 	if err != nil {
 		return nil, fmt.Errorf("read webhook: %w", err)
 	}
@@ -139,34 +143,36 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}
 	now := s.Now()
-	if !s.Hasher.Verify(wh, req.Token, now) {
+	if !s.Hasher.Verify(wh, cmd.Token, now) {
 		return nil, Errorf(EUNAUTHORIZED, "the token does not match this webhook")
 	}
 
-	raw, err := s.decodeBody(req)
+	if cmd.Payload == nil {
+		return nil, fmt.Errorf("ingest into webhook %s: the command carries no payload", wh.ID)
+	}
+	raw, err := cmd.Payload.Bytes(s.Limits.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
+	if cmd.IdempotencyKeyErr != nil {
+		return nil, cmd.IdempotencyKeyErr
+	}
 	var idem *IdempotencyRecord
-	if req.IdempotencyKeys > 0 {
-		if req.IdempotencyKeys > 1 || !validIdempotencyKey(req.IdempotencyKey) {
-			return nil, invalid("the Idempotency-Key header must be sent once, with 1 to 255 printable ASCII characters",
-				Detail{Path: "headers.Idempotency-Key", Problem: "invalid"})
-		}
+	if cmd.IdempotencyKey != "" {
 		sum := sha256.Sum256(raw)
-		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: req.IdempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
+		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: cmd.IdempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 		if res, err := s.replay(ctx, idem, now); res != nil || err != nil {
 			return res, err
 		}
 	}
-	body, err := ParseBody(raw, s.Limits)
+	body, err := cmd.Payload.Decode(s.Limits)
 	if err != nil {
 		return nil, err
 	}
 
-	pool, fields, err := s.Store.Pool(ctx, wh.TableID, wh.OrganizationID, body.CustomFieldIDs())
+	pool, fields, err := s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, body.CustomFieldIDs())
 	if err != nil {
-		return nil, fmt.Errorf("read pool %s: %w", wh.TableID, err)
+		return nil, fmt.Errorf("read pool %s: %w", wh.PoolID, err)
 	}
 	if pool == nil {
 		return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
@@ -184,7 +190,7 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 	}
 	e := &Entry{
 		ID:              id,
-		TableID:         wh.TableID,
+		PoolID:          wh.PoolID,
 		OrganizationID:  wh.OrganizationID,
 		CustomFieldData: customData,
 		CreatedAt:       now.UTC().Truncate(time.Second),
@@ -196,7 +202,7 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 			return nil, err
 		}
 		res := &IngestResult{Entry: e}
-		if res.Body, err = json.Marshal(e); err != nil {
+		if res.Body, err = s.Render(e); err != nil {
 			return nil, fmt.Errorf("render entry %s: %w", e.ID, err)
 		}
 		if idem != nil {
@@ -216,8 +222,8 @@ func (s *IngestService) Ingest(ctx context.Context, req IngestRequest) (*IngestR
 		if !errors.Is(err, ErrSchemaChanged) || attempt == maxLockAttempts {
 			return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, pool.ID, err)
 		}
-		if pool, _, err = s.Store.Pool(ctx, wh.TableID, wh.OrganizationID, nil); err != nil {
-			return nil, fmt.Errorf("re-read pool %s: %w", wh.TableID, err)
+		if pool, _, err = s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, nil); err != nil {
+			return nil, fmt.Errorf("re-read pool %s: %w", wh.PoolID, err)
 		}
 		if pool == nil {
 			return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
@@ -236,22 +242,9 @@ func (s *IngestService) replay(ctx context.Context, want *IdempotencyRecord, now
 		return nil, nil
 	}
 	if subtle.ConstantTimeCompare(rec.RequestHash, want.RequestHash) != 1 {
-		return nil, Errorf(EMISMATCH, "this Idempotency-Key was already used with a different body")
+		return nil, Errorf(EKEYREUSED, "this Idempotency-Key was already used with a different body")
 	}
 	return &IngestResult{Body: rec.Response, Replayed: true}, nil
-}
-
-// validIdempotencyKey reports whether k is 1–255 printable ASCII characters.
-func validIdempotencyKey(k string) bool {
-	if len(k) < 1 || len(k) > 255 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x20 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // prepare checks the body against the pool as last read and fills the entry's data and
@@ -262,7 +255,7 @@ func (s *IngestService) prepare(e *Entry, pool *Pool, body *Body) (SchemaLock, e
 		return SchemaLock{}, err
 	}
 	if n := len(pool.Schema) + len(newKeys); len(newKeys) > 0 && n > s.Limits.MaxSchemaKeys {
-		return SchemaLock{}, invalid(fmt.Sprintf("the pool schema is full: %d new keys would make %d, at most %d", len(newKeys), n, s.Limits.MaxSchemaKeys),
+		return SchemaLock{}, Invalid(fmt.Sprintf("the pool schema is full: %d new keys would make %d, at most %d", len(newKeys), n, s.Limits.MaxSchemaKeys),
 			Detail{Path: "data", Problem: "too many distinct keys in this pool"})
 	}
 	if pool.DefaultLeadStateID == "" || !pool.HasLeadState(pool.DefaultLeadStateID) {
@@ -271,29 +264,4 @@ func (s *IngestService) prepare(e *Entry, pool *Pool, body *Body) (SchemaLock, e
 	e.Data = data
 	e.LeadStateID = pool.DefaultLeadStateID
 	return SchemaLock{Locked: pool.Schema, New: newKeys}, nil
-}
-
-func (s *IngestService) decodeBody(req IngestRequest) ([]byte, error) {
-	max := s.Limits.MaxBodyBytes
-	if !req.Base64 {
-		if len(req.Body) > max {
-			return nil, tooLarge(max)
-		}
-		return req.Body, nil
-	}
-	if base64.StdEncoding.DecodedLen(len(req.Body)) > max+2 {
-		return nil, tooLarge(max)
-	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(string(req.Body))
-	if err != nil {
-		return nil, invalid("the body is not valid base64", Detail{Path: "$", Problem: "invalid base64"})
-	}
-	if len(raw) > max {
-		return nil, tooLarge(max)
-	}
-	return raw, nil
-}
-
-func tooLarge(max int) *Error {
-	return Errorf(ETOOLARGE, "the body is larger than %d KiB", max>>10)
 }

@@ -1,6 +1,3 @@
-// Package lead is the domain of RocketLead ingress webhooks: webhooks, lead pools and their
-// schemas, custom fields, lead entries, tokens, request validation and the ingest service.
-// It depends on nothing of AWS; adapters in sibling packages implement its interfaces.
 package lead
 
 import "time"
@@ -33,7 +30,7 @@ type Schema map[string]FieldType
 type Webhook struct {
 	ID                     string
 	OrganizationID         string
-	TableID                string
+	PoolID                 string
 	Name                   string
 	TokenHash              []byte
 	PreviousTokenHash      []byte
@@ -63,17 +60,18 @@ func (p *Pool) HasLeadState(id string) bool {
 	return false
 }
 
-// LeadState is one state a lead can be in, within a pool.
-type LeadState struct {
-	ID      string
-	TableID string
-	Name    string
+// State is a lead state of a pool: one state a lead can be in.
+type State struct {
+	ID     string
+	PoolID string
+	Name   string
 }
 
 // CustomFieldType is the type of an organization's custom field.
 type CustomFieldType string
 
-// The custom field types of SPEC §4.
+// The custom field types: free text, a number, a boolean, a date (YYYY-MM-DD), one option of
+// a list (select) or several (multiselect).
 const (
 	CustomText        CustomFieldType = "text"
 	CustomNumber      CustomFieldType = "number"
@@ -102,11 +100,12 @@ type CustomField struct {
 }
 
 // Entry is a lead entry as stored and as returned in the 201 body and the event.
-// CreatedAt is whole seconds in UTC, so its JSON form is RFC 3339 as in the SPEC.
-// Data values are string, json.Number, bool, []string or nil.
+// CreatedAt is whole seconds in UTC, so its JSON form is RFC 3339 without fractions,
+// as the API documents it.
+// Data values are string, Number, bool, []string or nil.
 type Entry struct {
 	ID              string         `json:"id"`
-	TableID         string         `json:"tableId"`
+	PoolID          string         `json:"tableId"`
 	OrganizationID  string         `json:"organizationId"`
 	Data            map[string]any `json:"data"`
 	CustomFieldData map[string]any `json:"customFieldData,omitempty"`

@@ -1,6 +1,7 @@
 package lead
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -120,3 +121,18 @@ func splitNumber(s string) (neg bool, digits string, exp int, ok bool) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// Number is a decimal number in the canonical form CanonicalNumber returns. It renders as a
+// JSON number, digit for digit.
+type Number string
+
+// String returns the decimal digits of n.
+func (n Number) String() string { return string(n) }
+
+// MarshalJSON renders n as a JSON number.
+func (n Number) MarshalJSON() ([]byte, error) {
+	if _, ok := CanonicalNumber(string(n)); !ok {
+		return nil, fmt.Errorf("render number %q: not a number DynamoDB can store", string(n))
+	}
+	return []byte(n), nil
+}

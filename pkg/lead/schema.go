@@ -1,7 +1,6 @@
 package lead
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,7 +13,7 @@ func InferType(v any) (FieldType, bool) {
 	switch v.(type) {
 	case string:
 		return TypeString, true
-	case json.Number:
+	case Number:
 		return TypeNumber, true
 	case bool:
 		return TypeBoolean, true
@@ -24,7 +23,7 @@ func InferType(v any) (FieldType, bool) {
 	return "", false
 }
 
-// Coerce converts v to the locked type t using only the coercions of SPEC §3: a numeric
+// Coerce converts v to the locked type t using only the coercions the API documents: a numeric
 // string into number, "true"/"false" into boolean, a single string into string[].
 // ok is false when v neither matches t nor can be coerced.
 func Coerce(v any, t FieldType) (out any, ok bool) {
@@ -37,11 +36,11 @@ func Coerce(v any, t FieldType) (out any, ok bool) {
 		return s, ok
 	case TypeNumber:
 		switch x := v.(type) {
-		case json.Number:
+		case Number:
 			return x, true
 		case string:
 			if c, ok := CanonicalNumber(x); ok {
-				return json.Number(c), true
+				return Number(c), true
 			}
 		}
 	case TypeBoolean:
@@ -105,7 +104,7 @@ func valueType(v any) string {
 	if t, ok := InferType(v); ok {
 		return string(t)
 	}
-	return kindOf(v)
+	return KindOf(v)
 }
 
 func mismatch(typeErrors map[string]TypeError) *Error {
@@ -115,7 +114,7 @@ func mismatch(typeErrors map[string]TypeError) *Error {
 	for i, k := range keys {
 		te := typeErrors[k]
 		parts[i] = fmt.Sprintf("%s expected %s, got %s", k, te.Expected, te.Got)
-		details[i] = Detail{Path: jsonPath("data", k), Problem: fmt.Sprintf("expected %s, got %s", te.Expected, te.Got)}
+		details[i] = Detail{Path: DetailPath("data", k), Problem: fmt.Sprintf("expected %s, got %s", te.Expected, te.Got)}
 	}
 	return &Error{
 		Code:       EINVALID,

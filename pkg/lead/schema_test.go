@@ -1,7 +1,6 @@
 package lead
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 )
@@ -15,12 +14,12 @@ func TestCoerce(t *testing.T) {
 		ok   bool
 	}{
 		{"string to string", "a", TypeString, "a", true},
-		{"number never becomes string", json.Number("123"), TypeString, nil, false},
+		{"number never becomes string", Number("123"), TypeString, nil, false},
 		{"bool never becomes string", true, TypeString, nil, false},
 		{"list never becomes string", []string{"a"}, TypeString, nil, false},
-		{"number", json.Number("2.5"), TypeNumber, json.Number("2.5"), true},
-		{"numeric string", "25", TypeNumber, json.Number("25"), true},
-		{"numeric string canonical", "25.10", TypeNumber, json.Number("25.1"), true},
+		{"number", Number("2.5"), TypeNumber, Number("2.5"), true},
+		{"numeric string", "25", TypeNumber, Number("25"), true},
+		{"numeric string canonical", "25.10", TypeNumber, Number("25.1"), true},
 		{"non-numeric string", "25 years", TypeNumber, nil, false},
 		{"spaced numeric string", " 25", TypeNumber, nil, false},
 		{"bool to number", true, TypeNumber, nil, false},
@@ -29,10 +28,10 @@ func TestCoerce(t *testing.T) {
 		{"false string", "false", TypeBoolean, false, true},
 		{"TRUE string", "TRUE", TypeBoolean, nil, false},
 		{"yes string", "yes", TypeBoolean, nil, false},
-		{"number to bool", json.Number("1"), TypeBoolean, nil, false},
+		{"number to bool", Number("1"), TypeBoolean, nil, false},
 		{"list", []string{"a", "b"}, TypeStringList, []string{"a", "b"}, true},
 		{"single string to list", "a", TypeStringList, []string{"a"}, true},
-		{"number to list", json.Number("1"), TypeStringList, nil, false},
+		{"number to list", Number("1"), TypeStringList, nil, false},
 		{"null always", nil, TypeNumber, nil, true},
 	}
 	for _, tt := range tests {
@@ -50,14 +49,14 @@ func TestSchemaApply(t *testing.T) {
 	t.Run("infers new keys and coerces locked ones", func(t *testing.T) {
 		stored, newKeys, err := schema.Apply(map[string]any{
 			"email": "a@b.co", "age": "41", "vip": "true", "tags": "hot",
-			"city": "Oslo", "score": json.Number("9"), "ok": true, "list": []string{}, "unset": nil,
+			"city": "Oslo", "score": Number("9"), "ok": true, "list": []string{}, "unset": nil,
 		})
 		if err != nil {
 			t.Fatalf("Apply error = %v", err)
 		}
 		wantStored := map[string]any{
-			"email": "a@b.co", "age": json.Number("41"), "vip": true, "tags": []string{"hot"},
-			"city": "Oslo", "score": json.Number("9"), "ok": true, "list": []string{}, "unset": nil,
+			"email": "a@b.co", "age": Number("41"), "vip": true, "tags": []string{"hot"},
+			"city": "Oslo", "score": Number("9"), "ok": true, "list": []string{}, "unset": nil,
 		}
 		if !reflect.DeepEqual(stored, wantStored) {
 			t.Errorf("stored = %#v; want %#v", stored, wantStored)
@@ -68,7 +67,7 @@ func TestSchemaApply(t *testing.T) {
 		}
 	})
 	t.Run("a mismatch fails the whole request with typeErrors", func(t *testing.T) {
-		_, _, err := schema.Apply(map[string]any{"email": json.Number("123"), "age": "old", "city": "Oslo"})
+		_, _, err := schema.Apply(map[string]any{"email": Number("123"), "age": "old", "city": "Oslo"})
 		e, ok := err.(*Error)
 		if !ok || e.Code != EINVALID {
 			t.Fatalf("Apply error = %v; want Validation failed", err)

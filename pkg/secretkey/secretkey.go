@@ -1,4 +1,3 @@
-// Package secretkey reads the server-side token hashing key from AWS Secrets Manager.
 package secretkey
 
 import (

@@ -70,7 +70,7 @@ type itemQuery struct {
 // its default lead state, a select custom field and a webhook whose token is known.
 type fixture struct {
 	OrganizationID string
-	TableID        string
+	PoolID         string
 	LeadStateID    string
 	CustomFieldID  string
 	WebhookID      string
@@ -89,7 +89,7 @@ func seed(t testing.TB, l *localAWS, table string) *fixture {
 	ctx := context.Background()
 	f := &fixture{
 		OrganizationID: uuid.NewString(),
-		TableID:        uuid.NewString(),
+		PoolID:         uuid.NewString(),
 		LeadStateID:    uuid.NewString(),
 		CustomFieldID:  uuid.NewString(),
 		WebhookID:      uuid.NewString(),
@@ -107,15 +107,15 @@ func seed(t testing.TB, l *localAWS, table string) *fixture {
 			t.Fatalf("seed: %v", err)
 		}
 	}
-	check(store.CreatePool(ctx, &lead.Pool{ID: f.TableID, OrganizationID: f.OrganizationID, Name: "Inbound leads"},
-		&lead.LeadState{ID: f.LeadStateID, Name: "New"}))
+	check(store.CreatePool(ctx, &lead.Pool{ID: f.PoolID, OrganizationID: f.OrganizationID, Name: "Inbound leads"},
+		&lead.State{ID: f.LeadStateID, Name: "New"}))
 	check(store.PutCustomField(ctx, &lead.CustomField{ID: f.CustomFieldID, OrganizationID: f.OrganizationID,
 		Name: "Lead source", Type: lead.CustomSelect, Options: []string{"instagram_ad", "website"}}))
 	hasher, err := lead.NewHasher([]byte(tokenKey))
 	check(err)
 	f.Token, err = lead.NewToken()
 	check(err)
-	check(store.CreateWebhook(ctx, &lead.Webhook{ID: f.WebhookID, OrganizationID: f.OrganizationID, TableID: f.TableID,
+	check(store.CreateWebhook(ctx, &lead.Webhook{ID: f.WebhookID, OrganizationID: f.OrganizationID, PoolID: f.PoolID,
 		Name: "Zapier", TokenHash: hasher.Hash(f.Token), CreatedAt: time.Now()}))
 	return f
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
@@ -145,7 +146,7 @@ func (s *session) url(id string) string {
 	if s.baseURL == "" {
 		return ""
 	}
-	return strings.TrimRight(s.baseURL, "/") + lead.PublicPath(id)
+	return strings.TrimRight(s.baseURL, "/") + apigw.PublicPath(id)
 }
 
 // print writes v as JSON with --json, or the table rows (a header first) otherwise.
@@ -222,7 +223,7 @@ func viewPool(p *lead.Pool) poolView {
 
 type leadStateView struct {
 	ID      string `json:"id"`
-	TableID string `json:"tableId"`
+	PoolID  string `json:"tableId"`
 	Name    string `json:"name"`
 	Default bool   `json:"default"`
 }
@@ -253,60 +254,60 @@ func poolCreate(ctx context.Context, name string, args []string, out io.Writer, 
 		return err
 	}
 	return s.print(struct {
-		Pool      poolView      `json:"pool"`
-		LeadState leadStateView `json:"leadState"`
-	}{viewPool(p), leadStateView{ID: st.ID, TableID: p.ID, Name: st.Name, Default: true}},
-		[][]string{{"TABLE ID", "ORGANIZATION", "NAME", "DEFAULT LEAD STATE"}, {p.ID, p.OrganizationID, p.Name, st.ID + " (" + st.Name + ")"}})
+		Pool  poolView      `json:"pool"`
+		State leadStateView `json:"leadState"`
+	}{viewPool(p), leadStateView{ID: st.ID, PoolID: p.ID, Name: st.Name, Default: true}},
+		[][]string{{"POOL ID", "ORGANIZATION", "NAME", "DEFAULT LEAD STATE"}, {p.ID, p.OrganizationID, p.Name, st.ID + " (" + st.Name + ")"}})
 }
 
 func poolGet(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	table := fs.String("table", "", "pool (table) id")
-	s, err := parse(ctx, fs, args, out, getenv, "table")
+	pool := fs.String("pool", "", "pool id (the API's tableId)")
+	s, err := parse(ctx, fs, args, out, getenv, "pool")
 	if err != nil {
 		return err
 	}
-	p, err := s.catalog().GetPool(ctx, *table)
+	p, err := s.catalog().Pool(ctx, *pool)
 	if err != nil {
 		return err
 	}
 	v := viewPool(p)
-	rows := [][]string{{"TABLE ID", "ORGANIZATION", "NAME", "DEFAULT LEAD STATE", "LEAD STATES", "SCHEMA KEYS"},
+	rows := [][]string{{"POOL ID", "ORGANIZATION", "NAME", "DEFAULT LEAD STATE", "LEAD STATES", "SCHEMA KEYS"},
 		{v.ID, v.OrganizationID, v.Name, v.DefaultLeadStateID, fmt.Sprint(len(v.LeadStateIDs)), fmt.Sprint(len(v.Schema))}}
 	return s.print(v, rows)
 }
 
 func leadStateAdd(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	table := fs.String("table", "", "pool (table) id")
+	pool := fs.String("pool", "", "pool id (the API's tableId)")
 	stateName := fs.String("name", "", "lead state name")
-	s, err := parse(ctx, fs, args, out, getenv, "table", "name")
+	s, err := parse(ctx, fs, args, out, getenv, "pool", "name")
 	if err != nil {
 		return err
 	}
-	st, err := s.catalog().AddLeadState(ctx, *table, *stateName)
+	st, err := s.catalog().AddLeadState(ctx, *pool, *stateName)
 	if err != nil {
 		return err
 	}
-	v := leadStateView{ID: st.ID, TableID: st.TableID, Name: st.Name}
-	return s.print(v, [][]string{{"ID", "NAME", "TABLE ID"}, {v.ID, v.Name, v.TableID}})
+	v := leadStateView{ID: st.ID, PoolID: st.PoolID, Name: st.Name}
+	return s.print(v, [][]string{{"ID", "NAME", "POOL ID"}, {v.ID, v.Name, v.PoolID}})
 }
 
 func leadStateList(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	table := fs.String("table", "", "pool (table) id")
-	s, err := parse(ctx, fs, args, out, getenv, "table")
+	pool := fs.String("pool", "", "pool id (the API's tableId)")
+	s, err := parse(ctx, fs, args, out, getenv, "pool")
 	if err != nil {
 		return err
 	}
-	p, states, err := s.catalog().ListLeadStates(ctx, *table)
+	p, states, err := s.catalog().ListLeadStates(ctx, *pool)
 	if err != nil {
 		return err
 	}
 	views := make([]leadStateView, 0, len(states))
 	rows := [][]string{{"ID", "NAME", "DEFAULT"}}
 	for _, st := range states {
-		v := leadStateView{ID: st.ID, TableID: p.ID, Name: st.Name, Default: st.ID == p.DefaultLeadStateID}
+		v := leadStateView{ID: st.ID, PoolID: p.ID, Name: st.Name, Default: st.ID == p.DefaultLeadStateID}
 		views = append(views, v)
 		def := ""
 		if v.Default {
@@ -328,17 +329,17 @@ func leadStateDelete(ctx context.Context, name string, args []string, out io.Wri
 func leadStateChange(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string,
 	change func(*lead.Catalog, context.Context, string, string) error, outcome string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	table := fs.String("table", "", "pool (table) id")
+	pool := fs.String("pool", "", "pool id (the API's tableId)")
 	id := fs.String("id", "", "lead state id")
-	s, err := parse(ctx, fs, args, out, getenv, "table", "id")
+	s, err := parse(ctx, fs, args, out, getenv, "pool", "id")
 	if err != nil {
 		return err
 	}
-	if err := change(s.catalog(), ctx, *table, *id); err != nil {
+	if err := change(s.catalog(), ctx, *pool, *id); err != nil {
 		return err
 	}
-	res := map[string]string{"tableId": strings.ToLower(*table), "leadStateId": strings.ToLower(*id), "result": outcome}
-	return s.print(res, [][]string{{"TABLE ID", "LEAD STATE", "RESULT"}, {res["tableId"], res["leadStateId"], outcome}})
+	res := map[string]string{"tableId": strings.ToLower(*pool), "leadStateId": strings.ToLower(*id), "result": outcome}
+	return s.print(res, [][]string{{"POOL ID", "LEAD STATE", "RESULT"}, {res["tableId"], res["leadStateId"], outcome}})
 }
 
 func customFieldCreate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
@@ -405,9 +406,9 @@ func customFieldDelete(ctx context.Context, name string, args []string, out io.W
 func webhookCreate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	org := fs.String("org", "", "organization id")
-	table := fs.String("table", "", "pool (table) id")
+	pool := fs.String("pool", "", "pool id (the API's tableId)")
 	hookName := fs.String("name", "", "webhook name")
-	s, err := parse(ctx, fs, args, out, getenv, "org", "table", "name")
+	s, err := parse(ctx, fs, args, out, getenv, "org", "pool", "name")
 	if err != nil {
 		return err
 	}
@@ -415,7 +416,7 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	if err != nil {
 		return err
 	}
-	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, TableID: *table, Name: *hookName})
+	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName})
 	if err != nil {
 		return err
 	}
@@ -467,7 +468,7 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 	if err != nil {
 		return err
 	}
-	rows := [][]string{{"ID", "NAME", "TABLE ID", "CREATED", "ROTATED", "URL"}}
+	rows := [][]string{{"ID", "NAME", "POOL ID", "CREATED", "ROTATED", "URL"}}
 	for i := range page.Webhooks {
 		w := &page.Webhooks[i]
 		w.URL = s.url(w.ID)
@@ -475,7 +476,7 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 		if !w.RotatedAt.IsZero() {
 			rotated = lead.FormatTime(w.RotatedAt)
 		}
-		rows = append(rows, []string{w.ID, w.Name, w.TableID, lead.FormatTime(w.CreatedAt), rotated, w.URL})
+		rows = append(rows, []string{w.ID, w.Name, w.PoolID, lead.FormatTime(w.CreatedAt), rotated, w.URL})
 	}
 	if page.NextCursor != "" {
 		rows = append(rows, []string{"next page: --cursor " + page.NextCursor})

@@ -7,15 +7,15 @@
 //	go run ./infra/ops/rlctl <noun> <verb> [flags]
 //
 //	pool create --org ID --name NAME [--lead-state New]
-//	pool get --table ID
-//	lead-state add --table ID --name NAME
-//	lead-state list --table ID
-//	lead-state set-default --table ID --id STATE
-//	lead-state delete --table ID --id STATE
+//	pool get --pool ID
+//	lead-state add --pool ID --name NAME
+//	lead-state list --pool ID
+//	lead-state set-default --pool ID --id STATE
+//	lead-state delete --pool ID --id STATE
 //	custom-field create --org ID --name NAME --type text|number|boolean|date|select|multiselect [--options a,b]
 //	custom-field list --org ID
 //	custom-field delete --org ID --id FIELD
-//	webhook create --org ID --table ID --name NAME
+//	webhook create --org ID --pool ID --name NAME
 //	webhook rotate --id WEBHOOK [--grace 1h]
 //	webhook list --org ID [--limit N] [--cursor C]
 //	webhook delete --id WEBHOOK
@@ -56,15 +56,15 @@ func (e usageError) Error() string { return e.msg }
 const usage = `usage: rlctl <noun> <verb> [flags]
 
   pool create --org ID --name NAME [--lead-state New]
-  pool get --table ID
-  lead-state add --table ID --name NAME
-  lead-state list --table ID
-  lead-state set-default --table ID --id STATE
-  lead-state delete --table ID --id STATE
+  pool get --pool ID
+  lead-state add --pool ID --name NAME
+  lead-state list --pool ID
+  lead-state set-default --pool ID --id STATE
+  lead-state delete --pool ID --id STATE
   custom-field create --org ID --name NAME --type text|number|boolean|date|select|multiselect [--options a,b]
   custom-field list --org ID
   custom-field delete --org ID --id FIELD
-  webhook create --org ID --table ID --name NAME
+  webhook create --org ID --pool ID --name NAME
   webhook rotate --id WEBHOOK [--grace 1h]
   webhook list --org ID [--limit N] [--cursor C]
   webhook delete --id WEBHOOK

@@ -60,7 +60,7 @@ func (c *cli) mustJSON(v any, args ...string) string {
 // ingest is the production ingest handler on the same table.
 func (c *cli) ingest(id, token string) int {
 	c.t.Helper()
-	h, err := app.Ingress(context.Background(), c.env.Config, c.env.App, c.env.App.Logger())
+	h, err := app.Ingest(context.Background(), c.env.Config, c.env.App, c.env.App.Logger())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -82,23 +82,23 @@ func TestCLIManagesPoolsStatesFieldsAndWebhooks(t *testing.T) {
 			ID                 string `json:"id"`
 			DefaultLeadStateID string `json:"defaultLeadStateId"`
 		} `json:"pool"`
-		LeadState struct{ Name string } `json:"leadState"`
+		State struct{ Name string } `json:"leadState"`
 	}
 	c.mustJSON(&created, "pool", "create", "--org", org, "--name", "Inbound")
 	pool := created.Pool.ID
-	if !lead.IsUUID(pool) || created.LeadState.Name != "New" {
+	if !lead.IsUUID(pool) || created.State.Name != "New" {
 		t.Fatalf("pool create = %+v; want a pool with the default lead state New", created)
 	}
 
 	var st struct{ ID string }
-	c.mustJSON(&st, "lead-state", "add", "--table", pool, "--name", "Qualified")
-	c.mustJSON(nil, "lead-state", "set-default", "--table", pool, "--id", st.ID)
+	c.mustJSON(&st, "lead-state", "add", "--pool", pool, "--name", "Qualified")
+	c.mustJSON(nil, "lead-state", "set-default", "--pool", pool, "--id", st.ID)
 	var states []struct {
 		ID      string
 		Name    string
 		Default bool
 	}
-	c.mustJSON(&states, "lead-state", "list", "--table", pool)
+	c.mustJSON(&states, "lead-state", "list", "--pool", pool)
 	if len(states) != 2 {
 		t.Fatalf("lead-state list = %+v; want 2 states", states)
 	}
@@ -107,12 +107,12 @@ func TestCLIManagesPoolsStatesFieldsAndWebhooks(t *testing.T) {
 			t.Errorf("state %s default = %v; want only %s", s.Name, s.Default, st.ID)
 		}
 	}
-	c.mustJSON(nil, "lead-state", "delete", "--table", pool, "--id", created.Pool.DefaultLeadStateID)
+	c.mustJSON(nil, "lead-state", "delete", "--pool", pool, "--id", created.Pool.DefaultLeadStateID)
 	var got struct {
 		DefaultLeadStateID string   `json:"defaultLeadStateId"`
 		LeadStateIDs       []string `json:"leadStateIds"`
 	}
-	c.mustJSON(&got, "pool", "get", "--table", pool)
+	c.mustJSON(&got, "pool", "get", "--pool", pool)
 	if got.DefaultLeadStateID != st.ID || len(got.LeadStateIDs) != 1 {
 		t.Errorf("pool get = %+v; want only the new default %s", got, st.ID)
 	}
@@ -147,7 +147,7 @@ func TestCLIManagesPoolsStatesFieldsAndWebhooks(t *testing.T) {
 
 	// Webhooks: create and rotate print the token, which works; list never does.
 	var hook struct{ ID, URL, Token string }
-	c.mustJSON(&hook, "webhook", "create", "--org", org, "--table", pool, "--name", "Zapier")
+	c.mustJSON(&hook, "webhook", "create", "--org", org, "--pool", pool, "--name", "Zapier")
 	if hook.URL != "https://hooks.example.com/public/ingress_webhooks/"+hook.ID || !lead.WellFormedToken(hook.Token) {
 		t.Errorf("webhook create = %+v; want a URL under --base-url and a token", hook)
 	}
@@ -243,20 +243,20 @@ func TestCLIRejectsBadCommands(t *testing.T) {
 	}{
 		{"no verb", []string{"webhook"}, true, "noun and a verb"},
 		{"unknown command", []string{"webhook", "explode"}, true, "unknown command"},
-		{"missing flags", []string{"webhook", "create", "--org", org}, true, "--name, --table"},
+		{"missing flags", []string{"webhook", "create", "--org", org}, true, "--name, --pool"},
 		{"unknown flag", []string{"webhook", "list", "--org", org, "--colour"}, true, "colour"},
 		{"stray argument", []string{"webhook", "list", "--org", org, "extra"}, true, "extra"},
 		{"bad grace duration", []string{"webhook", "rotate", "--id", uuid.NewString(), "--grace", "soon"}, true, "grace"},
 		{"grace too long", []string{"webhook", "rotate", "--id", uuid.NewString(), "--grace", "169h"}, false, "gracePeriodSeconds"},
 		{"rotate unknown webhook", []string{"webhook", "rotate", "--id", uuid.NewString()}, false, "Webhook not found"},
-		{"webhook on another organization's pool", []string{"webhook", "create", "--org", org, "--table", pool.Pool.ID, "--name", "x"}, false, "tableId"},
+		{"webhook on another organization's pool", []string{"webhook", "create", "--org", org, "--pool", pool.Pool.ID, "--name", "x"}, false, "tableId"},
 		{"webhook id not a UUID", []string{"webhook", "delete", "--id", "nope"}, false, "must be a UUID"},
 		{"garbage cursor", []string{"webhook", "list", "--org", org, "--cursor", "zzz"}, false, "cursor"},
 		{"unknown field type", []string{"custom-field", "create", "--org", org, "--name", "x", "--type", "color"}, false, "type"},
 		{"select without options", []string{"custom-field", "create", "--org", org, "--name", "x", "--type", "select"}, false, "options"},
 		{"text with options", []string{"custom-field", "create", "--org", org, "--name", "x", "--type", "text", "--options", "a"}, false, "options"},
-		{"delete the default lead state", []string{"lead-state", "delete", "--table", pool.Pool.ID, "--id", pool.Pool.DefaultLeadStateID}, false, "default lead state"},
-		{"pool that does not exist", []string{"pool", "get", "--table", uuid.NewString()}, false, "no lead pool"},
+		{"delete the default lead state", []string{"lead-state", "delete", "--pool", pool.Pool.ID, "--id", pool.Pool.DefaultLeadStateID}, false, "default lead state"},
+		{"pool that does not exist", []string{"pool", "get", "--pool", uuid.NewString()}, false, "no lead pool"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,7 +277,7 @@ func TestCLIRejectsBadCommands(t *testing.T) {
 		})
 	}
 	// The refused delete left the pool as it was.
-	p, err := dynamo.New(c.env.DB, awstest.Table).GetPool(context.Background(), pool.Pool.ID)
+	p, err := dynamo.New(c.env.DB, awstest.Table).Pool(context.Background(), pool.Pool.ID)
 	if err != nil || p == nil || p.DefaultLeadStateID != pool.Pool.DefaultLeadStateID {
 		t.Errorf("pool after refused delete = %+v, %v", p, err)
 	}

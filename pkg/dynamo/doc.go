@@ -1,0 +1,55 @@
+// Package dynamo stores webhooks, pools, lead states, custom fields, entries and
+// idempotency records in one DynamoDB table, and turns the table's stream into
+// table.entry.added events. It implements the store interfaces of package lead and is
+// written for real DynamoDB: its 4 KB expression limit, 400 KB items, 38-digit numbers and
+// its failure modes; emulator quirks it tolerates are named where they are.
+//
+// # Item layout
+//
+// Keys are the strings pk and sk:
+//
+//	webhook              WEBHOOK#<id>       WEBHOOK
+//	pool                 TABLE#<poolId>     TABLE
+//	lead state           TABLE#<poolId>     LEADSTATE#<id>
+//	entry                TABLE#<poolId>     ENTRY#<uuidv7>
+//	custom field         ORG#<orgId>        CUSTOMFIELD#<id>
+//	idempotency record   WEBHOOK#<id>       IDEMPOTENCY#<key>
+//
+// The TABLE# prefix and the tableId attribute carry the API's name for a pool id. The index
+// gsi1 lists an organization's webhooks in creation order. Idempotency records expire
+// through the table's TTL attribute (expiresAt); expiry is also compared in code, since TTL
+// deletion is late and emulators never do it.
+//
+// # Reads
+//
+// The webhook read is strongly consistent, so a rotation or a delete bites at once. The
+// ingest read of the pool and the organization's custom fields is one BatchGetItem
+// (PoolWithFields). Every decoder reports a missing or malformed attribute as an error
+// naming it; nothing is read as a silent zero value.
+//
+// # Schema lock and entry write
+//
+// An entry that locks no new key and carries no idempotency key is one conditional PutItem.
+// Otherwise it is one TransactWriteItems: the schema update, the entry and the idempotency
+// record commit together or not at all. The schema update is conditional:
+//
+//   - the first lock of a pool writes the whole map, on condition that the pool has no
+//     schema attribute yet, so a pool never holds an empty schema map;
+//   - up to 100 new keys, each key is its own nested SET with attribute_not_exists, so
+//     requests adding different keys do not conflict;
+//   - past that, per-key conditions would exceed the 4 KB expression limit, so the merged
+//     map is written on condition that the schema still has the size that was read (keys
+//     are never removed, so an unchanged size is an unchanged schema).
+//
+// A failed schema condition is lead.ErrSchemaChanged, a taken idempotency key
+// lead.ErrIdempotencyKeyTaken, and a failed condition on the entry itself means an earlier
+// attempt of this very write committed: success. Item sizes are checked before writing
+// (ItemSize), since not every engine enforces DynamoDB's 400 KB.
+//
+// # Events
+//
+// The committed entry item is the outbox. The stream handler (filtered to new ENTRY#
+// items) decodes each record's new image exactly (numbers stay decimal strings), publishes
+// the events in batches and reports only the records whose event the bus did not accept,
+// so Lambda retries those alone and then sends them to the on-failure destination.
+package dynamo

@@ -1,0 +1,118 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// newPool creates a pool with a default lead state and returns it as PoolWithFields reads it.
+func newPool(t *testing.T, s *dynamo.Store) *lead.Pool {
+	t.Helper()
+	ctx := context.Background()
+	org, id := uuid.NewString(), uuid.NewString()
+	awstest.Must(t, s.CreatePool(ctx, &lead.Pool{ID: id, OrganizationID: org, Name: "P"}, &lead.State{ID: uuid.NewString(), Name: "New"}))
+	p, _, err := s.PoolWithFields(ctx, id, org, nil)
+	awstest.Must(t, err)
+	return p
+}
+
+func newEntry(p *lead.Pool, data map[string]any) *lead.Entry {
+	id, _ := lead.NewEntryID()
+	return &lead.Entry{ID: id, PoolID: p.ID, OrganizationID: p.OrganizationID, WebhookID: uuid.NewString(),
+		LeadStateID: p.DefaultLeadStateID, CreatedAt: time.Now().UTC().Truncate(time.Second), Data: data}
+}
+
+func TestPutEntryLocksManyKeysWithinTheExpressionLimit(t *testing.T) {
+	for _, tc := range []struct {
+		n      int
+		seeded bool
+	}{{100, false}, {101, true}, {150, false}, {500, true}} {
+		t.Run(fmt.Sprintf("%d keys, schema seeded %v", tc.n, tc.seeded), func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			p := newPool(t, s)
+			if tc.seeded {
+				// A non-empty schema, so the size condition is checked against a real count.
+				awstest.Must(t, s.PutEntry(ctx, newEntry(p, map[string]any{"seed": "x"}), lead.SchemaLock{Locked: p.Schema, New: lead.Schema{"seed": lead.TypeString}}, nil))
+				p, _, _ = s.PoolWithFields(ctx, p.ID, p.OrganizationID, nil)
+			}
+			data, keys := map[string]any{}, lead.Schema{}
+			for i := range tc.n - len(p.Schema) {
+				k := fmt.Sprintf("field_%03d", i)
+				data[k], keys[k] = lead.Number(fmt.Sprint(i)), lead.TypeNumber
+			}
+			awstest.Must(t, s.PutEntry(ctx, newEntry(p, data), lead.SchemaLock{Locked: p.Schema, New: keys}, nil))
+			got, _, err := s.PoolWithFields(ctx, p.ID, p.OrganizationID, nil)
+			awstest.Must(t, err)
+			if len(got.Schema) != tc.n || got.Schema["field_000"] != lead.TypeNumber {
+				t.Errorf("schema has %d keys (field_000 %q); want %d", len(got.Schema), got.Schema["field_000"], tc.n)
+			}
+			// The lock holds: locking one of those keys again, from the schema as it was, fails.
+			err = s.PutEntry(ctx, newEntry(p, map[string]any{"field_001": "one"}), lead.SchemaLock{Locked: p.Schema, New: lead.Schema{"field_001": lead.TypeString}}, nil)
+			if !errors.Is(err, lead.ErrSchemaChanged) {
+				t.Errorf("relocking field_001 = %v; want ErrSchemaChanged", err)
+			}
+		})
+	}
+}
+
+func TestPutEntryOutcomes(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(ctx context.Context, s *dynamo.Store, p *lead.Pool) error
+		want error // nil for success
+	}{
+		{"a key locked by another request since the read", func(ctx context.Context, s *dynamo.Store, p *lead.Pool) error {
+			awstest.Must(t, s.PutEntry(ctx, newEntry(p, map[string]any{"age": lead.Number("1")}), lead.SchemaLock{Locked: p.Schema, New: lead.Schema{"age": lead.TypeNumber}}, nil))
+			return s.PutEntry(ctx, newEntry(p, map[string]any{"age": "one"}), lead.SchemaLock{Locked: p.Schema, New: lead.Schema{"age": lead.TypeString}}, nil)
+		}, lead.ErrSchemaChanged},
+		{"a retried write of an entry that committed", func(ctx context.Context, s *dynamo.Store, p *lead.Pool) error {
+			e := newEntry(p, map[string]any{"a": "x"})
+			awstest.Must(t, s.PutEntry(ctx, e, lead.SchemaLock{Locked: p.Schema}, nil))
+			return s.PutEntry(ctx, e, lead.SchemaLock{Locked: p.Schema}, nil)
+		}, nil},
+		{"an idempotency key another request took", func(ctx context.Context, s *dynamo.Store, p *lead.Pool) error {
+			rec := func(e *lead.Entry) *lead.IdempotencyRecord {
+				return &lead.IdempotencyRecord{WebhookID: e.WebhookID, Key: "k", RequestHash: []byte("h"), EntryID: e.ID, Response: []byte("{}"),
+					CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+			}
+			first := newEntry(p, map[string]any{})
+			awstest.Must(t, s.PutEntry(ctx, first, lead.SchemaLock{Locked: p.Schema}, rec(first)))
+			second := newEntry(p, map[string]any{})
+			second.WebhookID = first.WebhookID
+			return s.PutEntry(ctx, second, lead.SchemaLock{Locked: p.Schema}, rec(second))
+		}, lead.ErrIdempotencyKeyTaken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			p := newPool(t, s)
+			err := tt.run(context.Background(), s, p)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("PutEntry = %v; want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPutEntryRefusesAnItemAboveDynamoDBsLimit(t *testing.T) {
+	s := newStore(t)
+	p := newPool(t, s)
+	big := make([]string, 1000)
+	for i := range big {
+		big[i] = fmt.Sprintf("%0420d", i)
+	}
+	err := s.PutEntry(context.Background(), newEntry(p, map[string]any{"big": big}), lead.SchemaLock{Locked: p.Schema, New: lead.Schema{"big": lead.TypeStringList}}, nil)
+	if lead.ErrorCode(err) != lead.ETOOLARGE {
+		t.Errorf("PutEntry(400 KB entry) = %v; want ETOOLARGE", err)
+	}
+}

@@ -1,0 +1,77 @@
+package wire
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// JSONPayload is a JSON request body as API Gateway delivers it: the text of the body and
+// whether it is base64-encoded. It implements lead.Payload, decoding nothing until the
+// service asks.
+type JSONPayload struct {
+	Body   string
+	Base64 bool
+
+	raw     []byte
+	rawErr  error
+	decoded bool
+}
+
+// Bytes returns the body with base64 undone: ETOOLARGE past max bytes, EINVALID for broken
+// base64. The result is kept, so Decode does not decode twice.
+func (p *JSONPayload) Bytes(max int) ([]byte, error) {
+	if !p.decoded {
+		p.raw, p.rawErr = DecodeBody(p.Body, p.Base64, max)
+		p.decoded = true
+	}
+	return p.raw, p.rawErr
+}
+
+// Decode parses the body as an ingest body within the limits.
+func (p *JSONPayload) Decode(lim lead.Limits) (*lead.Body, error) {
+	raw, err := p.Bytes(lim.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBody(raw, lim)
+}
+
+// DecodeBody returns the bytes of a body, decoding strict standard base64 when isBase64 is
+// set. A body of more than max bytes after decoding is an ETOOLARGE *lead.Error, checked
+// before decoding where the encoded length already says so; invalid base64 is EINVALID.
+func DecodeBody(body string, isBase64 bool, max int) ([]byte, error) {
+	if !isBase64 {
+		if len(body) > max {
+			return nil, tooLarge(max)
+		}
+		return []byte(body), nil
+	}
+	if base64.StdEncoding.DecodedLen(len(body)) > max+2 {
+		return nil, tooLarge(max)
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(body)
+	if err != nil {
+		return nil, lead.Invalid("the body is not valid base64", lead.Detail{Path: "$", Problem: "invalid base64"})
+	}
+	if len(raw) > max {
+		return nil, tooLarge(max)
+	}
+	return raw, nil
+}
+
+func tooLarge(max int) *lead.Error {
+	return lead.Errorf(lead.ETOOLARGE, "the body is larger than %d KiB", max>>10)
+}
+
+// EntryJSON renders an entry as the API returns it: the 201 body of an ingest and the
+// entry of an event.
+func EntryJSON(e *lead.Entry) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("render entry %s: %w", e.ID, err)
+	}
+	return b, nil
+}
