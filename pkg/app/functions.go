@@ -34,5 +34,7 @@ func Functions() []Function {
 		{LogicalID: "RotateWebhookFunction", Folder: "admin-rotate", HTTP: RotateWebhook},
 		{LogicalID: "ListWebhooksFunction", Folder: "admin-list", HTTP: ListWebhooks},
 		{LogicalID: "DeleteWebhookFunction", Folder: "admin-delete", HTTP: DeleteWebhook},
+		{LogicalID: "ShowSchemaFunction", Folder: "admin-schema-get", HTTP: ShowSchema},
+		{LogicalID: "PatchSchemaFunction", Folder: "admin-schema-patch", HTTP: PatchSchema},
 	}
 }

@@ -31,15 +31,21 @@
 //
 // An entry that locks no new key and carries no idempotency key is one conditional PutItem.
 // Otherwise it is one TransactWriteItems: the schema update, the entry and the idempotency
-// record commit together or not at all. The schema update is conditional:
+// record commit together or not at all. Every write of the schema adds one to the pool's
+// schemaVersion attribute, and the schema update is conditional:
 //
-//   - the first lock of a pool writes the whole map, on condition that the pool has no
-//     schema attribute yet, so a pool never holds an empty schema map;
-//   - up to 100 new keys, each key is its own nested SET with attribute_not_exists, so
-//     requests adding different keys do not conflict;
-//   - past that, per-key conditions would exceed the 4 KB expression limit, so the merged
-//     map is written on condition that the schema still has the size that was read (keys
-//     are never removed, so an unchanged size is an unchanged schema).
+//   - up to 100 new keys onto a schema that has keys, each key is its own nested SET with
+//     attribute_not_exists, so requests adding different keys do not conflict, and the
+//     schema must have room for them (size), so concurrent requests never push it past
+//     1,000 keys;
+//   - otherwise (the first lock of a pool, or more keys than per-key conditions fit in the
+//     4 KB expression limit) the merged map is written on condition that schemaVersion is
+//     still the one read. A version, not the size: an administrator's unlock can make a
+//     schema shrink and grow back to the same size with other types.
+//
+// Schema administration (ReplaceSchema) writes the whole map on the same version
+// condition; the map is an attribute value, bounded by the item size, not the expression
+// limit.
 //
 // A failed schema condition is lead.ErrSchemaChanged, a taken idempotency key
 // lead.ErrIdempotencyKeyTaken, and a failed condition on the entry itself means an earlier

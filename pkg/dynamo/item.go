@@ -330,6 +330,23 @@ func (r *itemReader) epoch(name string) time.Time {
 	return time.Unix(sec, 0)
 }
 
+// optInt returns an optional whole number attribute, 0 when absent.
+func (r *itemReader) optInt(name string) int64 {
+	if r.absent(name) {
+		return 0
+	}
+	n, ok := r.item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		r.fail(name, "want a number, got %T", r.item[name])
+		return 0
+	}
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		r.fail(name, "not a whole number: %v", err)
+	}
+	return i
+}
+
 // stringMap returns an optional map of strings, nil when absent.
 func (r *itemReader) stringMap(name string) map[string]string {
 	if r.absent(name) {
@@ -414,6 +431,7 @@ func poolFromItem(item map[string]types.AttributeValue) (*lead.Pool, error) {
 		Name:               r.s("name"),
 		DefaultLeadStateID: r.optS("defaultLeadStateId"),
 		Schema:             lead.Schema{},
+		SchemaVersion:      r.optInt(attrSchemaVersion),
 	}
 	for k, t := range r.stringMap("schema") {
 		if !lead.FieldType(t).Valid() {

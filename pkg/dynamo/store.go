@@ -33,14 +33,16 @@ type DB interface {
 
 // Store reads and writes the project's items in one DynamoDB table.
 type Store struct {
-	db           DB
-	table        string
-	maxItemBytes int
+	db            DB
+	table         string
+	maxItemBytes  int
+	maxSchemaKeys int
 }
 
 // New returns a Store on the named table.
 func New(db DB, table string) *Store {
-	return &Store{db: db, table: table, maxItemBytes: lead.DefaultLimits().MaxItemBytes}
+	lim := lead.DefaultLimits()
+	return &Store{db: db, table: table, maxItemBytes: lim.MaxItemBytes, maxSchemaKeys: lim.MaxSchemaKeys}
 }
 
 // Webhook reads a webhook with a strongly consistent read, so a rotation bites at once.
@@ -200,22 +202,30 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 // expression strings (about 34 bytes per key in the condition).
 const maxKeysPerCondition = 100
 
-// lockSchema adds the new keys to the pool schema only if none of them is there yet.
-//   - The first lock of a pool writes the whole map, on condition that there is no schema
-//     attribute yet (CreatePool writes none), so pools never hold an empty schema map.
-//   - Up to maxKeysPerCondition keys, each key is its own nested SET with
-//     attribute_not_exists, so requests adding different keys do not conflict.
-//   - Past that the per-key expressions would exceed DynamoDB's 4 KB limit: the whole
-//     merged map is written on condition that the schema still has the size that was read.
-//     Keys are never removed from a schema, so an unchanged size means an unchanged schema.
+// attrSchemaVersion counts the changes of a pool's schema. Every write of the schema adds
+// one, so "the version I read" is "the schema I read", even though an administrator's
+// unlock can make a schema shrink and grow back to the same size.
+const attrSchemaVersion = "schemaVersion"
+
+// lockSchema adds the new keys to the pool schema only if none of them is there yet, and
+// counts one more schema version.
+//   - Up to maxKeysPerCondition keys onto a schema that has keys, each key is its own
+//     nested SET with attribute_not_exists, so requests adding different keys do not
+//     conflict; the schema must still exist and have room for them (size), so concurrent
+//     requests never push it past the limit.
+//   - Otherwise (the first lock of a pool, or more keys than per-key expressions fit in
+//     DynamoDB's 4 KB) the whole merged map is written on condition that the schema
+//     version is still the one read (absent for a pool whose schema never changed), so a
+//     pool never holds an empty schema map and no concurrent change is overwritten.
 func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
-	names := map[string]string{"#s": "schema"}
-	values := map[string]types.AttributeValue{}
+	names := map[string]string{"#s": "schema", "#v": attrSchemaVersion}
+	values := map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}
 	var update, cond string
 	switch {
 	case len(lock.Locked) > 0 && len(lock.New) <= maxKeysPerCondition:
 		sets := make([]string, 0, len(lock.New))
-		conds := []string{"attribute_exists(pk)"}
+		conds := []string{"attribute_exists(#s)", "size(#s) <= :room"}
+		values[":room"] = &types.AttributeValueMemberN{Value: strconv.Itoa(s.maxSchemaKeys - len(lock.New))}
 		for i, k := range slices.Sorted(maps.Keys(lock.New)) {
 			n, v := "#"+strconv.Itoa(i), ":"+strconv.Itoa(i)
 			names[n] = k
@@ -223,7 +233,7 @@ func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 			sets = append(sets, "#s."+n+" = "+v)
 			conds = append(conds, "attribute_not_exists(#s."+n+")")
 		}
-		update, cond = "SET "+strings.Join(sets, ", "), strings.Join(conds, " AND ")
+		update, cond = "SET "+strings.Join(sets, ", ")+" ADD #v :one", strings.Join(conds, " AND ")
 	default:
 		merged := make(map[string]types.AttributeValue, len(lock.Locked)+len(lock.New))
 		for k, t := range lock.Locked {
@@ -233,12 +243,7 @@ func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 			merged[k] = str(string(t))
 		}
 		values[":m"] = &types.AttributeValueMemberM{Value: merged}
-		values[":n"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(lock.Locked))}
-		update, cond = "SET #s = :m", "attribute_exists(pk) AND size(#s) = :n"
-		if len(lock.Locked) == 0 {
-			delete(values, ":n")
-			cond = "attribute_exists(pk) AND attribute_not_exists(#s)"
-		}
+		update, cond = "SET #s = :m ADD #v :one", "attribute_exists(pk) AND "+versionCondition(lock.Version, values)
 	}
 	return &types.Update{
 		TableName:                 &s.table,
@@ -248,6 +253,48 @@ func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}
+}
+
+// versionCondition is the condition that the pool's schema version (#v) is still version;
+// a pool whose schema never changed has no version attribute.
+func versionCondition(version int64, values map[string]types.AttributeValue) string {
+	if version == 0 {
+		return "attribute_not_exists(#v)"
+	}
+	values[":v"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}
+	return "#v = :v"
+}
+
+// ReplaceSchema writes the whole schema of a pool (possibly empty: the next request's lock
+// then writes the whole map, conditional on the version) and counts one more version, on condition
+// that the pool exists and the version is still the one read: lead.ErrSchemaChanged
+// otherwise. The map travels as an attribute value, so its size is bounded by the item,
+// not by the 4 KB expression limit.
+func (s *Store) ReplaceSchema(ctx context.Context, poolID string, version int64, schema lead.Schema) error {
+	names := map[string]string{"#s": "schema", "#v": attrSchemaVersion}
+	values := map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}
+	m := make(map[string]types.AttributeValue, len(schema))
+	for k, t := range schema {
+		m[k] = str(string(t))
+	}
+	values[":m"] = &types.AttributeValueMemberM{Value: m}
+	update := "SET #s = :m ADD #v :one"
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       poolKey(poolID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND " + versionCondition(version, values)),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("replace schema of pool %s: %w", poolID, lead.ErrSchemaChanged)
+	}
+	if err != nil {
+		return fmt.Errorf("replace schema of pool %s: %w", poolID, err)
+	}
+	return nil
 }
 
 // Idempotency reads a webhook's idempotency record; DynamoDB's TTL deletes expired ones

@@ -50,7 +50,7 @@ func TestPutEntryLocksManyKeysWithinTheExpressionLimit(t *testing.T) {
 				k := fmt.Sprintf("field_%03d", i)
 				data[k], keys[k] = lead.Number(fmt.Sprint(i)), lead.TypeNumber
 			}
-			awstest.Must(t, s.PutEntry(ctx, newEntry(p, data), lead.SchemaLock{Locked: p.Schema, New: keys}, nil))
+			awstest.Must(t, s.PutEntry(ctx, newEntry(p, data), lead.SchemaLock{Locked: p.Schema, Version: p.SchemaVersion, New: keys}, nil))
 			got, _, err := s.PoolWithFields(ctx, p.ID, p.OrganizationID, nil)
 			awstest.Must(t, err)
 			if len(got.Schema) != tc.n || got.Schema["field_000"] != lead.TypeNumber {
@@ -60,6 +60,91 @@ func TestPutEntryLocksManyKeysWithinTheExpressionLimit(t *testing.T) {
 			err = s.PutEntry(ctx, newEntry(p, map[string]any{"field_001": "one"}), lead.SchemaLock{Locked: p.Schema, New: lead.Schema{"field_001": lead.TypeString}}, nil)
 			if !errors.Is(err, lead.ErrSchemaChanged) {
 				t.Errorf("relocking field_001 = %v; want ErrSchemaChanged", err)
+			}
+		})
+	}
+}
+
+// lockedPool returns the pool after a request locked the keys of data.
+func lockedPool(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool, data map[string]any) *lead.Pool {
+	t.Helper()
+	keys := lead.Schema{}
+	for k, v := range data {
+		keys[k], _ = lead.InferType(v)
+	}
+	awstest.Must(t, s.PutEntry(ctx, newEntry(p, data), lead.SchemaLock{Locked: p.Schema, Version: p.SchemaVersion, New: keys}, nil))
+	got, _, err := s.PoolWithFields(ctx, p.ID, p.OrganizationID, nil)
+	awstest.Must(t, err)
+	return got
+}
+
+func manyKeys(prefix string, n int) (map[string]any, lead.Schema) {
+	data, keys := map[string]any{}, lead.Schema{}
+	for i := range n {
+		k := fmt.Sprintf("%s_%03d", prefix, i)
+		data[k], keys[k] = "x", lead.TypeString
+	}
+	return data, keys
+}
+
+func TestSchemaWritesAreConditionalOnTheVersionRead(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool) error
+		want error // nil for success
+	}{
+		{"a whole-map lock after an unlock and a relock left the schema at the size read", func(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool) error {
+			p = lockedPool(ctx, t, s, p, map[string]any{"age": "36"})
+			stale := p
+			awstest.Must(t, s.ReplaceSchema(ctx, p.ID, p.SchemaVersion, lead.Schema{}))
+			p, _, _ = s.PoolWithFields(ctx, p.ID, p.OrganizationID, nil)
+			lockedPool(ctx, t, s, p, map[string]any{"age": lead.Number("36")})
+			// Same size as read (one key), but age is now number: the stale write must fail.
+			data, keys := manyKeys("k", 101)
+			return s.PutEntry(ctx, newEntry(stale, data), lead.SchemaLock{Locked: stale.Schema, Version: stale.SchemaVersion, New: keys}, nil)
+		}, lead.ErrSchemaChanged},
+		{"a per-key lock of a key an administrator declared since the read", func(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool) error {
+			p = lockedPool(ctx, t, s, p, map[string]any{"age": "36"})
+			awstest.Must(t, s.ReplaceSchema(ctx, p.ID, p.SchemaVersion, lead.Schema{"age": lead.TypeString, "city": lead.TypeStringList}))
+			return s.PutEntry(ctx, newEntry(p, map[string]any{"city": "Oslo"}), lead.SchemaLock{Locked: p.Schema, Version: p.SchemaVersion, New: lead.Schema{"city": lead.TypeString}}, nil)
+		}, lead.ErrSchemaChanged},
+		{"per-key locks that would push the schema past 1,000 keys", func(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool) error {
+			data, _ := manyKeys("a", 950)
+			p = lockedPool(ctx, t, s, p, data)
+			// Read when the schema had 950 keys; another request took 40 more meanwhile.
+			more, _ := manyKeys("b", 40)
+			lockedPool(ctx, t, s, p, more)
+			last, keys := manyKeys("c", 40)
+			return s.PutEntry(ctx, newEntry(p, last), lead.SchemaLock{Locked: p.Schema, Version: p.SchemaVersion, New: keys}, nil)
+		}, lead.ErrSchemaChanged},
+		{"a schema replacement after a request locked a key", func(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool) error {
+			p = lockedPool(ctx, t, s, p, map[string]any{"age": "36"})
+			lockedPool(ctx, t, s, p, map[string]any{"city": "Oslo"})
+			return s.ReplaceSchema(ctx, p.ID, p.SchemaVersion, lead.Schema{"age": lead.TypeNumber})
+		}, lead.ErrSchemaChanged},
+		{"a schema replacement of a pool that does not exist", func(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool) error {
+			return s.ReplaceSchema(ctx, uuid.NewString(), 0, lead.Schema{"age": lead.TypeNumber})
+		}, lead.ErrSchemaChanged},
+		{"a schema replacement from the version read", func(ctx context.Context, t *testing.T, s *dynamo.Store, p *lead.Pool) error {
+			p = lockedPool(ctx, t, s, p, map[string]any{"age": "36"})
+			awstest.Must(t, s.ReplaceSchema(ctx, p.ID, p.SchemaVersion, lead.Schema{"age": lead.TypeNumber}))
+			got, _, err := s.PoolWithFields(ctx, p.ID, p.OrganizationID, nil)
+			awstest.Must(t, err)
+			if got.Schema["age"] != lead.TypeNumber || got.SchemaVersion != p.SchemaVersion+1 {
+				return fmt.Errorf("schema %v version %d; want age number, version %d", got.Schema, got.SchemaVersion, p.SchemaVersion+1)
+			}
+			// The next request's lock starts from the new version.
+			lockedPool(ctx, t, s, got, map[string]any{"city": "Oslo"})
+			return nil
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			p := newPool(t, s)
+			err := tt.run(context.Background(), t, s, p)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("got %v; want %v", err, tt.want)
 			}
 		})
 	}

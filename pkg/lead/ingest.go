@@ -48,10 +48,12 @@ type IngestStore interface {
 	Idempotency(ctx context.Context, webhookID, key string, now time.Time) (*IdempotencyRecord, error)
 }
 
-// SchemaLock is the schema a write was checked against and the keys it adds to it.
+// SchemaLock is the schema a write was checked against, its version, and the keys the write
+// adds to it.
 type SchemaLock struct {
-	Locked Schema
-	New    Schema
+	Locked  Schema
+	Version int64
+	New     Schema
 }
 
 // Payload is a request body as it arrived, not yet decoded. The API adapter implements it
@@ -263,5 +265,5 @@ func (s *IngestService) prepare(e *Entry, pool *Pool, body *Body) (SchemaLock, e
 	}
 	e.Data = data
 	e.LeadStateID = pool.DefaultLeadStateID
-	return SchemaLock{Locked: pool.Schema, New: newKeys}, nil
+	return SchemaLock{Locked: pool.Schema, Version: pool.SchemaVersion, New: newKeys}, nil
 }

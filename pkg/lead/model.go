@@ -48,6 +48,9 @@ type Pool struct {
 	DefaultLeadStateID string
 	LeadStateIDs       []string
 	Schema             Schema
+	// SchemaVersion counts the changes of Schema (locks by requests and administration
+	// alike); a write that replaces the schema is conditional on the version it read.
+	SchemaVersion int64
 }
 
 // HasLeadState reports whether the pool holds a lead state with the given id.

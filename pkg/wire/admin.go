@@ -117,8 +117,13 @@ func ParseListWebhooks(query map[string]string) (lead.ListWebhooksInput, error) 
 // adminObject decodes a management body strictly into one JSON object. An empty body is
 // nil when optional is true.
 func adminObject(raw []byte, optional bool) (*object, error) {
-	if len(raw) > MaxAdminBodyBytes {
-		return nil, lead.Errorf(lead.ETOOLARGE, "the body is larger than %d KiB", MaxAdminBodyBytes>>10)
+	return adminObjectWithin(raw, optional, MaxAdminBodyBytes)
+}
+
+// adminObjectWithin is adminObject for a body of at most max bytes.
+func adminObjectWithin(raw []byte, optional bool, max int) (*object, error) {
+	if len(raw) > max {
+		return nil, lead.Errorf(lead.ETOOLARGE, "the body is larger than %d KiB", max>>10)
 	}
 	if !utf8.Valid(raw) {
 		return nil, lead.Invalid("the body is not valid UTF-8", lead.Detail{Path: "$", Problem: "invalid UTF-8"})

@@ -18,6 +18,8 @@ func TestAdminRoutesAreIAMAuthorized(t *testing.T) {
 		"POST /admin/ingress_webhooks/{id}/rotate": "RotateWebhookFunction",
 		"GET /admin/ingress_webhooks":              "ListWebhooksFunction",
 		"DELETE /admin/ingress_webhooks/{id}":      "DeleteWebhookFunction",
+		"GET /admin/tables/{tableId}/schema":       "ShowSchemaFunction",
+		"PATCH /admin/tables/{tableId}/schema":     "PatchSchemaFunction",
 		"POST /public/ingress_webhooks/{id}":       "IngressFunction",
 	}
 	got := map[string]string{}

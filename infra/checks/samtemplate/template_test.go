@@ -48,6 +48,13 @@ var wantActions = map[string][]string{
 	"DeleteWebhookFunction": {
 		"dynamodb:DeleteItem",
 	},
+	"ShowSchemaFunction": {
+		"dynamodb:GetItem",
+	},
+	"PatchSchemaFunction": {
+		"dynamodb:GetItem",
+		"dynamodb:UpdateItem",
+	},
 	"IngressFunction": {
 		"dynamodb:BatchGetItem",
 		"dynamodb:GetItem",

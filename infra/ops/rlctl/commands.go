@@ -49,6 +49,9 @@ var commands = map[string]command{
 	"webhook rotate":         webhookRotate,
 	"webhook list":           webhookList,
 	"webhook delete":         webhookDelete,
+	"schema show":            schemaShow,
+	"schema set":             schemaSet,
+	"schema unlock":          schemaUnlock,
 }
 
 // common holds the flags every command takes.

@@ -1,6 +1,6 @@
 // Command rlctl is the operator CLI of RocketLead ingress webhooks: what the RocketLead
-// console does, from a terminal. It manages lead pools, their lead states, organizations'
-// custom fields and webhooks, against AWS (the SDK's normal credential chain and region) or
+// console does, from a terminal. It manages lead pools, their lead states and schemas,
+// organizations' custom fields and webhooks, against AWS (the SDK's normal credential chain and region) or
 // against the local runner (--endpoint http://127.0.0.1:4566). It calls the same services
 // and store as the Lambda functions.
 //
@@ -19,6 +19,9 @@
 //	webhook rotate --id WEBHOOK [--grace 1h]
 //	webhook list --org ID [--limit N] [--cursor C]
 //	webhook delete --id WEBHOOK
+//	schema show --pool ID
+//	schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
+//	schema unlock --pool ID --keys KEY[,KEY…]
 //
 // Every command takes --endpoint URL, --table-name NAME (env TABLE_NAME), --secret-id ID
 // (env TOKEN_KEY_SECRET_ID), --base-url URL (env PUBLIC_BASE_URL) and --json. Output is a
@@ -68,6 +71,9 @@ const usage = `usage: rlctl <noun> <verb> [flags]
   webhook rotate --id WEBHOOK [--grace 1h]
   webhook list --org ID [--limit N] [--cursor C]
   webhook delete --id WEBHOOK
+  schema show --pool ID
+  schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
+  schema unlock --pool ID --keys KEY[,KEY…]
 
 common flags:
   --endpoint URL     AWS endpoint (the local runner: http://127.0.0.1:4566); default: AWS

@@ -282,3 +282,46 @@ func TestCLIRejectsBadCommands(t *testing.T) {
 		t.Errorf("pool after refused delete = %+v, %v", p, err)
 	}
 }
+
+func TestCLIShowsSetsAndUnlocksSchemaKeys(t *testing.T) {
+	c := newCLI(t)
+	var created struct {
+		Pool struct{ ID string } `json:"pool"`
+	}
+	c.mustJSON(&created, "pool", "create", "--org", uuid.NewString(), "--name", "Inbound")
+	pool := created.Pool.ID
+	type view struct {
+		TableID  string            `json:"tableId"`
+		Schema   map[string]string `json:"schema"`
+		KeyCount int               `json:"keyCount"`
+	}
+	steps := []struct {
+		args []string
+		want map[string]string
+	}{
+		{[]string{"schema", "show", "--pool", pool}, map[string]string{}},
+		{[]string{"schema", "set", "--pool", pool, "--keys", "age=number,tags=string[]"}, map[string]string{"age": "number", "tags": "string[]"}},
+		{[]string{"schema", "unlock", "--pool", pool, "--keys", "tags"}, map[string]string{"age": "number"}},
+		{[]string{"schema", "show", "--pool", pool}, map[string]string{"age": "number"}},
+	}
+	for _, st := range steps {
+		var v view
+		c.mustJSON(&v, st.args...)
+		if v.TableID != pool || fmt.Sprint(v.Schema) != fmt.Sprint(st.want) || v.KeyCount != len(st.want) {
+			t.Errorf("rlctl %s = %+v; want schema %v of pool %s", strings.Join(st.args, " "), v, st.want, pool)
+		}
+	}
+	if out, err := c.run("schema", "show", "--pool", pool); err != nil || !strings.Contains(out, "age") || !strings.Contains(out, "number") {
+		t.Errorf("rlctl schema show (table) = %q, %v; want a row age number", out, err)
+	}
+	for _, args := range [][]string{
+		{"schema", "set", "--pool", pool, "--keys", "age=integer"},
+		{"schema", "set", "--pool", pool, "--keys", "age"},
+		{"schema", "show", "--pool", uuid.NewString()},
+		{"schema", "unlock", "--pool", pool},
+	} {
+		if _, err := c.run(args...); err == nil {
+			t.Errorf("rlctl %s succeeded; want an error", strings.Join(args, " "))
+		}
+	}
+}

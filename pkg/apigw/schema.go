@@ -1,0 +1,61 @@
+package apigw
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
+)
+
+// SchemaShower shows a pool's schema (GET /admin/tables/{tableId}/schema).
+type SchemaShower interface {
+	Show(ctx context.Context, poolID string) (*lead.SchemaView, error)
+}
+
+// SchemaPatcher changes a pool's schema (PATCH /admin/tables/{tableId}/schema).
+type SchemaPatcher interface {
+	Patch(ctx context.Context, in lead.SchemaPatch) (*lead.SchemaView, error)
+}
+
+// ShowSchemaHandler handles GET /admin/tables/{tableId}/schema.
+func ShowSchemaHandler(svc SchemaShower, logger *slog.Logger) Handler {
+	return func(ctx context.Context, req Request) (Response, error) {
+		start := time.Now()
+		id := req.PathParameters["tableId"]
+		view, err := svc.Show(ctx, id)
+		return schemaOutcome(ctx, logger, req, start, id, view, err), nil
+	}
+}
+
+// PatchSchemaHandler handles PATCH /admin/tables/{tableId}/schema with a body
+// {"set": {"<key>": "<type>"}, "unlock": ["<key>"]}.
+func PatchSchemaHandler(svc SchemaPatcher, logger *slog.Logger) Handler {
+	return func(ctx context.Context, req Request) (Response, error) {
+		start := time.Now()
+		id := req.PathParameters["tableId"]
+		var view *lead.SchemaView
+		raw, err := wire.DecodeBody(req.Body, req.IsBase64Encoded, wire.MaxSchemaPatchBytes)
+		if err == nil {
+			var in lead.SchemaPatch
+			if in, err = wire.ParseSchemaPatch(id, raw); err == nil {
+				view, err = svc.Patch(ctx, in)
+			}
+		}
+		return schemaOutcome(ctx, logger, req, start, id, view, err), nil
+	}
+}
+
+func schemaOutcome(ctx context.Context, logger *slog.Logger, req Request, start time.Time, poolID string, view *lead.SchemaView, err error) Response {
+	var attrs []any
+	if lead.IsUUID(poolID) {
+		attrs = append(attrs, slog.String("poolId", strings.ToLower(poolID)))
+	}
+	if err != nil {
+		return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, attrs...)
+	}
+	return respondJSON(ctx, logger, req, start, http.StatusOK, view, append(attrs, slog.Int("keyCount", view.KeyCount))...)
+}
