@@ -24,10 +24,15 @@ func InferType(v any) (FieldType, bool) {
 }
 
 // Coerce converts v to the locked type t using only the coercions the API documents: a numeric
-// string into number, "true"/"false" into boolean, a single string into string[].
+// string into number, "true"/"false" in any letter case into boolean, a single string into
+// string[], and "" into number or boolean as null (senders that send only strings, form
+// bodies and Zapier, send an empty field as ""). Nothing becomes a string.
 // ok is false when v neither matches t nor can be coerced.
 func Coerce(v any, t FieldType) (out any, ok bool) {
 	if v == nil {
+		return nil, true
+	}
+	if s, isString := v.(string); isString && s == "" && (t == TypeNumber || t == TypeBoolean) {
 		return nil, true
 	}
 	switch t {
@@ -48,10 +53,10 @@ func Coerce(v any, t FieldType) (out any, ok bool) {
 		case bool:
 			return x, true
 		case string:
-			switch x {
-			case "true":
+			switch {
+			case strings.EqualFold(x, "true"):
 				return true, true
-			case "false":
+			case strings.EqualFold(x, "false"):
 				return false, true
 			}
 		}
@@ -114,13 +119,33 @@ func mismatch(typeErrors map[string]TypeError) *Error {
 	for i, k := range keys {
 		te := typeErrors[k]
 		parts[i] = fmt.Sprintf("%s expected %s, got %s", k, te.Expected, te.Got)
-		details[i] = Detail{Path: DetailPath("data", k), Problem: fmt.Sprintf("expected %s, got %s", te.Expected, te.Got)}
+		details[i] = Detail{Path: DetailPath("data", k), Problem: fmt.Sprintf("expected %s, got %s; %s", te.Expected, te.Got, fixFor(te.Expected))}
+	}
+	msg := "type mismatch — " + strings.Join(parts, "; ")
+	if len(keys) == 1 {
+		msg += " (" + fixFor(typeErrors[keys[0]].Expected) + ")"
 	}
 	return &Error{
 		Code:       EINVALID,
 		Reason:     DefaultReason(EINVALID),
-		Message:    "type mismatch — " + strings.Join(parts, "; "),
+		Message:    msg,
 		Details:    details,
 		TypeErrors: typeErrors,
 	}
+}
+
+// fixFor says what a sender should send for a key locked to t. The value sent is not
+// repeated: data values are lead data.
+func fixFor(t FieldType) string {
+	switch t {
+	case TypeString:
+		return `send it as a string, e.g. "123" in quotes`
+	case TypeNumber:
+		return `send a number or a numeric string such as "36", or "" or null for no value`
+	case TypeBoolean:
+		return `send true or false (any letter case, quoted or not), or "" or null for no value`
+	case TypeStringList:
+		return "send a string or an array of strings"
+	}
+	return "send a value of the locked type"
 }

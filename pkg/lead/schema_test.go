@@ -2,6 +2,7 @@ package lead
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -26,7 +27,14 @@ func TestCoerce(t *testing.T) {
 		{"bool", false, TypeBoolean, false, true},
 		{"true string", "true", TypeBoolean, true, true},
 		{"false string", "false", TypeBoolean, false, true},
-		{"TRUE string", "TRUE", TypeBoolean, nil, false},
+		{"TRUE string in any letter case", "TRUE", TypeBoolean, true, true},
+		{"True string as Zapier sends it", "True", TypeBoolean, true, true},
+		{"fAlSe string", "fAlSe", TypeBoolean, false, true},
+		{"empty string into number is null", "", TypeNumber, nil, true},
+		{"empty string into boolean is null", "", TypeBoolean, nil, true},
+		{"empty string stays a string", "", TypeString, "", true},
+		{"empty string into a list is one element", "", TypeStringList, []string{""}, true},
+		{"spaced true string", " true", TypeBoolean, nil, false},
 		{"yes string", "yes", TypeBoolean, nil, false},
 		{"number to bool", Number("1"), TypeBoolean, nil, false},
 		{"list", []string{"a", "b"}, TypeStringList, []string{"a", "b"}, true},
@@ -78,6 +86,19 @@ func TestSchemaApply(t *testing.T) {
 		}
 		if e.Message != "type mismatch — age expected number, got string; email expected string, got number" {
 			t.Errorf("message = %q", e.Message)
+		}
+	})
+	t.Run("a single mismatch names the fix, a detail names it per key", func(t *testing.T) {
+		_, _, err := schema.Apply(map[string]any{"vip": "yes"})
+		e, ok := err.(*Error)
+		if !ok || e.Code != EINVALID || len(e.Details) != 1 {
+			t.Fatalf("Apply(vip: yes) error = %v; want one Validation failed detail", err)
+		}
+		if want := "send true or false (any letter case, quoted or not)"; !strings.Contains(e.Message, want) || !strings.Contains(e.Details[0].Problem, want) {
+			t.Errorf("message %q / detail %q; want both to contain %q", e.Message, e.Details[0].Problem, want)
+		}
+		if strings.Contains(e.Message, "yes") {
+			t.Errorf("message %q repeats the data value", e.Message)
 		}
 	})
 	t.Run("null for a locked key is kept and locks nothing", func(t *testing.T) {
