@@ -25,6 +25,7 @@ var statusByCode = map[lead.Code]int{
 	lead.EUNAUTHORIZED: http.StatusUnauthorized,
 	lead.ENOTFOUND:     http.StatusNotFound,
 	lead.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	lead.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	lead.EINVALID:      http.StatusBadRequest,
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
 	lead.EKEYREUSED:    http.StatusUnprocessableEntity,

@@ -3,6 +3,7 @@ package apigw
 import (
 	"context"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -68,7 +69,7 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 	cmd := lead.IngestCommand{
 		WebhookID: req.PathParameters["id"],
 		Token:     token,
-		Payload:   &wire.JSONPayload{Body: req.Body, Base64: req.IsBase64Encoded},
+		Payload:   Payload(req),
 	}
 	if key, n := Header(req, IdempotencyKeyHeader); n > 0 {
 		if n > 1 || !validIdempotencyKey(key) {
@@ -79,6 +80,38 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 		}
 	}
 	return cmd, nil
+}
+
+// Payload picks the body's reader from the Content-Type header (parameters such as charset
+// allowed; no header means JSON): JSON for application/json and +json types, JSON for
+// text/plain (a browser's simple request), a form for application/x-www-form-urlencoded
+// (whose JSON object body, curl -d's default, is read as JSON) and multipart/form-data,
+// and a 415 for anything else. Nothing is read until the caller is authenticated.
+func Payload(req Request) lead.Payload {
+	ct, n := Header(req, "content-type")
+	if n == 0 || ct == "" {
+		return &wire.JSONPayload{Body: req.Body, Base64: req.IsBase64Encoded}
+	}
+	unsupported := &wire.UnsupportedPayload{Body: req.Body, Base64: req.IsBase64Encoded}
+	if n > 1 {
+		return unsupported
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return unsupported
+	}
+	switch {
+	case mt == wire.MediaJSON || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
+		return &wire.JSONPayload{Body: req.Body, Base64: req.IsBase64Encoded}
+	case mt == wire.MediaText:
+		return &wire.JSONPayload{Body: req.Body, Base64: req.IsBase64Encoded, Declared: wire.MediaText}
+	case mt == wire.MediaURLEncoded:
+		return &wire.FormPayload{Body: req.Body, Base64: req.IsBase64Encoded}
+	case mt == wire.MediaMultipart:
+		return &wire.FormPayload{Body: req.Body, Base64: req.IsBase64Encoded, Multipart: true, Boundary: params["boundary"]}
+	}
+	unsupported.MediaType = mt
+	return unsupported
 }
 
 // validIdempotencyKey reports whether k is 1–255 printable ASCII characters.

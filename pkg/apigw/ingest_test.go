@@ -60,3 +60,50 @@ func TestIngestCommandReadsHeadersAndKeepsTheBodyUndecoded(t *testing.T) {
 func errorsAs(err error, target **lead.Error) bool {
 	return errors.As(err, target)
 }
+
+func TestPayloadFollowsTheContentType(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType []string // none: no header; several: the header repeated
+		want        string   // the payload's type
+		multipart   bool
+		declared    string
+		unsupported string
+	}{
+		{"no header is JSON", nil, "json", false, "", ""},
+		{"application/json with charset", []string{"application/json; charset=utf-8"}, "json", false, "", ""},
+		{"a +json type", []string{"application/vnd.api+json"}, "json", false, "", ""},
+		{"upper-case type", []string{"Application/JSON"}, "json", false, "", ""},
+		{"text/plain is read as JSON", []string{"text/plain;charset=UTF-8"}, "json", false, wire.MediaText, ""},
+		{"urlencoded form", []string{"application/x-www-form-urlencoded; charset=utf-8"}, "form", false, "", ""},
+		{"multipart form with its boundary", []string{"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"}, "form", true, "", ""},
+		{"xml is unsupported", []string{"application/xml"}, "unsupported", false, "", "application/xml"},
+		{"octet-stream is unsupported", []string{"application/octet-stream"}, "unsupported", false, "", "application/octet-stream"},
+		{"an unparsable header is unsupported", []string{"json please"}, "unsupported", false, "", ""},
+		{"a repeated header is unsupported", []string{"application/json", "application/json"}, "unsupported", false, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := Request{Headers: map[string]string{}}
+			for i, ct := range tt.contentType {
+				req.Headers[[]string{"content-type", "Content-Type"}[i]] = ct
+			}
+			switch p := Payload(req).(type) {
+			case *wire.JSONPayload:
+				if tt.want != "json" || p.Declared != tt.declared {
+					t.Errorf("Payload(%q) = JSON declared %q; want %s declared %q", tt.contentType, p.Declared, tt.want, tt.declared)
+				}
+			case *wire.FormPayload:
+				if tt.want != "form" || p.Multipart != tt.multipart || (p.Multipart && p.Boundary == "") {
+					t.Errorf("Payload(%q) = form %+v; want %s multipart %v", tt.contentType, p, tt.want, tt.multipart)
+				}
+			case *wire.UnsupportedPayload:
+				if tt.want != "unsupported" || p.MediaType != tt.unsupported {
+					t.Errorf("Payload(%q) = unsupported %q; want %s %q", tt.contentType, p.MediaType, tt.want, tt.unsupported)
+				}
+			default:
+				t.Errorf("Payload(%q) = %T", tt.contentType, p)
+			}
+		})
+	}
+}

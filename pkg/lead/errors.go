@@ -13,6 +13,7 @@ const (
 	EUNAUTHORIZED Code = "unauthorized"  // 401 Invalid webhook token
 	ENOTFOUND     Code = "not_found"     // 404
 	ETOOLARGE     Code = "too_large"     // 413
+	EUNSUPPORTED  Code = "unsupported"   // 415 Unsupported media type
 	EINVALID      Code = "invalid"       // 400 Validation failed
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
 	EKEYREUSED    Code = "key_reused"    // 422 Idempotency key reused with another body
@@ -63,6 +64,8 @@ func DefaultReason(code Code) string {
 		return "Webhook not found"
 	case ETOOLARGE:
 		return "Payload too large"
+	case EUNSUPPORTED:
+		return "Unsupported media type"
 	case EINVALID:
 		return "Validation failed"
 	case ENOLEADSTATE:

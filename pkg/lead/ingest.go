@@ -63,7 +63,8 @@ type SchemaLock struct {
 type Payload interface {
 	// Bytes returns the body with any transport encoding (base64) undone: the bytes an
 	// idempotency key is checked against. A body of more than max bytes is an ETOOLARGE
-	// *Error, a broken transport encoding an EINVALID one.
+	// *Error, a broken transport encoding an EINVALID one, a content type the API does not
+	// accept an EUNSUPPORTED one.
 	Bytes(max int) ([]byte, error)
 	// Decode parses the body into lead fields within the limits, the body size included;
 	// every failure is a coded *Error.

@@ -1,9 +1,12 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -14,6 +17,9 @@ import (
 type JSONPayload struct {
 	Body   string
 	Base64 bool
+	// Declared is the media type the sender declared, named in the message of a body that
+	// is not JSON: "" for application/json or no header, text/plain for a simple request.
+	Declared string
 
 	raw     []byte
 	rawErr  error
@@ -30,13 +36,49 @@ func (p *JSONPayload) Bytes(max int) ([]byte, error) {
 	return p.raw, p.rawErr
 }
 
-// Decode parses the body as an ingest body within the limits.
+// Decode parses the body as an ingest body within the limits. A body that is not JSON gets
+// a message naming the type it was read as and, when it looks like a form, the header to set.
 func (p *JSONPayload) Decode(lim lead.Limits) (*lead.Body, error) {
 	raw, err := p.Bytes(lim.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
-	return ParseBody(raw, lim)
+	b, err := ParseBody(raw, lim)
+	var e *lead.Error
+	if errors.As(err, &e) && len(e.Details) == 1 && e.Details[0].Problem == "invalid JSON" {
+		e.Message = p.notJSON(raw, e.Message)
+	}
+	return b, err
+}
+
+// notJSON rewrites the message of a body that does not parse as JSON so that it names the
+// type the body was read as and the fix.
+func (p *JSONPayload) notJSON(raw []byte, msg string) string {
+	declared := "Content-Type " + MediaJSON
+	switch {
+	case p.Declared == MediaText:
+		declared = "Content-Type " + MediaText + ", which is read as JSON"
+	case p.Declared != "":
+		declared = "Content-Type " + p.Declared
+	}
+	msg = strings.Replace(msg, "the body is not valid JSON", "the body was read as JSON ("+declared+") and is not valid JSON", 1)
+	switch {
+	case looksMultipart(raw):
+		return msg + "; it is a multipart form: set Content-Type to " + MediaMultipart + " with its boundary, or send JSON"
+	case looksURLEncoded(raw):
+		return msg + "; it looks like a form: set Content-Type to " + MediaURLEncoded + ", or send JSON"
+	}
+	return msg + `; send a JSON object like {"data": {"email": "ada@example.com"}}`
+}
+
+// looksURLEncoded reports whether raw reads like name=value pairs rather than JSON.
+func looksURLEncoded(raw []byte) bool {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || strings.ContainsRune(`{["`, rune(t[0])) {
+		return false
+	}
+	name, _, ok := bytes.Cut(t, []byte("="))
+	return ok && len(name) > 0 && !bytes.ContainsAny(name, " \t\r\n{}\"")
 }
 
 // DecodeBody returns the bytes of a body, decoding strict standard base64 when isBase64 is

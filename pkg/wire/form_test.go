@@ -1,0 +1,166 @@
+package wire
+
+import (
+	"encoding/base64"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+const cfID = "0191a2b3-c4d5-4e6f-8a9b-0c1d2e3f4a5b"
+
+func multipartBody(boundary string, parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString("--" + boundary + "\r\n" + p + "\r\n")
+	}
+	b.WriteString("--" + boundary + "--\r\n")
+	return b.String()
+}
+
+func field(name, value string) string {
+	return "Content-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value
+}
+
+func TestFormPayloadDecode(t *testing.T) {
+	tests := []struct {
+		name      string
+		p         *FormPayload
+		wantData  map[string]any
+		wantCF    map[string]any
+		wantCode  lead.Code
+		wantInMsg string
+	}{
+		{"urlencoded fields become string data keys",
+			&FormPayload{Body: "email=ada%40example.com&first+name=Ada&age=36&vip=True&budget="},
+			map[string]any{"email": "ada@example.com", "first name": "Ada", "age": "36", "vip": "True", "budget": ""}, nil, "", ""},
+		{"a repeated field becomes a list of strings, data[key] is key",
+			&FormPayload{Body: "tags=a&data%5Btags%5D=b&data[city]=Oslo"},
+			map[string]any{"tags": []string{"a", "b"}, "city": "Oslo"}, nil, "", ""},
+		{"customFieldData[id] goes to customFieldData, lower-cased",
+			&FormPayload{Body: "email=a&customFieldData%5B" + strings.ToUpper(cfID) + "%5D=5000"},
+			map[string]any{"email": "a"}, map[string]any{cfID: "5000"}, "", ""},
+		{"a JSON object under the urlencoded header is read as JSON",
+			&FormPayload{Body: `{"data":{"age":36}}`},
+			map[string]any{"age": lead.Number("36")}, nil, "", ""},
+		{"base64 form body",
+			&FormPayload{Body: base64.StdEncoding.EncodeToString([]byte("email=a")), Base64: true},
+			map[string]any{"email": "a"}, nil, "", ""},
+		{"a trailing newline and empty pairs are ignored",
+			&FormPayload{Body: "email=a&&\n"},
+			map[string]any{"email": "a"}, nil, "", ""},
+		{"multipart text fields",
+			&FormPayload{Multipart: true, Boundary: "XyZ", Body: multipartBody("XyZ", field("email", "ada@example.com"), field("tags", "a"), field("tags", "b"), field("customFieldData["+cfID+"]", "google_ad"))},
+			map[string]any{"email": "ada@example.com", "tags": []string{"a", "b"}}, map[string]any{cfID: "google_ad"}, "", ""},
+		{"multipart file part is a 400",
+			&FormPayload{Multipart: true, Boundary: "XyZ", Body: multipartBody("XyZ", "Content-Disposition: form-data; name=\"cv\"; filename=\"cv.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF")},
+			nil, nil, lead.EINVALID, "files are not accepted"},
+		{"multipart without boundary names the fix",
+			&FormPayload{Multipart: true, Body: multipartBody("XyZ", field("email", "a"))},
+			nil, nil, lead.EINVALID, "needs its boundary"},
+		{"multipart with the wrong boundary names the type it was read as",
+			&FormPayload{Multipart: true, Boundary: "other", Body: multipartBody("XyZ", field("email", "a"))},
+			nil, nil, lead.EINVALID, "read as multipart/form-data"},
+		{"a multipart body under the urlencoded header names the fix",
+			&FormPayload{Body: multipartBody("XyZ", field("email", "a"))},
+			nil, nil, lead.EINVALID, "set Content-Type to multipart/form-data"},
+		{"broken percent-escape",
+			&FormPayload{Body: "email=100%"},
+			nil, nil, lead.EINVALID, "broken %-escape"},
+		{"invalid UTF-8 after unescaping",
+			&FormPayload{Body: "name=%FF"},
+			nil, nil, lead.EINVALID, "not valid UTF-8"},
+		{"empty form",
+			&FormPayload{Body: ""},
+			nil, nil, lead.EINVALID, "empty"},
+		{"empty key",
+			&FormPayload{Body: "=x"},
+			nil, nil, lead.EINVALID, "empty key"},
+		{"too large",
+			&FormPayload{Body: "a=" + strings.Repeat("x", 300<<10)},
+			nil, nil, lead.ETOOLARGE, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.p.Decode(lead.DefaultLimits())
+			if tt.wantCode != "" {
+				e, ok := err.(*lead.Error)
+				if !ok || e.Code != tt.wantCode || !strings.Contains(e.Message, tt.wantInMsg) {
+					t.Fatalf("Decode(%.40q) error = %v; want %s containing %q", tt.p.Body, err, tt.wantCode, tt.wantInMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode(%.40q) error = %v", tt.p.Body, err)
+			}
+			if !reflect.DeepEqual(b.Data, tt.wantData) || !reflect.DeepEqual(b.CustomFieldData, tt.wantCF) {
+				t.Errorf("Decode(%.40q) = %#v, %#v; want %#v, %#v", tt.p.Body, b.Data, b.CustomFieldData, tt.wantData, tt.wantCF)
+			}
+		})
+	}
+}
+
+func TestFormPayloadLimits(t *testing.T) {
+	lim := lead.DefaultLimits()
+	lim.MaxKeysPerRequest, lim.MaxKeyBytes, lim.MaxListElements = 2, 4, 3
+	tests := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"too many keys", "a=1&b=2&c=3", "too many keys"},
+		{"key too long", "abcde=1", "key longer than 4 bytes"},
+		{"list too long", "a=1&a=2&a=3&a=4", "repeated more than 3 times"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := (&FormPayload{Body: tt.body}).Decode(lim)
+			if lead.ErrorCode(err) != lead.EINVALID || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Decode(%q) = %v; want Validation failed containing %q", tt.body, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestJSONPayloadNamesTheTypeAndTheFix(t *testing.T) {
+	tests := []struct {
+		name string
+		p    *JSONPayload
+		want []string
+	}{
+		{"multipart under a JSON header", &JSONPayload{Body: multipartBody("XyZ", field("email", "a"))},
+			[]string{"read as JSON (Content-Type application/json)", "set Content-Type to multipart/form-data"}},
+		{"form under a JSON header", &JSONPayload{Body: "email=a%40b.co&age=3"},
+			[]string{"read as JSON", "set Content-Type to application/x-www-form-urlencoded, or send JSON"}},
+		{"form under text/plain", &JSONPayload{Body: "email=a", Declared: MediaText},
+			[]string{"Content-Type text/plain, which is read as JSON", "application/x-www-form-urlencoded"}},
+		{"broken JSON", &JSONPayload{Body: `{"data": {`},
+			[]string{"not valid JSON", `send a JSON object like {"data"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.p.Decode(lead.DefaultLimits())
+			if lead.ErrorCode(err) != lead.EINVALID {
+				t.Fatalf("Decode(%.30q) = %v; want Validation failed", tt.p.Body, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Decode(%.30q) = %q; want it to contain %q", tt.p.Body, err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUnsupportedPayload(t *testing.T) {
+	p := &UnsupportedPayload{Body: "<lead/>", MediaType: "application/xml"}
+	if _, err := p.Bytes(16); lead.ErrorCode(err) != lead.EUNSUPPORTED || !strings.Contains(err.Error(), "application/xml is not accepted; send application/json") {
+		t.Errorf("Bytes = %v; want 415 naming the type sent and the accepted ones", err)
+	}
+	big := &UnsupportedPayload{Body: strings.Repeat("x", 17), MediaType: "application/xml"}
+	if _, err := big.Bytes(16); lead.ErrorCode(err) != lead.ETOOLARGE {
+		t.Errorf("Bytes(too large) = %v; want 413 first", err)
+	}
+}
