@@ -21,6 +21,11 @@ type WebhookRotator interface {
 	Rotate(ctx context.Context, in lead.RotateWebhookInput) (*lead.RotatedWebhook, error)
 }
 
+// WebhookUpdater changes a webhook's settings (PATCH /admin/ingress_webhooks/{id}).
+type WebhookUpdater interface {
+	Update(ctx context.Context, in lead.UpdateWebhookInput) (*lead.WebhookSummary, error)
+}
+
 // WebhookLister lists an organization's webhooks (GET /admin/ingress_webhooks).
 type WebhookLister interface {
 	List(ctx context.Context, in lead.ListWebhooksInput) (*lead.WebhookPage, error)
@@ -76,6 +81,30 @@ func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 		}
 		return respondJSON(ctx, logger, req, start, http.StatusOK, rotated,
 			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero())), nil
+	}
+}
+
+// UpdateWebhookHandler handles PATCH /admin/ingress_webhooks/{id} with the body
+// {"allowQueryToken": true|false}; the answer is the webhook's summary, with a plain warning
+// when it accepts its token in the URL.
+func UpdateWebhookHandler(svc WebhookUpdater, baseURL string, logger *slog.Logger) Handler {
+	return func(ctx context.Context, req Request) (Response, error) {
+		start := time.Now()
+		id := req.PathParameters["id"]
+		var updated *lead.WebhookSummary
+		raw, err := requestBody(req)
+		if err == nil {
+			var in lead.UpdateWebhookInput
+			if in, err = wire.ParseUpdateWebhook(id, raw); err == nil {
+				updated, err = svc.Update(ctx, in)
+			}
+		}
+		if err != nil {
+			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+		}
+		updated.URL = PublicURL(req, baseURL, updated.ID)
+		return respondJSON(ctx, logger, req, start, http.StatusOK, updated,
+			slog.String("webhookId", updated.ID), slog.Bool("allowQueryToken", updated.AllowQueryToken)), nil
 	}
 }
 

@@ -18,6 +18,13 @@ const (
 	IdempotencyKeyHeader = "idempotency-key"
 )
 
+// Query parameters of the public endpoint: the token, for senders that cannot set a header
+// (only for a webhook that opted in), and the dry run switch.
+const (
+	TokenQueryParameter  = "token"
+	DryRunQueryParameter = "dryRun"
+)
+
 // Ingester stores one lead entry per authenticated request.
 type Ingester interface {
 	Ingest(ctx context.Context, cmd lead.IngestCommand) (*lead.IngestResult, error)
@@ -38,9 +45,19 @@ func IngestHandler(svc Ingester, logger *slog.Logger) Handler {
 		if lead.IsUUID(id) {
 			attrs = append(attrs, slog.String("webhookId", id))
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			resp = ErrorResponse(err, RequestID(req))
-		} else {
+		case res.DryRun:
+			b, rerr := wire.DryRunJSON(res.Entry, res.NewSchemaKeys)
+			if rerr != nil {
+				err = rerr
+				resp = ErrorResponse(err, RequestID(req))
+			} else {
+				resp = RawJSON(http.StatusOK, b)
+				attrs = append(attrs, slog.Bool("dryRun", true))
+			}
+		default:
 			resp = RawJSON(http.StatusCreated, res.Body)
 			if res.Replayed {
 				resp.Headers["Idempotent-Replayed"] = "true"
@@ -54,22 +71,40 @@ func IngestHandler(svc Ingester, logger *slog.Logger) Handler {
 	}
 }
 
-// IngestCommand reads an ingest request: the token header, the Idempotency-Key header and
-// the undecoded JSON body. A missing or repeated token header is a 401 at once, the first
-// check of all; a bad Idempotency-Key travels in the command, to be reported only after the
-// caller is authenticated.
+// IngestCommand reads an ingest request: the token header (or, without one, the token query
+// parameter), the Idempotency-Key header, the dryRun query parameter and the undecoded
+// body. A missing or repeated token is a 401 at once, the first check of all; a bad
+// Idempotency-Key or dryRun travels in the command, to be reported only after the caller is
+// authenticated. The query string is never logged.
 func IngestCommand(req Request) (lead.IngestCommand, error) {
 	token, n := Header(req, TokenHeader)
+	fromQuery := false
+	if n == 0 {
+		if q, ok := req.QueryStringParameters[TokenQueryParameter]; ok {
+			token, n, fromQuery = q, 1, true
+		}
+	}
 	switch {
 	case n == 0:
 		return lead.IngestCommand{}, lead.Errorf(lead.EUNAUTHORIZED, "the %s header is missing", TokenHeader)
 	case n > 1 || strings.Contains(token, ","):
-		return lead.IngestCommand{}, lead.Errorf(lead.EUNAUTHORIZED, "send the %s header exactly once", TokenHeader)
+		return lead.IngestCommand{}, lead.Errorf(lead.EUNAUTHORIZED, "send the token exactly once, in the %s header", TokenHeader)
 	}
 	cmd := lead.IngestCommand{
-		WebhookID: req.PathParameters["id"],
-		Token:     token,
-		Payload:   Payload(req),
+		WebhookID:      req.PathParameters["id"],
+		Token:          token,
+		TokenFromQuery: fromQuery,
+		Payload:        Payload(req),
+	}
+	if v, ok := req.QueryStringParameters[DryRunQueryParameter]; ok {
+		switch strings.ToLower(v) {
+		case "true", "1":
+			cmd.DryRun = true
+		case "false", "0":
+		default:
+			cmd.QueryErr = lead.Invalid("dryRun must be true or false",
+				lead.Detail{Path: "query.dryRun", Problem: "must be true or false"})
+		}
 	}
 	if key, n := Header(req, IdempotencyKeyHeader); n > 0 {
 		if n > 1 || !validIdempotencyKey(key) {

@@ -51,6 +51,15 @@ func DeleteWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	return apigw.DeleteWebhookHandler(svc, logger), nil
 }
 
+// UpdateWebhook builds the handler of PATCH /admin/ingress_webhooks/{id}; it needs no token key.
+func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	svc, err := webhookAdmin(ctx, cfg, env, false)
+	if err != nil {
+		return nil, err
+	}
+	return apigw.UpdateWebhookHandler(svc, env.PublicBaseURL, logger), nil
+}
+
 // WebhookAdmin returns the webhook admin service on the configured table; withKey loads the
 // token key (needed to create and rotate) from Secrets Manager. The operator CLI uses it too.
 func WebhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*lead.WebhookAdmin, error) {

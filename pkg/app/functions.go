@@ -36,5 +36,6 @@ func Functions() []Function {
 		{LogicalID: "DeleteWebhookFunction", Folder: "admin-delete", HTTP: DeleteWebhook},
 		{LogicalID: "ShowSchemaFunction", Folder: "admin-schema-get", HTTP: ShowSchema},
 		{LogicalID: "PatchSchemaFunction", Folder: "admin-schema-patch", HTTP: PatchSchema},
+		{LogicalID: "UpdateWebhookFunction", Folder: "admin-update", HTTP: UpdateWebhook},
 	}
 }

@@ -280,6 +280,19 @@ func (r *itemReader) b(name string) []byte {
 	return b.Value
 }
 
+// optBool returns an optional boolean attribute, false when absent.
+func (r *itemReader) optBool(name string) bool {
+	if r.absent(name) {
+		return false
+	}
+	b, ok := r.item[name].(*types.AttributeValueMemberBOOL)
+	if !ok {
+		r.fail(name, "want boolean, got %T", r.item[name])
+		return false
+	}
+	return b.Value
+}
+
 // optB returns an optional binary attribute, nil when absent.
 func (r *itemReader) optB(name string) []byte {
 	if r.absent(name) {
@@ -416,6 +429,7 @@ func webhookFromItem(item map[string]types.AttributeValue) (*lead.Webhook, error
 		PreviousTokenExpiresAt: r.optTime("previousTokenExpiresAt"),
 		CreatedAt:              r.time("createdAt"),
 		RotatedAt:              r.optTime("rotatedAt"),
+		AllowQueryToken:        r.optBool(attrAllowQueryToken),
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", w.ID, r.err)

@@ -23,6 +23,7 @@ const (
 	attrPreviousTokenHash = "previousTokenHash"
 	attrPreviousExpiresAt = "previousTokenExpiresAt"
 	attrRotatedAt         = "rotatedAt"
+	attrAllowQueryToken   = "allowQueryToken"
 	attrGSI1PK            = "gsi1pk"
 	attrGSI1SK            = "gsi1sk"
 )
@@ -37,6 +38,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 	item["name"] = str(w.Name)
 	item["tokenHash"] = &types.AttributeValueMemberB{Value: w.TokenHash}
 	item["createdAt"] = str(lead.FormatTime(w.CreatedAt))
+	if w.AllowQueryToken {
+		item[attrAllowQueryToken] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	item["gsi1pk"] = str(orgPrefix + w.OrganizationID)
 	item["gsi1sk"] = str(webhookPrefix + lead.FormatTime(w.CreatedAt) + "#" + w.ID)
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -100,6 +104,33 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 	if !bytes.Equal(w.TokenHash, tokenHash) {
 		// The write committed with ALL_NEW; anything else is a broken store, not a retry case.
 		return nil, fmt.Errorf("rotate webhook %s: stored hash differs from the written one", id)
+	}
+	return w, nil
+}
+
+// SetAllowQueryToken turns the webhook's acceptance of ?token= on or off with one
+// conditional UpdateItem and returns the webhook as written; an unknown id is
+// lead.ErrNotFound.
+func (s *Store) SetAllowQueryToken(ctx context.Context, id string, allow bool) (*lead.Webhook, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       webhookKey(id),
+		UpdateExpression:          aws.String("SET #q = :q"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil, fmt.Errorf("update webhook %s: %w", id, lead.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update webhook %s: %w", id, err)
+	}
+	w, err := webhookFromItem(out.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("update webhook %s: %w", id, err)
 	}
 	return w, nil
 }

@@ -45,6 +45,9 @@ type WebhookStore interface {
 	// for the first page) and the cursor of the next page ("" when there is none). A
 	// cursor it cannot decode is ErrInvalidCursor.
 	ListWebhooks(ctx context.Context, organizationID string, limit int, cursor string) ([]*Webhook, string, error)
+	// SetAllowQueryToken turns acceptance of the token in the URL on or off and returns
+	// the webhook as written; it returns ErrNotFound for an unknown id.
+	SetAllowQueryToken(ctx context.Context, id string, allow bool) (*Webhook, error)
 	// DeleteWebhook deletes a webhook; it returns ErrNotFound for an unknown id.
 	DeleteWebhook(ctx context.Context, id string) error
 }
@@ -69,7 +72,21 @@ type CreateWebhookInput struct {
 	OrganizationID string
 	PoolID         string
 	Name           string
+	// AllowQueryToken lets senders that cannot set a header pass the token as ?token=.
+	AllowQueryToken bool
 }
+
+// UpdateWebhookInput changes a webhook's settings; a nil field is left as it is.
+type UpdateWebhookInput struct {
+	WebhookID       string
+	AllowQueryToken *bool
+}
+
+// QueryTokenWarning is what the management API says about a webhook that accepts its token
+// in the URL.
+const QueryTokenWarning = "this webhook accepts its token in the URL (?token=): a URL with a token is a password in a URL; " +
+	"it ends up in browser history, proxy and access logs and in any page that embeds it. " +
+	"Prefer a server-side relay that sends the x-rocketlead-ingress-token header; if the URL leaks, rotate the token"
 
 // RotateWebhookInput asks for a new token; GracePeriod (whole seconds, at most seven
 // days) keeps the replaced token valid that long.
@@ -96,6 +113,9 @@ type WebhookSummary struct {
 	CreatedAt              time.Time `json:"createdAt"`
 	RotatedAt              time.Time `json:"rotatedAt,omitzero"`
 	PreviousTokenExpiresAt time.Time `json:"previousTokenExpiresAt,omitzero"`
+	AllowQueryToken        bool      `json:"allowQueryToken"`
+	// QueryTokenWarning is set when AllowQueryToken is: what that exposes and the remedy.
+	QueryTokenWarning string `json:"queryTokenWarning,omitempty"`
 }
 
 // Summarize returns the webhook's public view.
@@ -106,6 +126,9 @@ func Summarize(w *Webhook) WebhookSummary {
 		PoolID:         w.PoolID,
 		Name:           w.Name,
 		CreatedAt:      w.CreatedAt.UTC(),
+	}
+	if w.AllowQueryToken {
+		s.AllowQueryToken, s.QueryTokenWarning = true, QueryTokenWarning
 	}
 	if !w.RotatedAt.IsZero() {
 		s.RotatedAt = w.RotatedAt.UTC()
@@ -170,12 +193,13 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 		return nil, fmt.Errorf("create webhook: %w", err)
 	}
 	w := &Webhook{
-		ID:             id,
-		OrganizationID: orgID,
-		PoolID:         poolID,
-		Name:           name,
-		TokenHash:      s.Hasher.Hash(token),
-		CreatedAt:      s.Now().UTC().Truncate(time.Second),
+		ID:              id,
+		OrganizationID:  orgID,
+		PoolID:          poolID,
+		Name:            name,
+		TokenHash:       s.Hasher.Hash(token),
+		CreatedAt:       s.Now().UTC().Truncate(time.Second),
+		AllowQueryToken: in.AllowQueryToken,
 	}
 	if err := s.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, fmt.Errorf("create webhook: %w", err)
@@ -247,6 +271,28 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 		page.Webhooks = append(page.Webhooks, Summarize(w))
 	}
 	return page, nil
+}
+
+// Update changes a webhook's settings (today: whether it accepts ?token=) and returns its
+// summary. Turning the URL token off bites from the next request on; a token that was in a
+// URL should still be rotated.
+func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*WebhookSummary, error) {
+	id, details := uuidField("id", in.WebhookID)
+	if in.AllowQueryToken == nil {
+		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false"})
+	}
+	if len(details) > 0 {
+		return nil, InvalidDetails(details...)
+	}
+	w, err := s.Store.SetAllowQueryToken(ctx, id, *in.AllowQueryToken)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ENOTFOUND, "no webhook has this id")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update webhook %s: %w", id, err)
+	}
+	sum := Summarize(w)
+	return &sum, nil
 }
 
 // Delete removes the webhook; its URL answers 404 from then on.

@@ -77,6 +77,16 @@ type IngestCommand struct {
 	WebhookID string
 	// Token is the webhook token the caller presented.
 	Token string
+	// TokenFromQuery is true when the token came from the URL (?token=) rather than the
+	// header: accepted only by a webhook that opted in.
+	TokenFromQuery bool
+	// DryRun asks for every check and no write: no entry, no schema lock, no idempotency
+	// record. The result carries the entry that would be stored and the keys it would lock.
+	DryRun bool
+	// QueryErr, when not nil, is why the adapter could not accept a query parameter (a
+	// dryRun that is neither true nor false…), reported after authentication like
+	// IdempotencyKeyErr.
+	QueryErr error
 	// IdempotencyKey is the caller's idempotency key, "" when none was sent.
 	IdempotencyKey string
 	// IdempotencyKeyErr, when not nil, is why the adapter could not accept the idempotency
@@ -94,6 +104,10 @@ type IngestResult struct {
 	// Replayed is true when the answer repeats an earlier request with the same
 	// Idempotency-Key; nothing was created.
 	Replayed bool
+	// DryRun is true for the answer to a dry run: Entry is what would have been stored
+	// (Body is empty) and NewSchemaKeys the keys it would have locked; nothing was written.
+	DryRun        bool
+	NewSchemaKeys Schema
 }
 
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
@@ -145,6 +159,9 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 	if wh == nil {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}
+	if cmd.TokenFromQuery && !wh.AllowQueryToken {
+		return nil, Errorf(EUNAUTHORIZED, "this webhook does not accept the token in the URL; send it in the x-rocketlead-ingress-token header")
+	}
 	now := s.Now()
 	if !s.Hasher.Verify(wh, cmd.Token, now) {
 		return nil, Errorf(EUNAUTHORIZED, "the token does not match this webhook")
@@ -160,8 +177,11 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 	if cmd.IdempotencyKeyErr != nil {
 		return nil, cmd.IdempotencyKeyErr
 	}
+	if cmd.QueryErr != nil {
+		return nil, cmd.QueryErr
+	}
 	var idem *IdempotencyRecord
-	if cmd.IdempotencyKey != "" {
+	if cmd.IdempotencyKey != "" && !cmd.DryRun {
 		sum := sha256.Sum256(raw)
 		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: cmd.IdempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 		if res, err := s.replay(ctx, idem, now); res != nil || err != nil {
@@ -203,6 +223,9 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 		lock, err := s.prepare(e, pool, body)
 		if err != nil {
 			return nil, err
+		}
+		if cmd.DryRun {
+			return &IngestResult{Entry: e, DryRun: true, NewSchemaKeys: lock.New}, nil
 		}
 		res := &IngestResult{Entry: e}
 		if res.Body, err = s.Render(e); err != nil {

@@ -164,6 +164,18 @@ func (m *memStore) RotateWebhook(_ context.Context, id string, tokenHash []byte,
 	return &c, nil
 }
 
+func (m *memStore) SetAllowQueryToken(_ context.Context, id string, allow bool) (*Webhook, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.webhooks[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	w.AllowQueryToken = allow
+	c := *w
+	return &c, nil
+}
+
 func (m *memStore) ListWebhooks(_ context.Context, orgID string, limit int, cursor string) ([]*Webhook, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -27,6 +27,7 @@ type Schema map[string]FieldType
 
 // Webhook is an ingress webhook bound to one pool. TokenHash is HMAC-SHA256(key, token);
 // PreviousTokenHash, when set, stays valid until PreviousTokenExpiresAt (rotation grace).
+// AllowQueryToken lets senders that cannot set a header pass the token as ?token=.
 type Webhook struct {
 	ID                     string
 	OrganizationID         string
@@ -37,6 +38,7 @@ type Webhook struct {
 	PreviousTokenExpiresAt time.Time
 	CreatedAt              time.Time
 	RotatedAt              time.Time
+	AllowQueryToken        bool
 }
 
 // Pool is a lead pool (a table of lead entries) with its schema and default lead state.

@@ -17,7 +17,8 @@ import (
 const MaxAdminBodyBytes = 16 << 10
 
 // ParseCreateWebhook parses the body of a create request strictly: one JSON object with the
-// string fields organizationId, tableId and name, and nothing else.
+// string fields organizationId, tableId and name, an optional boolean allowQueryToken, and
+// nothing else.
 func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	obj, err := adminObject(raw, false)
 	if err != nil {
@@ -27,6 +28,14 @@ func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	fields := map[string]*string{"organizationId": &in.OrganizationID, "tableId": &in.PoolID, "name": &in.Name}
 	var details []lead.Detail
 	for _, k := range obj.keys {
+		if k == "allowQueryToken" {
+			b, ok := obj.values[k].(bool)
+			if !ok {
+				details = append(details, lead.Detail{Path: k, Problem: "must be true or false, got " + kindOf(obj.values[k])})
+			}
+			in.AllowQueryToken = b
+			continue
+		}
 		dst, known := fields[k]
 		if !known {
 			details = append(details, lead.Detail{Path: lead.DetailPath("", k), Problem: "unknown field"})
@@ -75,6 +84,33 @@ func ParseRotateWebhook(webhookID string, raw []byte) (lead.RotateWebhookInput, 
 			continue
 		}
 		in.GracePeriod = time.Duration(secs) * time.Second
+	}
+	if len(details) > 0 {
+		return in, lead.InvalidDetails(details...)
+	}
+	return in, nil
+}
+
+// ParseUpdateWebhook parses the body of an update request strictly: one JSON object with
+// the boolean allowQueryToken, and nothing else.
+func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, error) {
+	in := lead.UpdateWebhookInput{WebhookID: webhookID}
+	obj, err := adminObject(raw, false)
+	if err != nil {
+		return in, err
+	}
+	var details []lead.Detail
+	for _, k := range obj.keys {
+		if k != "allowQueryToken" {
+			details = append(details, lead.Detail{Path: lead.DetailPath("", k), Problem: "unknown field"})
+			continue
+		}
+		b, ok := obj.values[k].(bool)
+		if !ok {
+			details = append(details, lead.Detail{Path: k, Problem: "must be true or false, got " + kindOf(obj.values[k])})
+			continue
+		}
+		in.AllowQueryToken = &b
 	}
 	if len(details) > 0 {
 		return in, lead.InvalidDetails(details...)

@@ -108,6 +108,40 @@ func tooLarge(max int) *lead.Error {
 	return lead.Errorf(lead.ETOOLARGE, "the body is larger than %d KiB", max>>10)
 }
 
+// dryRunBody is the answer to a dry run: the entry as it would be stored, without the id and
+// time it would get, and the schema keys it would lock.
+type dryRunBody struct {
+	DryRun        bool           `json:"dryRun"`
+	Entry         dryRunEntry    `json:"entry"`
+	NewSchemaKeys map[string]any `json:"newSchemaKeys"`
+}
+
+type dryRunEntry struct {
+	PoolID          string         `json:"tableId"`
+	OrganizationID  string         `json:"organizationId"`
+	Data            map[string]any `json:"data"`
+	CustomFieldData map[string]any `json:"customFieldData,omitempty"`
+	LeadStateID     string         `json:"leadStateId"`
+}
+
+// DryRunJSON renders the 200 body of a dry run:
+// {"dryRun": true, "entry": <entry without id and createdAt>, "newSchemaKeys": {key: type}}.
+func DryRunJSON(e *lead.Entry, newKeys lead.Schema) ([]byte, error) {
+	keys := make(map[string]any, len(newKeys))
+	for k, t := range newKeys {
+		keys[k] = string(t)
+	}
+	b, err := json.Marshal(dryRunBody{
+		DryRun:        true,
+		Entry:         dryRunEntry{PoolID: e.PoolID, OrganizationID: e.OrganizationID, Data: e.Data, CustomFieldData: e.CustomFieldData, LeadStateID: e.LeadStateID},
+		NewSchemaKeys: keys,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render dry run for pool %s: %w", e.PoolID, err)
+	}
+	return b, nil
+}
+
 // EntryJSON renders an entry as the API returns it: the 201 body of an ingest and the
 // entry of an event.
 func EntryJSON(e *lead.Entry) ([]byte, error) {

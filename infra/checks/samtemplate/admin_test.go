@@ -20,6 +20,7 @@ func TestAdminRoutesAreIAMAuthorized(t *testing.T) {
 		"DELETE /admin/ingress_webhooks/{id}":      "DeleteWebhookFunction",
 		"GET /admin/tables/{tableId}/schema":       "ShowSchemaFunction",
 		"PATCH /admin/tables/{tableId}/schema":     "PatchSchemaFunction",
+		"PATCH /admin/ingress_webhooks/{id}":       "UpdateWebhookFunction",
 		"POST /public/ingress_webhooks/{id}":       "IngressFunction",
 	}
 	got := map[string]string{}

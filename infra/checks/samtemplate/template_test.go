@@ -55,6 +55,9 @@ var wantActions = map[string][]string{
 		"dynamodb:GetItem",
 		"dynamodb:UpdateItem",
 	},
+	"UpdateWebhookFunction": {
+		"dynamodb:UpdateItem",
+	},
 	"IngressFunction": {
 		"dynamodb:BatchGetItem",
 		"dynamodb:GetItem",
