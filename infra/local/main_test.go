@@ -197,3 +197,49 @@ func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
 		t.Errorf("events file holds lines that are not events")
 	}
 }
+
+// TestRunnerPassesContentTypesAndQueryStringsAsAPIGatewayDoes sends form bodies, a dry run
+// and a URL token over HTTP to the runner: the front must hand the Content-Type, the body
+// (multipart base64-encoded, as API Gateway does) and the query string to the function.
+func TestRunnerPassesContentTypesAndQueryStringsAsAPIGatewayDoes(t *testing.T) {
+	s := startRunner(t)
+	multipart := "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nada@example.com\r\n" +
+		"------WebKitFormBoundary7MA4YWxkTrZu0gW\r\nContent-Disposition: form-data; name=\"customFieldData[" + s.CustomFieldID + "]\"\r\n\r\ninstagram_ad\r\n" +
+		"------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n"
+	tests := []struct {
+		name        string
+		query       string
+		contentType string
+		token       bool
+		body        string
+		status      int
+		inBody      string
+	}{
+		{"urlencoded form", "", "application/x-www-form-urlencoded", true, "email=ada%40example.com&tags=a&tags=b", http.StatusCreated, `"tags":["a","b"]`},
+		{"multipart form", "", "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", true, multipart, http.StatusCreated, `"instagram_ad"`},
+		{"dry run", "?dryRun=true", "application/json", true, `{"data":{"city":"Oslo"}}`, http.StatusOK, `"newSchemaKeys":{"city":"string"}`},
+		{"token in the URL without opt-in", "?token=" + s.Token, "application/x-www-form-urlencoded", false, "email=a", http.StatusUnauthorized, "does not accept the token in the URL"},
+		{"xml", "", "application/xml", true, "<lead/>", http.StatusUnsupportedMediaType, "Unsupported media type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, s.URL+tt.query, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.token {
+				req.Header.Set("x-rocketlead-ingress-token", s.Token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.inBody) {
+				t.Errorf("POST %s (%s) = %d %s; want %d containing %s", tt.query, tt.contentType, resp.StatusCode, b, tt.status, tt.inBody)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,6 +50,7 @@ var commands = map[string]command{
 	"webhook rotate":         webhookRotate,
 	"webhook list":           webhookList,
 	"webhook delete":         webhookDelete,
+	"webhook set":            webhookSet,
 	"schema show":            schemaShow,
 	"schema set":             schemaSet,
 	"schema unlock":          schemaUnlock,
@@ -411,6 +413,7 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	org := fs.String("org", "", "organization id")
 	pool := fs.String("pool", "", "pool id (the API's tableId)")
 	hookName := fs.String("name", "", "webhook name")
+	allowQuery := fs.Bool("allow-query-token", false, "also accept the token as ?token= (for senders that cannot set a header)")
 	s, err := parse(ctx, fs, args, out, getenv, "org", "pool", "name")
 	if err != nil {
 		return err
@@ -419,12 +422,49 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	if err != nil {
 		return err
 	}
-	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName})
+	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName, AllowQueryToken: *allowQuery})
 	if err != nil {
 		return err
 	}
 	c.URL = s.url(c.ID)
-	return s.print(c, [][]string{{"ID", "NAME", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.URL, c.Token}})
+	rows := [][]string{{"ID", "NAME", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.URL, c.Token}}
+	return s.print(c, withQueryTokenWarning(rows, c.QueryTokenWarning))
+}
+
+// withQueryTokenWarning adds the warning of a webhook that accepts ?token= under a table.
+func withQueryTokenWarning(rows [][]string, warning string) [][]string {
+	if warning == "" {
+		return rows
+	}
+	return append(rows, []string{}, []string{"WARNING: " + warning})
+}
+
+func webhookSet(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	id := fs.String("id", "", "webhook id")
+	allowQuery := fs.String("allow-query-token", "", "true: also accept the token as ?token=; false: only the header")
+	s, err := parse(ctx, fs, args, out, getenv, "id", "allow-query-token")
+	if err != nil {
+		return err
+	}
+	allow, perr := strconv.ParseBool(*allowQuery)
+	if perr != nil {
+		return usageError{fmt.Sprintf("%s: --allow-query-token must be true or false", name)}
+	}
+	svc, err := s.webhooks(ctx, false)
+	if err != nil {
+		return err
+	}
+	w, err := svc.Update(ctx, lead.UpdateWebhookInput{WebhookID: *id, AllowQueryToken: &allow})
+	if err != nil {
+		return err
+	}
+	w.URL = s.url(w.ID)
+	rows := [][]string{{"ID", "NAME", "ALLOW QUERY TOKEN"}, {w.ID, w.Name, strconv.FormatBool(w.AllowQueryToken)}}
+	if !allow {
+		rows = append(rows, []string{}, []string{"If the token was ever in a URL, rotate it: rlctl webhook rotate --id " + w.ID})
+	}
+	return s.print(w, withQueryTokenWarning(rows, w.QueryTokenWarning))
 }
 
 func webhookRotate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {

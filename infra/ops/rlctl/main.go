@@ -15,10 +15,11 @@
 //	custom-field create --org ID --name NAME --type text|number|boolean|date|select|multiselect [--options a,b]
 //	custom-field list --org ID
 //	custom-field delete --org ID --id FIELD
-//	webhook create --org ID --pool ID --name NAME
+//	webhook create --org ID --pool ID --name NAME [--allow-query-token]
 //	webhook rotate --id WEBHOOK [--grace 1h]
 //	webhook list --org ID [--limit N] [--cursor C]
 //	webhook delete --id WEBHOOK
+//	webhook set --id WEBHOOK --allow-query-token true|false
 //	schema show --pool ID
 //	schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
 //	schema unlock --pool ID --keys KEY[,KEY…]
@@ -67,10 +68,11 @@ const usage = `usage: rlctl <noun> <verb> [flags]
   custom-field create --org ID --name NAME --type text|number|boolean|date|select|multiselect [--options a,b]
   custom-field list --org ID
   custom-field delete --org ID --id FIELD
-  webhook create --org ID --pool ID --name NAME
+  webhook create --org ID --pool ID --name NAME [--allow-query-token]
   webhook rotate --id WEBHOOK [--grace 1h]
   webhook list --org ID [--limit N] [--cursor C]
   webhook delete --id WEBHOOK
+  webhook set --id WEBHOOK --allow-query-token true|false
   schema show --pool ID
   schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
   schema unlock --pool ID --keys KEY[,KEY…]

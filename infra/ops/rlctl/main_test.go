@@ -60,12 +60,23 @@ func (c *cli) mustJSON(v any, args ...string) string {
 // ingest is the production ingest handler on the same table.
 func (c *cli) ingest(id, token string) int {
 	c.t.Helper()
+	return c.ingestRequest(apigw.Request{PathParameters: map[string]string{"id": id}, Body: `{"data":{"email":"a@b.co"}}`,
+		Headers: map[string]string{apigw.TokenHeader: token}})
+}
+
+// ingestQuery posts with the token in the URL, as an HTML form does.
+func (c *cli) ingestQuery(id, token string) int {
+	c.t.Helper()
+	return c.ingestRequest(apigw.Request{PathParameters: map[string]string{"id": id}, Body: "email=a%40b.co",
+		Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}, QueryStringParameters: map[string]string{"token": token}})
+}
+
+func (c *cli) ingestRequest(req apigw.Request) int {
+	c.t.Helper()
 	h, err := app.Ingest(context.Background(), c.env.Config, c.env.App, c.env.App.Logger())
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	req := apigw.Request{PathParameters: map[string]string{"id": id}, Body: `{"data":{"email":"a@b.co"}}`,
-		Headers: map[string]string{apigw.TokenHeader: token}}
 	resp, err := h(context.Background(), req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -189,7 +200,7 @@ func TestCLIManagesPoolsStatesFieldsAndWebhooks(t *testing.T) {
 		if !strings.Contains(out, hook.ID) || !strings.Contains(out, "Zapier") {
 			t.Errorf("webhook list (%s) = %q; want the webhook", format, out)
 		}
-		for _, secret := range []string{hook.Token, newToken, rotated.Token, "oken", "ash"} {
+		for _, secret := range []string{hook.Token, newToken, rotated.Token, `"token"`, "tokenhash", `ash"`} {
 			if strings.Contains(strings.ToLower(out), strings.ToLower(secret)) {
 				t.Errorf("webhook list (%s) shows %q: %s", format, secret, out)
 			}
@@ -203,6 +214,32 @@ func TestCLIManagesPoolsStatesFieldsAndWebhooks(t *testing.T) {
 				}
 			}
 		}
+	}
+
+	// The token in the URL: off by default, on at create or later, off again, with the
+	// warning printed whenever it is on.
+	if code := c.ingestQuery(hook.ID, rotated.Token); code != http.StatusUnauthorized {
+		t.Errorf("?token= on a webhook that has not opted in: %d; want 401", code)
+	}
+	out, err := c.run("webhook", "set", "--id", hook.ID, "--allow-query-token", "true")
+	if err != nil || !strings.Contains(out, "password in a URL") || !strings.Contains(out, "rotate the token") {
+		t.Errorf("webhook set --allow-query-token true = %q, %v; want the warning", out, err)
+	}
+	if code := c.ingestQuery(hook.ID, rotated.Token); code != http.StatusCreated {
+		t.Errorf("?token= once opted in: %d; want 201", code)
+	}
+	c.mustJSON(nil, "webhook", "set", "--id", hook.ID, "--allow-query-token", "false")
+	if code := c.ingestQuery(hook.ID, rotated.Token); code != http.StatusUnauthorized {
+		t.Errorf("?token= after opting out: %d; want 401", code)
+	}
+	var formHook struct {
+		ID, Token         string
+		AllowQueryToken   bool   `json:"allowQueryToken"`
+		QueryTokenWarning string `json:"queryTokenWarning"`
+	}
+	c.mustJSON(&formHook, "webhook", "create", "--org", org, "--pool", pool, "--name", "Contact form", "--allow-query-token")
+	if !formHook.AllowQueryToken || formHook.QueryTokenWarning == "" || c.ingestQuery(formHook.ID, formHook.Token) != http.StatusCreated {
+		t.Errorf("webhook create --allow-query-token = %+v; want it on, with the warning, and ?token= accepted", formHook)
 	}
 
 	c.mustJSON(nil, "webhook", "delete", "--id", hook.ID)
