@@ -20,6 +20,9 @@ func buildHandlers(ctx context.Context, cfg aws.Config, env app.Env, logger *slo
 	handlers := map[string]front.Handler{}
 	var stream dynamo.StreamHandler
 	for _, fn := range app.Functions() {
+		// Each function's log lines and metrics name it, as AWS_LAMBDA_FUNCTION_NAME does in Lambda.
+		env := env
+		env.FunctionName = fn.LogicalID
 		switch {
 		case fn.HTTP != nil:
 			h, err := fn.HTTP(ctx, cfg, env, logger)

@@ -115,22 +115,33 @@ func RequestID(req Request) string {
 	return req.RequestContext.RequestID
 }
 
-// logOutcome writes one structured line per request: never headers, tokens or bodies.
+// logOutcome reports a request's outcome: to the Observer wrapping the handler, which writes
+// the one line and the metrics of the request, or else straight to logger as one structured
+// line. Never headers, tokens or bodies.
 func logOutcome(ctx context.Context, logger *slog.Logger, req Request, status int, err error, attrs ...any) {
+	if n := noteFrom(ctx); n != nil {
+		n.status, n.err, n.logged = status, err, true
+		n.attrs = append(n.attrs, attrs...)
+		return
+	}
 	attrs = append(attrs,
-		slog.String("requestId", RequestID(req)),
+		slog.String("apiRequestId", RequestID(req)),
 		slog.String("route", req.RouteKey),
 		slog.Int("status", status),
+		slog.String("outcome", outcomeOf(&note{status: status, err: err})),
 	)
+	attrs = append(attrs, errorAttrs(status, err)...)
 	level := slog.LevelInfo
-	if err != nil {
-		attrs = append(attrs, slog.String("outcome", string(lead.ErrorCode(err))))
-		if status >= 500 {
-			level = slog.LevelError
-			attrs = append(attrs, slog.String("error", err.Error()))
-		}
-	} else {
-		attrs = append(attrs, slog.String("outcome", "ok"))
+	if status >= 500 {
+		level = slog.LevelError
 	}
 	logger.Log(ctx, level, "request", attrs...)
+}
+
+// noteIngest tells the Observer that the request is an ingest (a dry run or not), and its
+// result if any.
+func noteIngest(ctx context.Context, cmd lead.IngestCommand, res *lead.IngestResult) {
+	if n := noteFrom(ctx); n != nil {
+		n.ingest, n.dryRun, n.result = true, cmd.DryRun || (res != nil && res.DryRun), res
+	}
 }

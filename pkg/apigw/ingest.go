@@ -41,10 +41,8 @@ func IngestHandler(svc Ingester, logger *slog.Logger) Handler {
 			res, err = svc.Ingest(ctx, cmd)
 		}
 		var resp Response
-		attrs := []any{slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000)}
-		if lead.IsUUID(id) {
-			attrs = append(attrs, slog.String("webhookId", id))
-		}
+		attrs := append([]any{slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000)}, webhookAttr(id)...)
+		noteIngest(ctx, cmd, res)
 		switch {
 		case err != nil:
 			resp = ErrorResponse(err, RequestID(req))

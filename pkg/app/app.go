@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
@@ -26,7 +28,16 @@ type Env struct {
 	EventBusName     string // EVENT_BUS_NAME: bus of table.entry.added; empty is "default"
 	EventSource      string // EVENT_SOURCE: Source of table.entry.added; empty is rocketlead.ingress
 	PublicBaseURL    string // PUBLIC_BASE_URL: base of webhook URLs in admin responses; empty is the request's domain and stage
+	FunctionName     string // AWS_LAMBDA_FUNCTION_NAME: set by Lambda; the FunctionName of logs and metrics
+	MetricsNamespace string // METRICS_NAMESPACE: CloudWatch namespace of the EMF metrics; empty is DefaultMetricsNamespace
+	// MetricsWriter receives the EMF documents; nil is standard output, where Lambda and the
+	// local runner expect them.
+	MetricsWriter io.Writer
 }
+
+// DefaultMetricsNamespace is the CloudWatch namespace of the metrics when METRICS_NAMESPACE
+// is empty.
+const DefaultMetricsNamespace = "RocketLead/IngressWebhooks"
 
 // EnvFrom reads the configuration through getenv (os.Getenv in Lambda), naming every
 // required variable that is missing.
@@ -38,6 +49,8 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 		EventBusName:     getenv("EVENT_BUS_NAME"),
 		EventSource:      getenv("EVENT_SOURCE"),
 		PublicBaseURL:    getenv("PUBLIC_BASE_URL"),
+		FunctionName:     getenv("AWS_LAMBDA_FUNCTION_NAME"),
+		MetricsNamespace: getenv("METRICS_NAMESPACE"),
 	}
 	var missing []string
 	for _, name := range required {
@@ -60,15 +73,36 @@ func (e Env) Logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// Metrics returns the EMF emitter of the function: its namespace, and FunctionName as the
+// dimension of every metric.
+func (e Env) Metrics() *metrics.Emitter {
+	ns := e.MetricsNamespace
+	if ns == "" {
+		ns = DefaultMetricsNamespace
+	}
+	w := e.MetricsWriter
+	if w == nil {
+		w = os.Stdout
+	}
+	return metrics.New(w, ns, metrics.Dimension{Name: "FunctionName", Value: e.FunctionName})
+}
+
+// observed wraps an HTTP handler so that each request writes one log line and one EMF
+// document.
+func observed(env Env, logger *slog.Logger, h apigw.Handler) apigw.Handler {
+	return apigw.Observe(h, apigw.Observer{Function: env.FunctionName, Logger: logger, Metrics: env.Metrics()})
+}
+
 // Ingest builds the public ingest handler: it reads the token key from Secrets Manager
 // once, here, at cold start.
 func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	cfg = withCallCounting(cfg)
 	hasher, err := loadHasher(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
-	return apigw.IngestHandler(lead.NewIngestService(store, hasher, wire.EntryJSON), logger), nil
+	return observed(env, logger, apigw.IngestHandler(lead.NewIngestService(store, hasher, wire.EntryJSON), logger)), nil
 }
 
 // loadHasher reads the token hashing key from Secrets Manager: once per cold start.

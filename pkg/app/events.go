@@ -19,6 +19,7 @@ const DefaultEventBusName = "default"
 // EntryEvents builds the stream handler of the entry-events function: every entry committed
 // to the table becomes one table.entry.added event on the configured bus.
 func EntryEvents(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger) (dynamo.StreamHandler, error) {
+	cfg = withCallCounting(cfg)
 	bus := env.EventBusName
 	if bus == "" {
 		bus = DefaultEventBusName
@@ -28,5 +29,5 @@ func EntryEvents(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger
 		source = lead.DefaultEventSource
 	}
 	pub := eventbus.New(eventbridge.NewFromConfig(cfg), bus, source, logger)
-	return dynamo.NewStreamHandler(pub, logger), nil
+	return dynamo.NewStreamHandler(pub, logger, env.Metrics()), nil
 }

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 )
 
 // EventPublisher publishes table.entry.added events. It returns one error per event, nil only
@@ -31,15 +33,30 @@ type StreamHandler func(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 // insert is the stream event name of a new item.
 const insert = string(events.DynamoDBOperationTypeInsert)
 
+// The metric names of the stream handler, one EMF document per batch.
+const (
+	MetricStreamRecords   = "StreamRecords"
+	MetricEventsPublished = "EventsPublished"
+	MetricEventsFailed    = "EventsFailed"
+	MetricStreamAge       = "StreamRecordAge"
+	MetricBatchDuration   = "Duration"
+	MetricThrottles       = "Throttles"
+	MetricAWSCalls        = "AWSCalls"
+	MetricAWSRetries      = "AWSRetries"
+)
+
 // NewStreamHandler returns the stream handler. Records that are not the INSERT of an entry item are
 // skipped (the event source filter should already have dropped them); a record that cannot
 // be decoded, or whose event the bus did not accept, is reported in batchItemFailures.
-func NewStreamHandler(pub EventPublisher, logger *slog.Logger) StreamHandler {
+// Each batch writes one log line and one EMF document to m (nil emits none): records,
+// events published and failed, and the age of its oldest record.
+func NewStreamHandler(pub EventPublisher, logger *slog.Logger, m *metrics.Emitter) StreamHandler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		start := time.Now()
+		ctx, calls := metrics.WithCalls(ctx)
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		fail := func(rec events.DynamoDBEventRecord) {
 			resp.BatchItemFailures = append(resp.BatchItemFailures,
@@ -81,10 +98,50 @@ func NewStreamHandler(pub EventPublisher, logger *slog.Logger) StreamHandler {
 				published++
 			}
 		}
-		logger.Info("stream batch", "records", len(ev.Records), "published", published,
-			"skipped", skipped, "failed", len(resp.BatchItemFailures), "latency", time.Since(start))
+		d := time.Since(start)
+		age := oldestAge(ev.Records, start)
+		c := calls.Counts()
+		var lambdaID string
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			lambdaID = lc.AwsRequestID
+		}
+		logger.Info("stream batch", "lambdaRequestId", lambdaID, "records", len(ev.Records), "published", published,
+			"skipped", skipped, "failed", len(resp.BatchItemFailures), "oldestRecordAgeMs", age.Milliseconds(),
+			"awsCalls", c.Calls, "awsRetries", c.Retries, "throttles", c.Throttles,
+			"durationMs", float64(d.Microseconds())/1000)
+		count := func(name string, v int) metrics.Metric {
+			return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
+		}
+		if err := m.Emit(nil, []metrics.Metric{
+			count(MetricStreamRecords, len(ev.Records)),
+			count(MetricEventsPublished, published),
+			count(MetricEventsFailed, len(resp.BatchItemFailures)),
+			{Name: MetricStreamAge, Unit: metrics.Milliseconds, Value: float64(age.Milliseconds())},
+			{Name: MetricBatchDuration, Unit: metrics.Milliseconds, Value: float64(d.Microseconds()) / 1000},
+			count(MetricThrottles, c.Throttles),
+			count(MetricAWSCalls, c.Calls),
+			count(MetricAWSRetries, c.Retries),
+		}, map[string]any{"lambdaRequestId": lambdaID}); err != nil {
+			logger.Warn("metrics not emitted", "err", err)
+		}
 		return resp, nil
 	}
+}
+
+// oldestAge is how long before now the oldest record of the batch was written to the
+// stream (ApproximateCreationDateTime, whole seconds); 0 for a batch without times.
+func oldestAge(recs []events.DynamoDBEventRecord, now time.Time) time.Duration {
+	var oldest time.Time
+	for _, r := range recs {
+		t := r.Change.ApproximateCreationDateTime.Time
+		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() || oldest.After(now) {
+		return 0
+	}
+	return now.Sub(oldest)
 }
 
 // IsEntryInsert reports whether rec is the INSERT of an entry item: the records the event

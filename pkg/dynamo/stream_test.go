@@ -10,12 +10,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 )
 
 // fakePublisher records what it is asked to publish and fails the entry ids in fail.
@@ -68,7 +70,7 @@ func TestHandlerPublishesEntryInsertsSkipsOthersFailsUndecodable(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pub := &fakePublisher{}
-	resp, err := dynamo.NewStreamHandler(pub, logger)(context.Background(), loadEvent(t, "mixed_batch.json"))
+	resp, err := dynamo.NewStreamHandler(pub, logger, nil)(context.Background(), loadEvent(t, "mixed_batch.json"))
 	if err != nil {
 		t.Fatalf("handler error = %v; want nil (failures are reported per record)", err)
 	}
@@ -100,7 +102,7 @@ func TestHandlerDetailIsTheEntryAsThe201BodyRendersIt(t *testing.T) {
 	pub := &fakePublisher{}
 	ev := loadEvent(t, "mixed_batch.json")
 	ev.Records = ev.Records[8:9]
-	if _, err := dynamo.NewStreamHandler(pub, nil)(context.Background(), ev); err != nil {
+	if _, err := dynamo.NewStreamHandler(pub, nil, nil)(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	got := pub.published()
@@ -139,7 +141,7 @@ func TestHandlerReportsExactlyTheRecordsThePublisherFailed(t *testing.T) {
 			for _, id := range tt.fail {
 				pub.fail[id] = true
 			}
-			resp, err := dynamo.NewStreamHandler(pub, nil)(context.Background(), ev)
+			resp, err := dynamo.NewStreamHandler(pub, nil, nil)(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +156,7 @@ func TestHandlerWithNothingToPublishSucceeds(t *testing.T) {
 	pub := &fakePublisher{}
 	ev := loadEvent(t, "mixed_batch.json")
 	ev.Records = ev.Records[1:5]
-	resp, err := dynamo.NewStreamHandler(pub, nil)(context.Background(), ev)
+	resp, err := dynamo.NewStreamHandler(pub, nil, nil)(context.Background(), ev)
 	if err != nil || len(resp.BatchItemFailures) != 0 || len(pub.calls) != 0 {
 		t.Errorf("handler = %v, %v with %d Publish calls; want no failures and no call", resp, err, len(pub.calls))
 	}
@@ -227,6 +229,61 @@ func TestIsEntryInsert(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := dynamo.IsEntryInsert(tt.rec); got != tt.want {
 				t.Errorf("IsEntryInsert(%s) = %v; want %v", tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHandlerEmitsOneBatchDocumentWithPublishedFailedAndAge(t *testing.T) {
+	now := time.Now()
+	// Records 101 and 109 of the fixture are entry inserts that decode.
+	batch := loadEvent(t, "mixed_batch.json")
+	entry := map[string]events.DynamoDBEventRecord{}
+	for _, r := range batch.Records {
+		entry[r.Change.SequenceNumber] = r
+	}
+	rec := func(seq string, age time.Duration) events.DynamoDBEventRecord {
+		r := entry[seq]
+		r.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: now.Add(-age).Truncate(time.Second)}
+		return r
+	}
+	id := func(seq string) string {
+		item, err := dynamo.ItemFromImage(entry[seq].Change.NewImage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := dynamo.EntryFromItem(item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.ID
+	}
+	tests := []struct {
+		name                     string
+		recs                     []events.DynamoDBEventRecord
+		fail                     map[string]bool
+		published, failed, minMs float64
+	}{
+		{"all published, oldest 2 minutes", []events.DynamoDBEventRecord{rec("101", 5*time.Second), rec("109", 2*time.Minute)}, nil, 2, 0, 119_000},
+		{"one not accepted by the bus", []events.DynamoDBEventRecord{rec("101", 0), rec("109", 0)}, map[string]bool{id("109"): true}, 1, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var emf bytes.Buffer
+			h := dynamo.NewStreamHandler(&fakePublisher{fail: tt.fail}, nil, metrics.New(&emf, "ns", metrics.Dimension{Name: "FunctionName", Value: "EntryEventsFunction"}))
+			if _, err := h(context.Background(), events.DynamoDBEvent{Records: tt.recs}); err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(emf.Bytes(), &doc); err != nil {
+				t.Fatalf("EMF %q: %v", emf.String(), err)
+			}
+			if doc[dynamo.MetricEventsPublished] != tt.published || doc[dynamo.MetricEventsFailed] != tt.failed ||
+				doc[dynamo.MetricStreamRecords] != float64(len(tt.recs)) {
+				t.Errorf("EMF %v; want published %v, failed %v, records %d", doc, tt.published, tt.failed, len(tt.recs))
+			}
+			if age, _ := doc[dynamo.MetricStreamAge].(float64); age < tt.minMs || age > tt.minMs+10_000 {
+				t.Errorf("%s = %v ms; want about %v ms (the oldest record)", dynamo.MetricStreamAge, age, tt.minMs)
 			}
 		})
 	}

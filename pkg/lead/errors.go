@@ -40,6 +40,16 @@ type Error struct {
 	Message    string
 	Details    []Detail
 	TypeErrors map[string]TypeError
+	// Rejected, when not nil, says what became of the refused request the service tried to
+	// keep for replay; the request's log line and metrics report it.
+	Rejected *RejectedRequest
+}
+
+// RejectedRequest is the fate of a refused request the service tried to keep: its id when
+// it was kept, Kept false when it could not be (e.g. the webhook's daily allowance was used).
+type RejectedRequest struct {
+	ID   string
+	Kept bool
 }
 
 // Error implements the error interface.

@@ -108,6 +108,10 @@ type IngestResult struct {
 	// (Body is empty) and NewSchemaKeys the keys it would have locked; nothing was written.
 	DryRun        bool
 	NewSchemaKeys Schema
+	// KeysLocked is how many keys the entry added to the pool schema (locked their type).
+	KeysLocked int
+	// LockRetries is how often the write lost a schema lock race and was checked again.
+	LockRetries int
 }
 
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
@@ -227,7 +231,7 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 		if cmd.DryRun {
 			return &IngestResult{Entry: e, DryRun: true, NewSchemaKeys: lock.New}, nil
 		}
-		res := &IngestResult{Entry: e}
+		res := &IngestResult{Entry: e, KeysLocked: len(lock.New), LockRetries: attempt - 1}
 		if res.Body, err = s.Render(e); err != nil {
 			return nil, fmt.Errorf("render entry %s: %w", e.ID, err)
 		}

@@ -150,6 +150,9 @@ func TestIngestStoresTheEntry(t *testing.T) {
 			if len(m.locks) != 1 || !maps.Equal(m.locks[0].New, tt.wantNew) {
 				t.Errorf("locks = %+v; want one lock of %v", m.locks, tt.wantNew)
 			}
+			if res.KeysLocked != len(tt.wantNew) || res.LockRetries != 0 {
+				t.Errorf("KeysLocked, LockRetries = %d, %d; want %d, 0", res.KeysLocked, res.LockRetries, len(tt.wantNew))
+			}
 		})
 	}
 }
@@ -187,10 +190,11 @@ func TestIngestAfterLosingASchemaLockRace(t *testing.T) {
 		name     string
 		racer    Schema // what the competing request locked first
 		wantCode Code
+		wantKeys int // keys the stored entry locked itself
 	}{
-		{"the same type won: the entry is stored against the new schema", Schema{"age": TypeNumber}, ""},
-		{"another type won: a type mismatch", Schema{"age": TypeString}, EINVALID},
-		{"another key was locked: the entry is stored", Schema{"city": TypeString}, ""},
+		{"the same type won: the entry is stored against the new schema", Schema{"age": TypeNumber}, "", 0},
+		{"another type won: a type mismatch", Schema{"age": TypeString}, EINVALID, 0},
+		{"another key was locked: the entry is stored", Schema{"city": TypeString}, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,10 +210,13 @@ func TestIngestAfterLosingASchemaLockRace(t *testing.T) {
 					m.mu.Unlock()
 				}
 			}
-			_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+			res, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
 				Payload: dataPayload("{}", map[string]any{"age": Number("36")})})
 			if ErrorCode(err) != tt.wantCode && !(tt.wantCode == "" && err == nil) {
 				t.Fatalf("Ingest = %v; want code %q", err, tt.wantCode)
+			}
+			if err == nil && (res.LockRetries != 1 || res.KeysLocked != tt.wantKeys) {
+				t.Errorf("LockRetries, KeysLocked = %d, %d; want 1, %d", res.LockRetries, res.KeysLocked, tt.wantKeys)
 			}
 			if stored := len(m.entries) == 1; stored != (tt.wantCode == "") {
 				t.Errorf("entries stored = %d; want stored %v", len(m.entries), tt.wantCode == "")

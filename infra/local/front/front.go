@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/google/uuid"
 
 	"github.com/rocketlead/ingress-webhooks/infra/template"
@@ -215,7 +216,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	req := buildEvent(r, rt.key, rawPath, params, body, requestID, start)
-	resp, err := invoke(r.Context(), rt.handler, req)
+	// As Lambda does, the handler's context names the invocation (its own request id).
+	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
+	resp, err := invoke(ctx, rt.handler, req)
 	if err != nil {
 		f.logger.Error("handler failed", "route", routeKey, "requestId", requestID, "err", err)
 		status = http.StatusInternalServerError

@@ -6,6 +6,7 @@ package awstest
 
 import (
 	"context"
+	"io"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -54,7 +55,7 @@ func Start(t testing.TB) *Env {
 		Server: srv,
 		Config: cfg,
 		DB:     db,
-		App:    app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR"},
+		App:    app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR", MetricsWriter: io.Discard},
 	}
 	srv.OnEvent(func(ev localaws.PublishedEvent) {
 		e.mu.Lock()

@@ -1,0 +1,300 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
+	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// throttlingTransport answers DynamoDB GetItem as throttled while armed, so a request fails
+// with a 500 after the SDK's retries.
+type throttlingTransport struct {
+	next  http.RoundTripper
+	armed atomic.Bool
+}
+
+func (tt *throttlingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tt.armed.Load() && strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetItem") {
+		return &http.Response{
+			StatusCode: 400,
+			Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
+			Body: io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",` +
+				`"message":"injected throttle"}`)),
+			Request: r,
+		}, nil
+	}
+	return tt.next.RoundTrip(r)
+}
+
+// observed is the ingest fixture with every handler built by the app builders, their log
+// lines and EMF documents captured.
+type observed struct {
+	*admin
+	logs, emf bytes.Buffer
+	throttle  *throttlingTransport
+	ingest    apigw.Handler
+}
+
+func newObserved(t *testing.T) *observed {
+	t.Helper()
+	o := &observed{throttle: &throttlingTransport{next: http.DefaultTransport}}
+	o.admin = newAdmin(t)
+	cfg := o.env.Config.Copy()
+	cfg.HTTPClient = &http.Client{Transport: o.throttle}
+	// Three attempts without waiting: the counts are known and the test quick.
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 3
+			so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+			so.RateLimiter = ratelimit.None
+		})
+	}
+	env := o.env.App
+	env.LogLevel = "DEBUG"
+	env.MetricsWriter = &o.emf
+	env.MetricsNamespace = "Test/Ingress"
+	logger := slog.New(slog.NewJSONHandler(&o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	var err error
+	for _, b := range []struct {
+		h     *apigw.Handler
+		fn    string
+		build app.Builder[apigw.Handler]
+	}{
+		{&o.ingest, "IngressFunction", app.Ingest}, {&o.create, "CreateWebhookFunction", app.CreateWebhook},
+		{&o.rotate, "RotateWebhookFunction", app.RotateWebhook}, {&o.list, "ListWebhooksFunction", app.ListWebhooks},
+		{&o.remove, "DeleteWebhookFunction", app.DeleteWebhook},
+	} {
+		env.FunctionName = b.fn
+		*b.h, err = b.build(ctx, cfg, env, logger)
+		awstest.Must(t, err)
+	}
+	return o
+}
+
+// lines decodes every JSON line of buf.
+func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q is not JSON: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// The lead values of the requests below: none may reach a log line or a metric document.
+const (
+	leadEmail = "ada.lovelace-private@example.org"
+	leadName  = "Ada Private-Lovelace"
+	leadPhone = "+44 7700 900123"
+)
+
+func TestEveryRequestLogsOneLineWithItsFieldsAndNothingSecret(t *testing.T) {
+	o := newObserved(t)
+	hasher, err := lead.NewHasher([]byte(awstest.TokenKey))
+	awstest.Must(t, err)
+	secrets := []string{o.token, hex.EncodeToString(hasher.Hash(o.token)), string(hasher.Hash(o.token)), leadEmail, leadName, leadPhone}
+	leadBody := fmt.Sprintf(`{"data":{"email":%q,"name":%q,"phone":%q,"age":36}}`, leadEmail, leadName, leadPhone)
+	withKey := func(body, key string) apigw.Request {
+		r := o.post(body, o.token)
+		r.Headers["idempotency-key"] = key
+		return r
+	}
+	unknown := o.post(leadBody, o.token)
+	unknown.PathParameters["id"] = "0190c2a4-0000-7000-8000-000000000000"
+	dryRun := o.post(leadBody, o.token)
+	dryRun.QueryStringParameters = map[string]string{apigw.DryRunQueryParameter: "true"}
+	byQuery := o.post(fmt.Sprintf(`{"data":{"email":%q}}`, leadEmail), "")
+	byQuery.QueryStringParameters = map[string]string{apigw.TokenQueryParameter: o.token}
+	xml := o.post(`<lead>`+leadName+`</lead>`, o.token)
+	xml.Headers["content-type"] = "application/xml"
+	huge := o.post(`{"data":{"email":"`+strings.Repeat("x", 300*1024)+`"}}`, o.token)
+
+	tests := []struct {
+		name       string
+		h          apigw.Handler
+		req        apigw.Request
+		status     int
+		outcome    string
+		throttle   bool
+		metrics    map[string]float64 // metric → value the request's EMF document must hold
+		wantFields []string           // beyond the fields of every line
+	}{
+		{"201 created locks new keys", o.ingest, withKey(leadBody, "k-1"), 201, "created", false,
+			map[string]float64{"LeadsAccepted": 1, "LeadsRejected": 0, "SchemaKeysLocked": 4, "IdempotentReplays": 0, "ServerErrors": 0},
+			[]string{"webhookId", "poolId", "entryId", "schemaKeysLocked", "lockRetries"}},
+		{"200 dry run counts nothing", o.ingest, dryRun, 200, "dry_run", false,
+			map[string]float64{"LeadsAccepted": 0, "LeadsRejected": 0, "SchemaKeysLocked": 0}, []string{"webhookId", "dryRun"}},
+		{"401 token in the query string of a webhook that does not allow it", o.ingest, byQuery, 401, "unauthorized", false,
+			map[string]float64{"LeadsRejected": 1}, []string{"webhookId", "errorCode"}},
+		{"415 unsupported content type", o.ingest, xml, 415, "unsupported", false,
+			map[string]float64{"LeadsRejected": 1}, []string{"errorCode"}},
+		{"201 idempotent replay", o.ingest, withKey(leadBody, "k-1"), 201, "replayed", false,
+			map[string]float64{"IdempotentReplays": 1, "LeadsAccepted": 0, "LeadsRejected": 0}, []string{"webhookId"}},
+		{"400 type mismatch", o.ingest, o.post(fmt.Sprintf(`{"data":{"email":%q,"age":"thirty-six"}}`, leadEmail), o.token), 400, "invalid", false,
+			map[string]float64{"LeadsRejected": 1, "LeadsAccepted": 0}, []string{"webhookId", "errorCode"}},
+		{"400 not JSON", o.ingest, o.post(`{"data":`+leadName, o.token), 400, "invalid", false,
+			map[string]float64{"LeadsRejected": 1}, []string{"errorCode"}},
+		{"401 wrong token", o.ingest, o.post(leadBody, strings.Repeat("ab", 32)), 401, "unauthorized", false,
+			map[string]float64{"LeadsRejected": 1}, []string{"errorCode"}},
+		{"401 no token", o.ingest, o.post(leadBody, ""), 401, "unauthorized", false, map[string]float64{"LeadsRejected": 1}, []string{"errorCode"}},
+		{"404 unknown webhook", o.ingest, unknown, 404, "not_found", false, map[string]float64{"LeadsRejected": 1}, []string{"errorCode"}},
+		{"413 too large", o.ingest, huge, 413, "too_large", false, map[string]float64{"LeadsRejected": 1}, []string{"errorCode"}},
+		{"422 key reused", o.ingest, withKey(`{"data":{"email":"other@example.com"}}`, "k-1"), 422, "key_reused", false,
+			map[string]float64{"LeadsRejected": 1}, []string{"errorCode"}},
+		{"500 after throttled retries", o.ingest, o.post(leadBody, o.token), 500, "internal", true,
+			map[string]float64{"ServerErrors": 1, "Throttles": 3, "AWSRetries": 2, "LeadsRejected": 0, "LeadsAccepted": 0},
+			[]string{"errorCode", "error"}},
+		{"admin 201 create", o.create, createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":"Make"}`, o.orgID, o.poolID)), 201, "created", false,
+			map[string]float64{"Requests": 1, "ServerErrors": 0}, []string{"webhookId", "poolId"}},
+		{"admin 200 list", o.list, listReq(map[string]string{"organizationId": o.orgID}), 200, "ok", false, map[string]float64{"Requests": 1}, nil},
+		{"admin 400 bad cursor", o.list, listReq(map[string]string{"organizationId": o.orgID, "cursor": "%%%"}), 400, "invalid", false,
+			map[string]float64{"Requests": 1}, []string{"errorCode"}},
+		{"admin 200 rotate", o.rotate, rotateReq(o.webhookID, ""), 200, "ok", false, map[string]float64{"Requests": 1}, []string{"webhookId"}},
+		{"admin 404 delete unknown", o.remove, deleteReq("0190c2a4-0000-7000-8000-000000000000"), 404, "not_found", false,
+			map[string]float64{"Requests": 1}, []string{"webhookId", "errorCode"}},
+	}
+	common := []string{"time", "level", "msg", "function", "lambdaRequestId", "apiRequestId", "route", "status", "outcome",
+		"awsCalls", "awsRetries", "throttles", "durationMs", "replayed"}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o.logs.Reset()
+			o.emf.Reset()
+			o.throttle.armed.Store(tt.throttle)
+			defer o.throttle.armed.Store(false)
+			lambdaID := fmt.Sprintf("lambda-req-%d", i)
+			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: lambdaID})
+			resp, err := tt.h(ctx, tt.req)
+			if err != nil || resp.StatusCode != tt.status {
+				t.Fatalf("handler = %d, %v; want %d", resp.StatusCode, err, tt.status)
+			}
+			for _, buf := range []*bytes.Buffer{&o.logs, &o.emf} {
+				for _, s := range secrets {
+					if strings.Contains(buf.String(), s) {
+						t.Errorf("output %s holds a token, hash or lead value %q", buf.String(), s)
+					}
+				}
+			}
+			logLines := lines(t, &o.logs)
+			if len(logLines) != 1 {
+				t.Fatalf("log lines = %d (%s); want exactly 1", len(logLines), o.logs.String())
+			}
+			l := logLines[0]
+			for _, k := range append(append([]string{}, common...), tt.wantFields...) {
+				if _, ok := l[k]; !ok {
+					t.Errorf("log line %v lacks %q", l, k)
+				}
+			}
+			if l["status"] != float64(tt.status) || l["outcome"] != tt.outcome || l["lambdaRequestId"] != lambdaID ||
+				l["apiRequestId"] != tt.req.RequestContext.RequestID || l["route"] != tt.req.RouteKey {
+				t.Errorf("log line %v; want status %d, outcome %s, lambdaRequestId %s, apiRequestId %s, route %s",
+					l, tt.status, tt.outcome, lambdaID, tt.req.RequestContext.RequestID, tt.req.RouteKey)
+			}
+			if calls, _ := l["awsCalls"].(float64); tt.status != 401 && tt.status != 413 && tt.outcome != "invalid" && calls < 1 {
+				t.Errorf("awsCalls = %v; want the request's DynamoDB calls counted", l["awsCalls"])
+			}
+			for _, k := range []string{"headers", "body", "token", "data"} {
+				if _, ok := l[k]; ok {
+					t.Errorf("log line has %q: %v", k, l)
+				}
+			}
+			docs := lines(t, &o.emf)
+			if len(docs) != 1 {
+				t.Fatalf("EMF documents = %d; want 1", len(docs))
+			}
+			doc := docs[0]
+			dir := doc["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+			if dir["Namespace"] != "Test/Ingress" {
+				t.Errorf("namespace = %v; want Test/Ingress", dir["Namespace"])
+			}
+			if got := fmt.Sprint(dir["Dimensions"]); got != "[[FunctionName] [FunctionName Outcome]]" {
+				t.Errorf("dimensions = %s; want FunctionName and FunctionName+Outcome only", got)
+			}
+			if doc["Outcome"] != tt.outcome || doc["FunctionName"] != l["function"] {
+				t.Errorf("EMF Outcome, FunctionName = %v, %v; want %s, %v", doc["Outcome"], doc["FunctionName"], tt.outcome, l["function"])
+			}
+			declared := map[string]bool{}
+			for _, m := range dir["Metrics"].([]any) {
+				declared[m.(map[string]any)["Name"].(string)] = true
+			}
+			for name, want := range tt.metrics {
+				if !declared[name] || doc[name] != want {
+					t.Errorf("metric %s = %v (declared %v); want %v", name, doc[name], declared[name], want)
+				}
+			}
+			if _, ok := doc["Duration"]; !ok {
+				t.Errorf("EMF document lacks Duration: %v", doc)
+			}
+		})
+	}
+}
+
+func TestRejectedRequestHookReachesTheLogAndMetrics(t *testing.T) {
+	tests := []struct {
+		name       string
+		rejected   *lead.RejectedRequest
+		wantMetric string
+		wantID     bool
+	}{
+		{"kept", &lead.RejectedRequest{ID: "rej-1", Kept: true}, "RejectedRequestsKept", true},
+		{"not kept", &lead.RejectedRequest{Kept: false}, "RejectedRequestsNotKept", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs, emf bytes.Buffer
+			inner := apigw.IngestHandler(ingesterFunc(func(context.Context, lead.IngestCommand) (*lead.IngestResult, error) {
+				e := lead.Invalid("type mismatch")
+				e.Rejected = tt.rejected
+				return nil, e
+			}), nil)
+			env := app.Env{FunctionName: "IngressFunction", MetricsWriter: &emf}
+			h := apigw.Observe(inner, apigw.Observer{Function: "IngressFunction", Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: env.Metrics()})
+			req := apigw.Request{RouteKey: "POST /public/ingress_webhooks/{id}", Headers: map[string]string{apigw.TokenHeader: strings.Repeat("a", 64)},
+				PathParameters: map[string]string{"id": "x"}}
+			if resp, _ := h(context.Background(), req); resp.StatusCode != 400 {
+				t.Fatalf("status %d; want 400", resp.StatusCode)
+			}
+			var l, doc map[string]any
+			awstest.Must(t, json.Unmarshal(logs.Bytes(), &l))
+			awstest.Must(t, json.Unmarshal(emf.Bytes(), &doc))
+			if _, has := l["rejectedId"]; has != tt.wantID || l["rejectedKept"] != tt.rejected.Kept {
+				t.Errorf("log line %v; want rejectedId present %v, rejectedKept %v", l, tt.wantID, tt.rejected.Kept)
+			}
+			if doc[tt.wantMetric] != 1.0 {
+				t.Errorf("EMF %s = %v; want 1", tt.wantMetric, doc[tt.wantMetric])
+			}
+		})
+	}
+}
+
+type ingesterFunc func(context.Context, lead.IngestCommand) (*lead.IngestResult, error)
+
+func (f ingesterFunc) Ingest(ctx context.Context, cmd lead.IngestCommand) (*lead.IngestResult, error) {
+	return f(ctx, cmd)
+}

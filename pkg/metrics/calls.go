@@ -1,0 +1,61 @@
+package metrics
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Calls counts the AWS calls of one request or batch: operations, attempts beyond the
+// first (retries) and attempts the service refused as throttled. A nil *Calls counts nothing.
+type Calls struct {
+	calls, attempts, throttles atomic.Int64
+}
+
+type callsKey struct{}
+
+// WithCalls returns a context carrying a fresh counter, and the counter.
+func WithCalls(ctx context.Context) (context.Context, *Calls) {
+	c := &Calls{}
+	return context.WithValue(ctx, callsKey{}, c), c
+}
+
+// CallsFrom returns the counter the context carries, or nil.
+func CallsFrom(ctx context.Context) *Calls {
+	c, _ := ctx.Value(callsKey{}).(*Calls)
+	return c
+}
+
+// Call counts one operation (however many attempts it takes).
+func (c *Calls) Call() {
+	if c != nil {
+		c.calls.Add(1)
+	}
+}
+
+// Attempt counts one attempt of an operation; throttled says the service refused it as
+// throttled.
+func (c *Calls) Attempt(throttled bool) {
+	if c == nil {
+		return
+	}
+	c.attempts.Add(1)
+	if throttled {
+		c.throttles.Add(1)
+	}
+}
+
+// CallCounts is a snapshot of a Calls counter.
+type CallCounts struct {
+	Calls     int // operations
+	Retries   int // attempts beyond the first of each operation
+	Throttles int // attempts refused as throttled
+}
+
+// Counts returns the counts so far.
+func (c *Calls) Counts() CallCounts {
+	if c == nil {
+		return CallCounts{}
+	}
+	calls, attempts := int(c.calls.Load()), int(c.attempts.Load())
+	return CallCounts{Calls: calls, Retries: max(attempts-calls, 0), Throttles: int(c.throttles.Load())}
+}
