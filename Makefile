@@ -83,8 +83,8 @@ tools:
 
 # lint: go mod tidy -diff (fails unless go.mod and go.sum are tidy), gofmt, go vet, staticcheck
 # and the template checks of infra/checks/samtemplate (runtime,
-# routes, IAM, table vs code, infra/samlocal/env.json, README); -short leaves the builds
-# to make test.
+# routes, IAM, table vs code, infra/samlocal/env.json, README, logs, alarms, dashboard); -short
+# leaves the builds to make test; cfn-lint template.yaml when installed (required under CI=true).
 lint: tools
 	$(GO) mod tidy -diff
 	unformatted="$$(find . -path '*/.*' -prune -o -path ./bin -prune -o -name '*.go' -print0 | xargs -0 -r gofmt -l)"; \
@@ -92,6 +92,13 @@ lint: tools
 	$(GO) vet ./...
 	"$(STATICCHECK)" ./...
 	$(GO) test -short -count=1 ./infra/checks/samtemplate
+	@if command -v cfn-lint >/dev/null 2>&1; then \
+		echo "cfn-lint template.yaml"; cfn-lint template.yaml; \
+	elif [ "$${CI:-}" = true ]; then \
+		echo "cfn-lint is not installed: CI requires it (pip install cfn-lint)"; exit 1; \
+	else \
+		echo "cfn-lint is not installed: template lint skipped (CI fails without it)"; \
+	fi
 
 test: tools lint
 	$(GO) test -race -count=1 ./...

@@ -57,7 +57,7 @@ func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return apigw.UpdateWebhookHandler(svc, env.PublicBaseURL, logger), nil
+	return observed(env, logger, apigw.UpdateWebhookHandler(svc, env.PublicBaseURL, logger)), nil
 }
 
 // WebhookAdmin returns the webhook admin service on the configured table; withKey loads the

@@ -298,3 +298,34 @@ type ingesterFunc func(context.Context, lead.IngestCommand) (*lead.IngestResult,
 func (f ingesterFunc) Ingest(ctx context.Context, cmd lead.IngestCommand) (*lead.IngestResult, error) {
 	return f(ctx, cmd)
 }
+
+// Every HTTP function of app.Functions, built by its builder, writes exactly one log line and
+// one EMF document per request: a new function's builder cannot forget the observer.
+func TestEveryHTTPFunctionWritesOneLineAndOneMetricDocument(t *testing.T) {
+	env := awstest.Start(t)
+	for _, fn := range app.Functions() {
+		if fn.HTTP == nil {
+			continue
+		}
+		t.Run(fn.LogicalID, func(t *testing.T) {
+			var logs, emf bytes.Buffer
+			e := env.App
+			e.FunctionName, e.MetricsWriter = fn.LogicalID, &emf
+			h, err := fn.HTTP(context.Background(), env.Config, e, slog.New(slog.NewJSONHandler(&logs, nil)))
+			awstest.Must(t, err)
+			// An id that names nothing: every handler answers it without panicking.
+			req := apigw.Request{RouteKey: "X /x", PathParameters: map[string]string{"id": "0190c2a4-0000-7000-8000-000000000000",
+				"tableId": "0190c2a4-0000-7000-8000-000000000000"}, Body: "{}"}
+			if _, err := h(context.Background(), req); err != nil {
+				t.Fatalf("handler error %v", err)
+			}
+			ls, docs := lines(t, &logs), lines(t, &emf)
+			if len(ls) != 1 || len(docs) != 1 {
+				t.Fatalf("log lines %d, EMF documents %d; want 1 and 1:\n%s\n%s", len(ls), len(docs), logs.String(), emf.String())
+			}
+			if ls[0]["function"] != fn.LogicalID || docs[0]["FunctionName"] != fn.LogicalID {
+				t.Errorf("function %v, FunctionName %v; want %s", ls[0]["function"], docs[0]["FunctionName"], fn.LogicalID)
+			}
+		})
+	}
+}

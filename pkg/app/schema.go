@@ -19,7 +19,7 @@ func ShowSchema(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return apigw.ShowSchemaHandler(svc, logger), nil
+	return observed(env, logger, apigw.ShowSchemaHandler(svc, logger)), nil
 }
 
 // PatchSchema builds the handler of PATCH /admin/tables/{tableId}/schema.
@@ -28,7 +28,7 @@ func PatchSchema(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	return apigw.PatchSchemaHandler(svc, logger), nil
+	return observed(env, logger, apigw.PatchSchemaHandler(svc, logger)), nil
 }
 
 // SchemaAdmin returns the schema administration on the configured table. The operator CLI
@@ -37,5 +37,5 @@ func SchemaAdmin(cfg aws.Config, env Env) (*lead.SchemaAdmin, error) {
 	if env.TableName == "" {
 		return nil, fmt.Errorf("schema admin: no table name configured")
 	}
-	return lead.NewSchemaAdmin(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)), nil
+	return lead.NewSchemaAdmin(dynamo.New(dynamodb.NewFromConfig(withCallCounting(cfg)), env.TableName)), nil
 }

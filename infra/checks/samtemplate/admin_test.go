@@ -73,6 +73,8 @@ func TestAdminRoutesAreIAMAuthorized(t *testing.T) {
 // template without them; the generic document (p.raw) keeps them, so tests still check them.
 var newerSAMProperties = map[string][]string{
 	"Auth": {"EnableIamAuthorizer"}, // HttpApi Auth, SAM 1.36
+	// Function LoggingConfig (SAM 1.100) and HttpApi AccessLogSettings.
+	"Properties": {"LoggingConfig", "AccessLogSettings"},
 }
 
 func withoutNewerSAMProperties(t *testing.T, data []byte) []byte {
