@@ -346,3 +346,30 @@ func sha256Sum(b []byte) []byte {
 	s := sha256.Sum256(b)
 	return s[:]
 }
+
+func TestDryRunReturnsTheEntryAndWritesNothing(t *testing.T) {
+	svc, m := ingestFixture(t)
+	res, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, DryRun: true, IdempotencyKey: "k",
+		Payload: dataPayload(`x`, map[string]any{"email": "a@b.co", "age": "36"})})
+	if err != nil || !res.DryRun || res.Entry == nil || res.Body != nil {
+		t.Fatalf("Ingest(dry run) = %+v, %v; want a dry-run result with the entry and no body", res, err)
+	}
+	if !reflect.DeepEqual(res.NewSchemaKeys, Schema{"age": TypeString}) || res.Entry.LeadStateID != testState {
+		t.Errorf("dry run = keys %v, state %s; want age as a new string key and the default state", res.NewSchemaKeys, res.Entry.LeadStateID)
+	}
+	if len(m.entries) != 0 || len(m.locks) != 0 || len(m.idem) != 0 {
+		t.Errorf("dry run wrote %d entries, %d locks, %d idempotency records; want none", len(m.entries), len(m.locks), len(m.idem))
+	}
+}
+
+func TestQueryTokenNeedsTheWebhooksOptIn(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		svc, m := ingestFixture(t)
+		m.webhooks[testWebhook].AllowQueryToken = allow
+		_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, TokenFromQuery: true,
+			Payload: dataPayload(`x`, map[string]any{"email": "a@b.co"})})
+		if got := ErrorCode(err); (allow && err != nil) || (!allow && got != EUNAUTHORIZED) {
+			t.Errorf("Ingest(right token in the URL, opted in %v) = %v; want %v", allow, err, map[bool]string{true: "success", false: "401"}[allow])
+		}
+	}
+}

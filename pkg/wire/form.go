@@ -60,7 +60,7 @@ func (p *FormPayload) Decode(lim lead.Limits) (*lead.Body, error) {
 		fields, err = parseMultipart(raw, p.Boundary)
 	} else {
 		if isJSONObject(raw) {
-			return ParseBody(raw, lim)
+			return parseJSON(raw, MediaURLEncoded, lim)
 		}
 		fields, err = parseURLEncoded(raw)
 	}

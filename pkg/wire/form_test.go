@@ -164,3 +164,36 @@ func TestUnsupportedPayload(t *testing.T) {
 		t.Errorf("Bytes(too large) = %v; want 413 first", err)
 	}
 }
+
+func TestFormPayloadJSONLookalikeNamesHowItWasRead(t *testing.T) {
+	_, err := (&FormPayload{Body: `{"data": {"email": }}`}).Decode(lead.DefaultLimits())
+	if lead.ErrorCode(err) != lead.EINVALID || !strings.Contains(err.Error(), "read as JSON (it starts with { under Content-Type application/x-www-form-urlencoded)") {
+		t.Errorf("Decode(broken JSON object under the form header) = %v; want a 400 naming how it was read", err)
+	}
+}
+
+func FuzzFormPayload(f *testing.F) {
+	f.Add("email=a%40b.co&tags=a&tags=b&customFieldData%5B"+cfID+"%5D=5", false)
+	f.Add(multipartBody("XyZ", field("email", "a"), field("data[x]", "y")), true)
+	f.Add(`{"data":{"a":1}}`, false)
+	f.Fuzz(func(t *testing.T, body string, multipart bool) {
+		p := &FormPayload{Body: body, Multipart: multipart, Boundary: "XyZ"}
+		b, err := p.Decode(lead.DefaultLimits())
+		if err != nil {
+			if lead.ErrorCode(err) == lead.EINTERNAL {
+				t.Fatalf("Decode(%q) = uncoded error %v", body, err)
+			}
+			return
+		}
+		for k, v := range b.Data {
+			if k == "" {
+				t.Fatalf("Decode(%q) accepted an empty key", body)
+			}
+			switch v.(type) {
+			case string, []string, nil, bool, lead.Number:
+			default:
+				t.Fatalf("Decode(%q) data %q = %T", body, k, v)
+			}
+		}
+	})
+}

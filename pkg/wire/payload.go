@@ -43,23 +43,32 @@ func (p *JSONPayload) Decode(lim lead.Limits) (*lead.Body, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseJSON(raw, p.Declared, lim)
+}
+
+// parseJSON parses raw as an ingest body; declared is the media type sent ("" for JSON),
+// named in the message of a body that is not valid JSON.
+func parseJSON(raw []byte, declared string, lim lead.Limits) (*lead.Body, error) {
 	b, err := ParseBody(raw, lim)
 	var e *lead.Error
 	if errors.As(err, &e) && len(e.Details) == 1 && e.Details[0].Problem == "invalid JSON" {
-		e.Message = p.notJSON(raw, e.Message)
+		e.Message = notJSON(raw, declared, e.Message)
 	}
 	return b, err
 }
 
 // notJSON rewrites the message of a body that does not parse as JSON so that it names the
 // type the body was read as and the fix.
-func (p *JSONPayload) notJSON(raw []byte, msg string) string {
+func notJSON(raw []byte, declaredType, msg string) string {
 	declared := "Content-Type " + MediaJSON
-	switch {
-	case p.Declared == MediaText:
+	switch declaredType {
+	case "":
+	case MediaText:
 		declared = "Content-Type " + MediaText + ", which is read as JSON"
-	case p.Declared != "":
-		declared = "Content-Type " + p.Declared
+	case MediaURLEncoded:
+		declared = "it starts with { under Content-Type " + MediaURLEncoded
+	default:
+		declared = "Content-Type " + declaredType
 	}
 	msg = strings.Replace(msg, "the body is not valid JSON", "the body was read as JSON ("+declared+") and is not valid JSON", 1)
 	switch {
