@@ -7,14 +7,18 @@ package awstest
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
 
+	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/ddblocal"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 )
 
@@ -29,6 +33,9 @@ const (
 type Env struct {
 	URL    string
 	Server *localaws.Server
+	// Faults injects DynamoDB faults on the wire between the clients and the engine; it
+	// starts with no rules.
+	Faults *faults.Injector
 	Config aws.Config
 	DB     *dynamodb.Client
 	// App is the function configuration that points at this environment.
@@ -38,11 +45,25 @@ type Env struct {
 	events []localaws.PublishedEvent
 }
 
-// Start serves the local AWS endpoints until the test ends and creates the table.
+// Start serves the local AWS endpoints until the test ends and creates the table. DynamoDB
+// is the embedded minidyn, or the external engine named by RL_DYNAMODB_ENDPOINT (DynamoDB
+// Local in the second pass of make test), reached under an access key unique to this Env
+// whatever the clients sign with, so the test gets its own tables there.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	srv := localaws.New(localaws.Options{Secrets: map[string]string{SecretID: TokenKey}})
-	hs := httptest.NewServer(srv)
+	opts := localaws.Options{Secrets: map[string]string{SecretID: TokenKey}}
+	if ep := ddblocal.Endpoint(); ep != "" {
+		engine, err := localaws.NewEngineProxy(ep, localaws.EngineOptions{
+			AccessKey: "rl" + strings.ReplaceAll(uuid.NewString(), "-", ""),
+		})
+		if err != nil {
+			t.Fatalf("dynamodb engine: %v", err)
+		}
+		opts.DynamoDB = engine
+	}
+	srv := localaws.New(opts)
+	inj := faults.New(srv, faults.Options{})
+	hs := httptest.NewServer(inj)
 	t.Cleanup(hs.Close)
 	cfg := localaws.Config(hs.URL)
 	db := dynamodb.NewFromConfig(cfg)
@@ -52,6 +73,7 @@ func Start(t testing.TB) *Env {
 	e := &Env{
 		URL:    hs.URL,
 		Server: srv,
+		Faults: inj,
 		Config: cfg,
 		DB:     db,
 		App:    app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR"},
