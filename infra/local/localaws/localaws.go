@@ -149,6 +149,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(target, dynamoDBPrefix):
 		s.serveDynamoDB(w, r, strings.TrimPrefix(target, dynamoDBPrefix))
+	case s.external && strings.HasPrefix(target, dynamoDBStreamsPrefix):
+		// The Streams API of an external engine (minidyn has none), for StreamPoller.
+		s.ddb.ServeHTTP(w, r)
 	case strings.HasPrefix(target, secretsManagerPrefix):
 		s.serveSecretsManager(w, r, strings.TrimPrefix(target, secretsManagerPrefix))
 	case strings.HasPrefix(target, eventBridgePrefix):
