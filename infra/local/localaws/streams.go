@@ -66,15 +66,15 @@ func NewStreamPoller(ctx context.Context, cfg aws.Config, relay *Relay, opts Str
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &StreamPoller{
-		ddb:     dynamodb.NewFromConfig(cfg),
+		ddb: dynamodb.NewFromConfig(cfg),
 		streams: dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
 			o.HTTPClient = &http.Client{Transport: emptyMapFix{next: http.DefaultTransport}}
 		}),
-		relay:   relay,
-		opts:    opts,
-		shards:  make(map[string]*shardState),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		relay:  relay,
+		opts:   opts,
+		shards: make(map[string]*shardState),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	out, err := p.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(opts.Table)})
 	if err != nil {
