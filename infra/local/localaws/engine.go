@@ -31,17 +31,14 @@ func NewEngineProxy(endpoint string, opts EngineOptions) (http.Handler, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("dynamodb endpoint %q: want http(s)://host:port", endpoint)
 	}
-	p := httputil.NewSingleHostReverseProxy(u)
-	if opts.AccessKey != "" {
-		direct := p.Director
-		repl := "Credential=" + opts.AccessKey + "/"
-		p.Director = func(r *http.Request) {
-			direct(r)
-			if a := r.Header.Get("Authorization"); a != "" {
-				r.Header.Set("Authorization", credentialKey.ReplaceAllLiteralString(a, repl))
-			}
+	repl := "Credential=" + opts.AccessKey + "/"
+	p := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Host = pr.In.Host // DynamoDB Local ignores it; keep what was signed
+		if a := pr.Out.Header.Get("Authorization"); a != "" && opts.AccessKey != "" {
+			pr.Out.Header.Set("Authorization", credentialKey.ReplaceAllLiteralString(a, repl))
 		}
-	}
+	}}
 	p.Transport = &http.Transport{
 		Proxy:               nil,
 		MaxIdleConnsPerHost: 64,
