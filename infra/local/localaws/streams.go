@@ -87,6 +87,9 @@ func NewStreamPoller(ctx context.Context, cfg aws.Config, relay *Relay, opts Str
 	if err := p.discover(ctx, true); err != nil {
 		return nil, err
 	}
+	relay.mu.Lock()
+	relay.poller = p
+	relay.mu.Unlock()
 	go p.loop()
 	return p, nil
 }
@@ -213,7 +216,7 @@ func (p *StreamPoller) Sync(ctx context.Context) error {
 			return err
 		}
 		if n == 0 {
-			return p.relay.Wait(ctx)
+			return p.relay.waitIdle(ctx)
 		}
 	}
 }
@@ -247,6 +250,19 @@ func (p *StreamPoller) Close(ctx context.Context) error {
 		return fmt.Errorf("close stream poller: %w", ctx.Err())
 	}
 	return err
+}
+
+// Wait returns once every record observed so far has been handled (published or given up
+// on), or when ctx ends. With a StreamPoller feeding the relay, that is every record written
+// to the stream before the call.
+func (r *Relay) Wait(ctx context.Context) error {
+	r.mu.Lock()
+	p := r.poller
+	r.mu.Unlock()
+	if p != nil {
+		return p.Sync(ctx)
+	}
+	return r.waitIdle(ctx)
 }
 
 // enqueue hands records read from a real stream to the relay's goroutine.

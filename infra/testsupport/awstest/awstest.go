@@ -94,14 +94,33 @@ func (e *Env) Events() []localaws.PublishedEvent {
 }
 
 // StartRelay relays the table's committed entries to handler as stream records until the
-// test ends, retrying failed records quickly; Wait on it before counting events.
+// test ends, retrying failed records quickly; Wait on it before counting events. On minidyn
+// the records are built from the committed writes; on an external engine they are read from
+// its DynamoDB Streams API.
 func (e *Env) StartRelay(t testing.TB, handler localaws.StreamHandler) *localaws.Relay {
 	t.Helper()
 	r := localaws.NewRelay(handler, localaws.RelayOptions{Table: Table, RetryDelay: time.Millisecond})
-	e.Server.OnWrite(r.Observe)
+	var poller *localaws.StreamPoller
+	if ddblocal.Endpoint() == "" {
+		e.Server.OnWrite(r.Observe)
+	} else {
+		// The external engine has a real stream: read it as Lambda would.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p, err := localaws.NewStreamPoller(ctx, e.Config, r, localaws.StreamPollerOptions{Table: Table, Interval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("stream poller: %v", err)
+		}
+		poller = p
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if poller != nil {
+			if err := poller.Close(ctx); err != nil {
+				t.Errorf("close stream poller: %v", err)
+			}
+		}
 		if err := r.Close(ctx); err != nil {
 			t.Errorf("close relay: %v", err)
 		}
