@@ -5,7 +5,7 @@
 // handler. Each published event is printed to stdout as one JSON line.
 //
 //	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH] [-events-file PATH]
-//	                     [-dynamodb-endpoint URL] [-faults SPEC] [-fault-seed N]
+//	                     [-dynamodb-endpoint URL] [-faults RULES] [-fault-seed N]
 //
 // -dynamodb-endpoint uses an external DynamoDB engine (e.g. DynamoDB Local) instead of the
 // embedded one, with a fresh database per start, and reads its real stream. -faults injects
