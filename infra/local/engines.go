@@ -33,8 +33,8 @@ func dynamoEngine(endpoint string) (http.Handler, error) {
 }
 
 // faultInjector puts the -faults rules in front of the AWS endpoints.
-func faultInjector(next http.Handler, spec string, seed uint64) (*faults.Injector, error) {
-	in := faults.New(next, faults.Options{Seed: seed})
+func faultInjector(next http.Handler, spec string, seed uint64, logger *slog.Logger) (*faults.Injector, error) {
+	in := faults.New(next, faults.Options{Seed: seed, Logger: logger})
 	if err := in.AddSpec(spec); err != nil {
 		return nil, fmt.Errorf("-faults: %w", err)
 	}

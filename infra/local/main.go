@@ -78,7 +78,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	awsSrv := localaws.New(localaws.Options{Secrets: map[string]string{localSecretID: key}, Logger: logger, DynamoDB: engine})
-	injector, err := faultInjector(awsSrv, o.faults, o.faultSeed)
+	injector, err := faultInjector(awsSrv, o.faults, o.faultSeed, logger)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -182,11 +183,14 @@ type Options struct {
 	// Seed seeds the random source behind probabilities and conflict picks: the same seed,
 	// rules and call sequence inject the same faults.
 	Seed uint64
+	// Logger receives one line per injected fault; nil discards them.
+	Logger *slog.Logger
 }
 
 // Injector is the fault-injecting middleware. Its methods are safe for concurrent use.
 type Injector struct {
-	next http.Handler
+	next   http.Handler
+	logger *slog.Logger
 
 	mu     sync.Mutex
 	rng    *rand.Rand
@@ -203,8 +207,13 @@ type activeRule struct {
 
 // New returns an Injector in front of next with no rules.
 func New(next http.Handler, opts Options) *Injector {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &Injector{
 		next:   next,
+		logger: logger,
 		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		counts: make(map[Key]int),
 	}
@@ -303,6 +312,7 @@ func (in *Injector) decide(op string) decision {
 			continue
 		}
 		in.counts[Key{op, a.rule.Kind}]++
+		in.logger.Info("fault injected", "op", op, "kind", string(a.rule.Kind), "rule", a.rule.String())
 		if a.rule.Kind == Slow {
 			lat := a.rule.Latency
 			if lat == 0 {
