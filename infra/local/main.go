@@ -5,11 +5,17 @@
 // handler. Each published event is printed to stdout as one JSON line.
 //
 //	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH] [-events-file PATH]
+//	                     [-dynamodb-endpoint URL] [-faults RULES] [-fault-seed N]
 //	make run ARGS='-addr 127.0.0.1:3001 -aws-addr 127.0.0.1:4567'
 //
 // It runs on a developer machine only. The AWS address also answers the read-only calls a
 // user tries first with the AWS CLI: dynamodb list-tables, describe-table, wait table-exists,
 // and secretsmanager list-secrets, describe-secret.
+//
+// -dynamodb-endpoint uses an external DynamoDB engine (e.g. DynamoDB Local) instead of the
+// embedded one, with a fresh database per start, and reads its real stream. -faults injects
+// DynamoDB faults between the functions and the engine, e.g.
+// "TransactWriteItems:conflict:0.3,PutItem:lost:#2,*:slow:0.1" (see infra/local/faults).
 package main
 
 import (
@@ -43,6 +49,8 @@ const (
 
 type options struct {
 	addr, awsAddr, seedFile, template, eventsFile string
+	dynamoEndpoint, faults                        string
+	faultSeed                                     uint64
 }
 
 func main() {
@@ -52,6 +60,9 @@ func main() {
 	flag.StringVar(&o.seedFile, "seed-file", "", "write the seeded ids, token and URL as JSON to this file once serving")
 	flag.StringVar(&o.template, "template", "template.yaml", "SAM template whose HttpApi routes the front serves")
 	flag.StringVar(&o.eventsFile, "events-file", "", "append every published event to this file as one JSON line")
+	flag.StringVar(&o.dynamoEndpoint, "dynamodb-endpoint", "", "external DynamoDB engine URL (e.g. DynamoDB Local) instead of the embedded one")
+	flag.StringVar(&o.faults, "faults", "", "DynamoDB faults to inject, Op:kind:probability or Op:kind:#N, comma-separated (kinds: conflict, throttle, throughput, error, slow, lost)")
+	flag.Uint64Var(&o.faultSeed, "fault-seed", 1, "seed of the fault injector, for a repeatable run")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -68,7 +79,15 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	awsSrv := localaws.New(localaws.Options{Secrets: map[string]string{localSecretID: key}, Logger: logger})
+	engine, err := dynamoEngine(o.dynamoEndpoint)
+	if err != nil {
+		return err
+	}
+	awsSrv := localaws.New(localaws.Options{Secrets: map[string]string{localSecretID: key}, Logger: logger, DynamoDB: engine})
+	injector, err := faultInjector(awsSrv, o.faults, o.faultSeed, logger)
+	if err != nil {
+		return err
+	}
 	evlog, err := openEventLog(out, o.eventsFile, logger)
 	if err != nil {
 		return err
@@ -83,7 +102,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen for AWS endpoints on %s: %w", o.awsAddr, err)
 	}
-	awsHTTP := &http.Server{Handler: awsSrv, ReadHeaderTimeout: 10 * time.Second}
+	awsHTTP := &http.Server{Handler: injector, ReadHeaderTimeout: 10 * time.Second}
 	go serve(awsHTTP, awsLn, logger)
 	defer shutdown(awsHTTP)
 
@@ -101,7 +120,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	// Stands in for the table's stream and the event source mapping of EntryEventsFunction.
 	relay := localaws.NewRelay(localaws.StreamHandler(entryEvents), localaws.RelayOptions{Table: localTable, Logger: logger})
-	awsSrv.OnWrite(relay.Observe)
 	defer func() {
 		// Runs after the API front has shut down, so every committed entry is queued, and
 		// before the AWS endpoints stop, so its events can still be put.
@@ -111,6 +129,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			logger.Error("stream relay", "err", err)
 		}
 	}()
+	stopFeed, err := connectRelay(ctx, engine != nil, awsSrv, cfg, localTable, relay, logger)
+	if err != nil {
+		return err
+	}
+	defer stopFeed()
 	tpl, err := template.Load(o.template)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/ddblocal"
 )
 
 // startRunner runs the local runner on random ports, its output discarded, until the test
@@ -38,6 +39,8 @@ func startRunnerWith(t *testing.T, eventsFile string, out io.Writer) (s seed, st
 		seedFile:   filepath.Join(dir, "seed.json"),
 		template:   "../../template.yaml",
 		eventsFile: eventsFile,
+		// The DynamoDB Local pass of make test runs the runner on it.
+		dynamoEndpoint: ddblocal.Endpoint(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

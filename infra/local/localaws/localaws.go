@@ -69,18 +69,23 @@ type Options struct {
 	Secrets map[string]string
 	// Logger receives debug lines per request and warnings; nil discards them.
 	Logger *slog.Logger
+	// DynamoDB is the DynamoDB engine (e.g. NewEngineProxy to DynamoDB Local); nil embeds
+	// minidyn. An external engine gets every DynamoDB operation, TTL included.
+	DynamoDB http.Handler
 }
 
 // Server is an http.Handler that answers DynamoDB, Secrets Manager and EventBridge requests.
 type Server struct {
-	ddb     *minidyn.Server
-	secrets map[string]string
-	logger  *slog.Logger
-	created time.Time
+	ddb      http.Handler
+	external bool
+	secrets  map[string]string
+	logger   *slog.Logger
+	created  time.Time
 
 	// writeMu serialises the observed writes together with their notification, so observers
 	// see committed items one at a time and in commit order, like a stream shard would.
 	writeMu sync.Mutex
+	replays replayFilter
 
 	mu        sync.Mutex
 	observers []writeObserver
@@ -106,13 +111,18 @@ func New(opts Options) *Server {
 	for k, v := range opts.Secrets {
 		secrets[k] = v
 	}
+	var ddb http.Handler = minidyn.NewServer()
+	if opts.DynamoDB != nil {
+		ddb = opts.DynamoDB
+	}
 	return &Server{
-		ddb:     minidyn.NewServer(),
-		secrets: secrets,
-		logger:  logger,
-		created: time.Now().UTC().Truncate(time.Second),
-		ttl:     make(map[string]ttlSetting),
-		tables:  make(map[string]tableSpec),
+		ddb:      ddb,
+		external: opts.DynamoDB != nil,
+		secrets:  secrets,
+		logger:   logger,
+		created:  time.Now().UTC().Truncate(time.Second),
+		ttl:      make(map[string]ttlSetting),
+		tables:   make(map[string]tableSpec),
 	}
 }
 
@@ -143,6 +153,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(target, dynamoDBPrefix):
 		s.serveDynamoDB(w, r, strings.TrimPrefix(target, dynamoDBPrefix))
+	case s.external && strings.HasPrefix(target, dynamoDBStreamsPrefix):
+		// The Streams API of an external engine (minidyn has none), for StreamPoller.
+		s.ddb.ServeHTTP(w, r)
 	case strings.HasPrefix(target, secretsManagerPrefix):
 		s.serveSecretsManager(w, r, strings.TrimPrefix(target, secretsManagerPrefix))
 	case strings.HasPrefix(target, eventBridgePrefix):
@@ -156,6 +169,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveDynamoDB(w http.ResponseWriter, r *http.Request, op string) {
 	switch {
+	case s.external && op != "PutItem" && op != "TransactWriteItems":
+		rec := newRecorder()
+		s.ddb.ServeHTTP(rec, r)
+		s.logger.Debug("localaws: dynamodb", "op", op, "status", rec.status)
+		rec.copyTo(w)
 	case op == "UpdateTimeToLive":
 		s.updateTimeToLive(w, r)
 	case op == "DescribeTimeToLive":
@@ -198,7 +216,7 @@ func (s *Server) observedWrite(w http.ResponseWriter, r *http.Request, op string
 	rec := newRecorder()
 	s.ddb.ServeHTTP(rec, fwd)
 	s.logger.Debug("localaws: dynamodb", "op", op, "status", rec.status)
-	if rec.status == http.StatusOK {
+	if rec.status == http.StatusOK && s.replays.first(op, body) {
 		s.notify(op, body)
 	}
 	rec.copyTo(w)

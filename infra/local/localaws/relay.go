@@ -55,6 +55,7 @@ type Relay struct {
 	seq     uint64
 	closed  bool
 	dropped int
+	poller  *StreamPoller // set when the records come from a real stream
 	idle    []chan struct{}
 	wake    chan struct{}
 	done    chan struct{}
@@ -147,9 +148,9 @@ func (r *Relay) Observe(table string, item map[string]types.AttributeValue) {
 	}
 }
 
-// Wait returns once every record observed so far has been handled (published or given up
+// waitIdle returns once every record queued so far has been handled (published or given up
 // on), or when ctx ends.
-func (r *Relay) Wait(ctx context.Context) error {
+func (r *Relay) waitIdle(ctx context.Context) error {
 	r.mu.Lock()
 	if len(r.queue) == 0 && r.busy == 0 {
 		r.mu.Unlock()

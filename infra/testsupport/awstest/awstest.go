@@ -8,14 +8,18 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
 
+	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/ddblocal"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 )
 
@@ -30,6 +34,9 @@ const (
 type Env struct {
 	URL    string
 	Server *localaws.Server
+	// Faults injects DynamoDB faults on the wire between the clients and the engine; it
+	// starts with no rules.
+	Faults *faults.Injector
 	Config aws.Config
 	DB     *dynamodb.Client
 	// App is the function configuration that points at this environment.
@@ -39,11 +46,25 @@ type Env struct {
 	events []localaws.PublishedEvent
 }
 
-// Start serves the local AWS endpoints until the test ends and creates the table.
+// Start serves the local AWS endpoints until the test ends and creates the table. DynamoDB
+// is the embedded minidyn, or the external engine named by RL_DYNAMODB_ENDPOINT (DynamoDB
+// Local in the second pass of make test), reached under an access key unique to this Env
+// whatever the clients sign with, so the test gets its own tables there.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	srv := localaws.New(localaws.Options{Secrets: map[string]string{SecretID: TokenKey}})
-	hs := httptest.NewServer(srv)
+	opts := localaws.Options{Secrets: map[string]string{SecretID: TokenKey}}
+	if ep := ddblocal.Endpoint(); ep != "" {
+		engine, err := localaws.NewEngineProxy(ep, localaws.EngineOptions{
+			AccessKey: "rl" + strings.ReplaceAll(uuid.NewString(), "-", ""),
+		})
+		if err != nil {
+			t.Fatalf("dynamodb engine: %v", err)
+		}
+		opts.DynamoDB = engine
+	}
+	srv := localaws.New(opts)
+	inj := faults.New(srv, faults.Options{})
+	hs := httptest.NewServer(inj)
 	t.Cleanup(hs.Close)
 	cfg := localaws.Config(hs.URL)
 	db := dynamodb.NewFromConfig(cfg)
@@ -53,6 +74,7 @@ func Start(t testing.TB) *Env {
 	e := &Env{
 		URL:    hs.URL,
 		Server: srv,
+		Faults: inj,
 		Config: cfg,
 		DB:     db,
 		App:    app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR", MetricsWriter: io.Discard},
@@ -73,14 +95,33 @@ func (e *Env) Events() []localaws.PublishedEvent {
 }
 
 // StartRelay relays the table's committed entries to handler as stream records until the
-// test ends, retrying failed records quickly; Wait on it before counting events.
+// test ends, retrying failed records quickly; Wait on it before counting events. On minidyn
+// the records are built from the committed writes; on an external engine they are read from
+// its DynamoDB Streams API.
 func (e *Env) StartRelay(t testing.TB, handler localaws.StreamHandler) *localaws.Relay {
 	t.Helper()
 	r := localaws.NewRelay(handler, localaws.RelayOptions{Table: Table, RetryDelay: time.Millisecond})
-	e.Server.OnWrite(r.Observe)
+	var poller *localaws.StreamPoller
+	if ddblocal.Endpoint() == "" {
+		e.Server.OnWrite(r.Observe)
+	} else {
+		// The external engine has a real stream: read it as Lambda would.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p, err := localaws.NewStreamPoller(ctx, e.Config, r, localaws.StreamPollerOptions{Table: Table, Interval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("stream poller: %v", err)
+		}
+		poller = p
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if poller != nil {
+			if err := poller.Close(ctx); err != nil {
+				t.Errorf("close stream poller: %v", err)
+			}
+		}
 		if err := r.Close(ctx); err != nil {
 			t.Errorf("close relay: %v", err)
 		}

@@ -1,0 +1,266 @@
+package faults_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		spec    string
+		want    []faults.Rule
+		wantErr bool
+	}{
+		{spec: "", want: nil},
+		{spec: "TransactWriteItems:conflict:0.3,PutItem:lost:0.05,GetItem:error:0.02,*:slow:0.1", want: []faults.Rule{
+			{Op: "TransactWriteItems", Kind: faults.Conflict, Probability: 0.3},
+			{Op: "PutItem", Kind: faults.Lost, Probability: 0.05},
+			{Op: "GetItem", Kind: faults.Error, Probability: 0.02},
+			{Op: "*", Kind: faults.Slow, Probability: 0.1},
+		}},
+		{spec: " PutItem:lost:#2 , Query:slow:1:500ms,UpdateItem:throttle:1,*:throughput:#1", want: []faults.Rule{
+			{Op: "PutItem", Kind: faults.Lost, Count: 2},
+			{Op: "Query", Kind: faults.Slow, Probability: 1, Latency: 500 * time.Millisecond},
+			{Op: "UpdateItem", Kind: faults.Throttle, Probability: 1},
+			{Op: "*", Kind: faults.Throughput, Count: 1},
+		}},
+		{spec: "PutItem:lost", wantErr: true},
+		{spec: "PutItem:boom:0.1", wantErr: true},
+		{spec: "PutItem:lost:1.5", wantErr: true},
+		{spec: "PutItem:lost:0", wantErr: true},
+		{spec: "PutItem:lost:#0", wantErr: true},
+		{spec: "PutItem:lost:#x", wantErr: true},
+		{spec: "PutItem:lost:0.1:5ms", wantErr: true},
+		{spec: "PutItem:slow:0.1:soon", wantErr: true},
+		{spec: ":error:0.1", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			got, err := faults.Parse(tt.spec)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Parse(%q) error = %v; want error %v", tt.spec, err, tt.wantErr)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse(%q) = %v; want %v", tt.spec, got, tt.want)
+			}
+		})
+	}
+}
+
+func put(id string) *dynamodb.PutItemInput {
+	return &dynamodb.PutItemInput{
+		TableName: aws.String(awstest.Table),
+		Item: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "FAULT#" + id},
+			"sk": &types.AttributeValueMemberS{Value: "ITEM"},
+		},
+	}
+}
+
+func exists(t *testing.T, db *dynamodb.Client, id string) bool {
+	t.Helper()
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName:      aws.String(awstest.Table),
+		ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "FAULT#" + id},
+			"sk": &types.AttributeValueMemberS{Value: "ITEM"},
+		},
+	})
+	if err != nil {
+		t.Fatalf("GetItem(%s): %v", id, err)
+	}
+	return out.Item != nil
+}
+
+// TestSDKDecodesFaults sends each fault to the real aws-sdk-go-v2 client with retries off
+// and checks the typed error it decodes and whether the write was applied.
+func TestSDKDecodesFaults(t *testing.T) {
+	tests := []struct {
+		name        string
+		kind        faults.Kind
+		wantApplied bool
+		check       func(t *testing.T, err error)
+	}{
+		{name: "throttle", kind: faults.Throttle, check: func(t *testing.T, err error) {
+			var te *types.ThrottlingException
+			if !errors.As(err, &te) {
+				t.Errorf("PutItem error = %v; want *types.ThrottlingException", err)
+			}
+		}},
+		{name: "throughput", kind: faults.Throughput, check: func(t *testing.T, err error) {
+			var te *types.ProvisionedThroughputExceededException
+			if !errors.As(err, &te) {
+				t.Errorf("PutItem error = %v; want *types.ProvisionedThroughputExceededException", err)
+			}
+		}},
+		{name: "error", kind: faults.Error, check: func(t *testing.T, err error) {
+			var te *types.InternalServerError
+			var re interface{ HTTPStatusCode() int }
+			if !errors.As(err, &te) || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusInternalServerError {
+				t.Errorf("PutItem error = %v; want *types.InternalServerError with HTTP 500", err)
+			}
+		}},
+		{name: "conflict on a single write", kind: faults.Conflict, check: func(t *testing.T, err error) {
+			var te *types.TransactionConflictException
+			if !errors.As(err, &te) {
+				t.Errorf("PutItem error = %v; want *types.TransactionConflictException", err)
+			}
+		}},
+		{name: "lost", kind: faults.Lost, wantApplied: true, check: func(t *testing.T, err error) {
+			var api smithy.APIError
+			if err == nil || errors.As(err, &api) {
+				t.Errorf("PutItem error = %v; want a transport error, not an API error", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := awstest.Start(t)
+			noRetry := dynamodb.NewFromConfig(env.Config, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+			if _, err := env.Faults.Add(faults.Rule{Op: "PutItem", Kind: tt.kind, Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := noRetry.PutItem(context.Background(), put(tt.name))
+			tt.check(t, err)
+			if got := exists(t, env.DB, tt.name); got != tt.wantApplied {
+				t.Errorf("item written = %v; want %v", got, tt.wantApplied)
+			}
+			if got := env.Faults.Count("PutItem", tt.kind); got != 1 {
+				t.Errorf("Count(PutItem, %s) = %d; want 1", tt.kind, got)
+			}
+		})
+	}
+}
+
+func TestConflictReasons(t *testing.T) {
+	tests := []struct {
+		name       string
+		conflicted []int
+		want       []string
+	}{
+		{name: "middle item", conflicted: []int{1}, want: []string{"None", "TransactionConflict", "None"}},
+		{name: "first and last", conflicted: []int{0, 2}, want: []string{"TransactionConflict", "None", "TransactionConflict"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := awstest.Start(t)
+			if _, err := env.Faults.Add(faults.Rule{Op: "TransactWriteItems", Kind: faults.Conflict, Count: 1, Conflicted: tt.conflicted}); err != nil {
+				t.Fatal(err)
+			}
+			noRetry := dynamodb.NewFromConfig(env.Config, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+			var items []types.TransactWriteItem
+			for _, id := range []string{"a", "b", "c"} {
+				items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(awstest.Table), Item: put(tt.name + id).Item}})
+			}
+			_, err := noRetry.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items})
+			var tce *types.TransactionCanceledException
+			if !errors.As(err, &tce) {
+				t.Fatalf("TransactWriteItems error = %v; want *types.TransactionCanceledException", err)
+			}
+			var got []string
+			for _, r := range tce.CancellationReasons {
+				got = append(got, aws.ToString(r.Code))
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("CancellationReasons = %v; want %v", got, tt.want)
+			}
+			if exists(t, env.DB, tt.name+"a") {
+				t.Errorf("a cancelled transaction wrote its items")
+			}
+		})
+	}
+}
+
+// TestSDKRetries checks that the SDK's standard retryer retries throttling and 500s, so a
+// count rule below its attempts ends in success.
+func TestSDKRetries(t *testing.T) {
+	for _, kind := range []faults.Kind{faults.Throttle, faults.Throughput, faults.Error} {
+		t.Run(string(kind), func(t *testing.T) {
+			env := awstest.Start(t)
+			if err := env.Faults.AddSpec("PutItem:" + string(kind) + ":#2"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.DB.PutItem(context.Background(), put("retried")); err != nil {
+				t.Fatalf("PutItem after 2 %s faults: %v", kind, err)
+			}
+			if got := env.Faults.Count("*", kind); got != 2 {
+				t.Errorf("Count(*, %s) = %d; want 2", kind, got)
+			}
+		})
+	}
+}
+
+func TestSlowAndRemove(t *testing.T) {
+	env := awstest.Start(t)
+	id, err := env.Faults.Add(faults.Rule{Op: "*", Kind: faults.Slow, Probability: 1, Latency: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	if _, err := env.DB.PutItem(context.Background(), put("slow")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d < 150*time.Millisecond {
+		t.Errorf("PutItem under a 150ms slow rule took %s", d)
+	}
+	env.Faults.Remove(id)
+	if _, err := env.DB.PutItem(context.Background(), put("fast")); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.Faults.Count("PutItem", faults.Slow); got != 1 {
+		t.Errorf("Count(PutItem, slow) = %d; want 1 (the rule was removed)", got)
+	}
+}
+
+// TestSeedRepeats checks that the same seed injects the same faults for the same calls.
+func TestSeedRepeats(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	run := func(seed uint64) []int {
+		in := faults.New(ok, faults.Options{Seed: seed})
+		if err := in.AddSpec("GetItem:error:0.5"); err != nil {
+			t.Fatal(err)
+		}
+		var statuses []int
+		for range 40 {
+			req := httptest.NewRequest(http.MethodPost, "/", nil)
+			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.GetItem")
+			rec := httptest.NewRecorder()
+			in.ServeHTTP(rec, req)
+			statuses = append(statuses, rec.Code)
+		}
+		return statuses
+	}
+	a, b, c := run(7), run(7), run(8)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("seed 7 twice: %v vs %v", a, b)
+	}
+	if reflect.DeepEqual(a, c) {
+		t.Errorf("seeds 7 and 8 injected the same faults: %v", a)
+	}
+	// Other services pass through even under a "*" rule.
+	in := faults.New(ok, faults.Options{})
+	if err := in.AddSpec("*:error:1"); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
+	rec := httptest.NewRecorder()
+	in.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("PutEvents under *:error:1 = %d; want 200 (not DynamoDB)", rec.Code)
+	}
+}
