@@ -134,10 +134,12 @@ func (s *Store) Rejected(ctx context.Context, webhookID, id string, now time.Tim
 // time), without their bodies. The cursor is the last sort key returned, base64url.
 func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, cursor string, now time.Time) (*lead.RejectedPage, error) {
 	in := &dynamodb.QueryInput{
-		TableName:                &s.table,
-		KeyConditionExpression:   aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ProjectionExpression:     aws.String("id, webhookId, receivedAt, contentType, idempotencyKey, errorBody, errorReason, #e"),
-		ExpressionAttributeNames: map[string]string{"#e": TTLAttribute},
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		// Every attribute but the body; placeholders, so no name can collide with a reserved word.
+		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e"),
+		ExpressionAttributeNames: map[string]string{"#i": "id", "#w": "webhookId", "#r": "receivedAt", "#c": "contentType",
+			"#k": "idempotencyKey", "#b": "errorBody", "#x": "errorReason", "#e": TTLAttribute},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": str(webhookPrefix + webhookID),
 			":p":  str(rejectedPrefix),
