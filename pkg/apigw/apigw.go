@@ -47,7 +47,14 @@ type errorBody struct {
 	Message    string                    `json:"message,omitempty"`
 	Details    []lead.Detail             `json:"details,omitempty"`
 	TypeErrors map[string]lead.TypeError `json:"typeErrors,omitempty"`
+	RejectedID string                    `json:"rejectedId,omitempty"`
 	RequestID  string                    `json:"requestId"`
+}
+
+// ErrorBody renders err as the JSON error body ErrorResponse answers with: what a kept
+// rejected request records as the error it got.
+func ErrorBody(err error, requestID string) ([]byte, error) {
+	return []byte(ErrorResponse(err, requestID).Body), nil
 }
 
 // ErrorResponse renders err as the JSON error body. Errors without a code are reported as
@@ -60,6 +67,9 @@ func ErrorResponse(err error, requestID string) Response {
 		body.Message = e.Message
 		body.Details = e.Details
 		body.TypeErrors = e.TypeErrors
+		if e.Rejected != nil && e.Rejected.Kept {
+			body.RejectedID = e.Rejected.ID
+		}
 	} else {
 		body.Error = lead.DefaultReason(lead.EINTERNAL)
 		body.Message = internalMessage

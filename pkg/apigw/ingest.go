@@ -2,6 +2,7 @@ package apigw
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -93,6 +94,10 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 		Token:          token,
 		TokenFromQuery: fromQuery,
 		Payload:        Payload(req),
+		RequestID:      RequestID(req),
+	}
+	if ct, n := Header(req, "content-type"); n == 1 {
+		cmd.ContentType = ct
 	}
 	if v, ok := req.QueryStringParameters[DryRunQueryParameter]; ok {
 		switch strings.ToLower(v) {
@@ -113,6 +118,16 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 		}
 	}
 	return cmd, nil
+}
+
+// ReplayPayload rebuilds the payload of a kept request from its Content-Type and its body,
+// through Payload, so a replay parses the body exactly as the request was parsed.
+func ReplayPayload(contentType string, body []byte) lead.Payload {
+	req := Request{Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true, Headers: map[string]string{}}
+	if contentType != "" {
+		req.Headers["content-type"] = contentType
+	}
+	return Payload(req)
 }
 
 // Payload picks the body's reader from the Content-Type header (parameters such as charset

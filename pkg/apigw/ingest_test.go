@@ -107,3 +107,41 @@ func TestPayloadFollowsTheContentType(t *testing.T) {
 		})
 	}
 }
+
+func TestIngestCommandReadsTheQuery(t *testing.T) {
+	token := strings.Repeat("ab", 32)
+	other := strings.Repeat("cd", 32)
+	tests := []struct {
+		name          string
+		headers       map[string]string
+		query         map[string]string
+		wantToken     string
+		wantFromQuery bool
+		wantDryRun    bool
+		wantQueryErr  bool
+		wantErr       bool
+	}{
+		{"token from the query when there is no header", nil, map[string]string{"token": token}, token, true, false, false, false},
+		{"the header wins over the query", map[string]string{TokenHeader: other}, map[string]string{"token": token}, other, false, false, false, false},
+		{"a repeated query token", nil, map[string]string{"token": token + "," + token}, "", false, false, false, true},
+		{"dryRun=true", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "true"}, token, false, true, false, false},
+		{"dryRun=TRUE", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "TRUE"}, token, false, true, false, false},
+		{"dryRun=false", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "false"}, token, false, false, false, false},
+		{"dryRun=yes is reported after authentication", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "yes"}, token, false, false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd, err := IngestCommand(Request{Headers: tt.headers, QueryStringParameters: tt.query, PathParameters: map[string]string{"id": "w"}})
+			if tt.wantErr {
+				if lead.ErrorCode(err) != lead.EUNAUTHORIZED {
+					t.Fatalf("IngestCommand = %v; want 401", err)
+				}
+				return
+			}
+			if err != nil || cmd.Token != tt.wantToken || cmd.TokenFromQuery != tt.wantFromQuery || cmd.DryRun != tt.wantDryRun || (cmd.QueryErr != nil) != tt.wantQueryErr {
+				t.Errorf("IngestCommand = token %.8s… fromQuery %v dryRun %v queryErr %v, %v; want %.8s… %v %v %v",
+					cmd.Token, cmd.TokenFromQuery, cmd.DryRun, cmd.QueryErr, err, tt.wantToken, tt.wantFromQuery, tt.wantDryRun, tt.wantQueryErr)
+			}
+		})
+	}
+}

@@ -107,7 +107,7 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 		slog.Bool("dryRun", n.dryRun),
 	}, withoutKeys(n.attrs, "replayed", "dryRun", "latencyMs")...)
 	attrs = append(attrs, errorAttrs(n.status, n.err)...)
-	var rejected *lead.RejectedRequest
+	var rejected *lead.RejectedFate
 	var le *lead.Error
 	if errors.As(n.err, &le) && le.Rejected != nil {
 		rejected = le.Rejected
@@ -115,6 +115,9 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 			attrs = append(attrs, slog.String("rejectedId", rejected.ID))
 		}
 		attrs = append(attrs, slog.Bool("rejectedKept", rejected.Kept))
+		if rejected.Why != "" {
+			attrs = append(attrs, slog.String("rejectedNotKeptWhy", rejected.Why))
+		}
 	}
 	if n.result != nil && !n.result.Replayed && !n.dryRun {
 		attrs = append(attrs, slog.Int("schemaKeysLocked", n.result.KeysLocked), slog.Int("lockRetries", n.result.LockRetries))

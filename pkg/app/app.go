@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -33,6 +35,9 @@ type Env struct {
 	// MetricsWriter receives the EMF documents; nil is standard output, where Lambda and the
 	// local runner expect them.
 	MetricsWriter io.Writer
+	// RejectedRetentionDays (REJECTED_RETENTION_DAYS) is how long refused requests are
+	// kept; empty is 14 days.
+	RejectedRetentionDays string
 }
 
 // DefaultMetricsNamespace is the CloudWatch namespace of the metrics when METRICS_NAMESPACE
@@ -51,6 +56,8 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 		PublicBaseURL:    getenv("PUBLIC_BASE_URL"),
 		FunctionName:     getenv("AWS_LAMBDA_FUNCTION_NAME"),
 		MetricsNamespace: getenv("METRICS_NAMESPACE"),
+
+		RejectedRetentionDays: getenv("REJECTED_RETENTION_DAYS"),
 	}
 	var missing []string
 	for _, name := range required {
@@ -101,8 +108,26 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	svc, err := ingestService(cfg, env, hasher)
+	if err != nil {
+		return nil, err
+	}
+	return observed(env, logger, apigw.IngestHandler(svc, logger)), nil
+}
+
+// ingestService is the ingest service on the configured table, keeping refused requests.
+func ingestService(cfg aws.Config, env Env, hasher *lead.Hasher) (*lead.IngestService, error) {
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
-	return observed(env, logger, apigw.IngestHandler(lead.NewIngestService(store, hasher, wire.EntryJSON), logger)), nil
+	svc := lead.NewIngestService(store, hasher, wire.EntryJSON)
+	svc.Rejected, svc.RenderError, svc.NewPayload = store, apigw.ErrorBody, apigw.ReplayPayload
+	if env.RejectedRetentionDays != "" {
+		days, err := strconv.Atoi(env.RejectedRetentionDays)
+		if err != nil || days < 1 {
+			return nil, fmt.Errorf("REJECTED_RETENTION_DAYS = %q: want a whole number of days, at least 1", env.RejectedRetentionDays)
+		}
+		svc.RejectedRetention = time.Duration(days) * 24 * time.Hour
+	}
+	return svc, nil
 }
 
 // loadHasher reads the token hashing key from Secrets Manager: once per cold start.

@@ -37,5 +37,9 @@ func Functions() []Function {
 		{LogicalID: "ShowSchemaFunction", Folder: "admin-schema-get", HTTP: ShowSchema},
 		{LogicalID: "PatchSchemaFunction", Folder: "admin-schema-patch", HTTP: PatchSchema},
 		{LogicalID: "UpdateWebhookFunction", Folder: "admin-update", HTTP: UpdateWebhook},
+		{LogicalID: "ListRejectedFunction", Folder: "admin-rejected-list", HTTP: ListRejected},
+		{LogicalID: "ShowRejectedFunction", Folder: "admin-rejected-get", HTTP: ShowRejected},
+		{LogicalID: "ReplayRejectedFunction", Folder: "admin-rejected-replay", HTTP: ReplayRejected},
+		{LogicalID: "DiscardRejectedFunction", Folder: "admin-rejected-delete", HTTP: DiscardRejected},
 	}
 }

@@ -258,12 +258,12 @@ func TestEveryRequestLogsOneLineWithItsFieldsAndNothingSecret(t *testing.T) {
 func TestRejectedRequestHookReachesTheLogAndMetrics(t *testing.T) {
 	tests := []struct {
 		name       string
-		rejected   *lead.RejectedRequest
+		rejected   *lead.RejectedFate
 		wantMetric string
 		wantID     bool
 	}{
-		{"kept", &lead.RejectedRequest{ID: "rej-1", Kept: true}, "RejectedRequestsKept", true},
-		{"not kept", &lead.RejectedRequest{Kept: false}, "RejectedRequestsNotKept", false},
+		{"kept", &lead.RejectedFate{ID: "rej-1", Kept: true}, "RejectedRequestsKept", true},
+		{"not kept", &lead.RejectedFate{Kept: false}, "RejectedRequestsNotKept", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,11 +14,19 @@
 //	entry                TABLE#<poolId>     ENTRY#<uuidv7>
 //	custom field         ORG#<orgId>        CUSTOMFIELD#<id>
 //	idempotency record   WEBHOOK#<id>       IDEMPOTENCY#<key>
+//	rejected request     WEBHOOK#<id>       REJECTED#<uuidv7>
+//	rejected day count   WEBHOOK#<id>       REJECTCOUNT#<yyyy-mm-dd>
 //
 // The TABLE# prefix and the tableId attribute carry the API's name for a pool id. The index
 // gsi1 lists an organization's webhooks in creation order. Idempotency records expire
 // through the table's TTL attribute (expiresAt); expiry is also compared in code, since TTL
 // deletion is late and emulators never do it.
+//
+// A rejected request (a body refused with a 400 after authentication) is kept with its
+// counter of the UTC day in one TransactWriteItems: the counter grows only below the daily
+// maximum and the request is kept only when counted. Both expire through expiresAt (the
+// request after the retention, the counter a day after its day). A replay writes the entry
+// and deletes the rejected request in one transaction, conditional on it still existing.
 //
 // # Reads
 //

@@ -125,6 +125,12 @@ func (s *Store) PoolWithFields(ctx context.Context, poolID, orgID string, fieldI
 // one TransactWriteItems, and so does the idempotency record when idem is not nil;
 // otherwise a single conditional PutItem suffices.
 func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLock, idem *lead.IdempotencyRecord) error {
+	return s.putEntry(ctx, e, lock, idem, nil)
+}
+
+// putEntry is PutEntry with one more transaction item, when also is not nil: its failed
+// condition is lead.ErrRejectedGone.
+func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLock, idem *lead.IdempotencyRecord, also *types.TransactWriteItem) error {
 	newKeys := lock.New
 	item, err := EntryItem(e)
 	if err != nil {
@@ -134,7 +140,7 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 		return lead.Errorf(lead.ETOOLARGE, "the entry would be %d bytes, above DynamoDB's item limit of %d KB", size, s.maxItemBytes/1024)
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
-	if len(newKeys) == 0 && idem == nil {
+	if len(newKeys) == 0 && idem == nil && also == nil {
 		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName:           &s.table,
 			Item:                item,
@@ -170,6 +176,11 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": epoch(idem.CreatedAt)},
 		}})
 	}
+	alsoAt := -1
+	if also != nil {
+		alsoAt = len(items)
+		items = append(items, *also)
+	}
 	entryAt := len(items)
 	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists}})
 
@@ -189,6 +200,8 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 		case failed(entryAt):
 			// Our entry is already there: an earlier attempt of this very write committed.
 			return nil
+		case failed(alsoAt):
+			return lead.ErrRejectedGone
 		case failed(idemAt):
 			return lead.ErrIdempotencyKeyTaken
 		case failed(schemaAt):

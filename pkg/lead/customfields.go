@@ -35,7 +35,7 @@ func ValidateCustomFields(data map[string]any, fields map[string]CustomField) (m
 		path := DetailPath("customFieldData", k)
 		f, ok := fields[strings.ToLower(k)]
 		if !IsUUID(k) || !ok {
-			details = append(details, Detail{Path: path, Problem: "not a custom field of this organization"})
+			details = append(details, Detail{Path: path, Problem: "not a custom field of this organization; use the id of one of its custom fields, as listed in RocketLead"})
 			continue
 		}
 		v, problem := customFieldValue(f, data[k])

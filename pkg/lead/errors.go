@@ -42,14 +42,16 @@ type Error struct {
 	TypeErrors map[string]TypeError
 	// Rejected, when not nil, says what became of the refused request the service tried to
 	// keep for replay; the request's log line and metrics report it.
-	Rejected *RejectedRequest
+	Rejected *RejectedFate
 }
 
-// RejectedRequest is the fate of a refused request the service tried to keep: its id when
-// it was kept, Kept false when it could not be (e.g. the webhook's daily allowance was used).
-type RejectedRequest struct {
+// RejectedFate is the fate of a refused request the service tried to keep: its id when it
+// was kept (the error body then names it as rejectedId), Kept false when it could not be
+// (the webhook's daily allowance was used, the write failed), and Why, for the log line.
+type RejectedFate struct {
 	ID   string
 	Kept bool
+	Why  string
 }
 
 // Error implements the error interface.

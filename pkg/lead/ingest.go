@@ -95,6 +95,11 @@ type IngestCommand struct {
 	IdempotencyKeyErr error
 	// Payload is the undecoded body.
 	Payload Payload
+	// ContentType is the Content-Type header as sent ("" when none), kept with a rejected
+	// request so that a replay parses its body the same way.
+	ContentType string
+	// RequestID identifies the request in its error body.
+	RequestID string
 }
 
 // IngestResult is a stored (or replayed) entry and its 201 body.
@@ -127,6 +132,16 @@ type IngestService struct {
 	Limits Limits
 	Now    func() time.Time
 	NewID  func() (string, error)
+
+	// Rejected, when not nil, keeps the requests refused by the body, custom field, schema
+	// or lead state checks (never those of a dry run), at most RejectedDailyMax per
+	// webhook and UTC day, for RejectedRetention. RenderError writes the error body such a
+	// request is answered with (kept with it); NewPayload rebuilds a kept body for a replay.
+	Rejected          RejectedStore
+	RejectedRetention time.Duration
+	RejectedDailyMax  int
+	RenderError       func(err error, requestID string) ([]byte, error)
+	NewPayload        func(contentType string, body []byte) Payload
 }
 
 // NewIngestService returns a service with the default limits, the wall clock and UUIDv7 ids.
@@ -138,6 +153,9 @@ func NewIngestService(store IngestStore, hasher *Hasher, render func(*Entry) ([]
 		Limits: DefaultLimits(),
 		Now:    time.Now,
 		NewID:  NewEntryID,
+
+		RejectedRetention: RejectedRetention,
+		RejectedDailyMax:  RejectedDailyMax,
 	}
 }
 
@@ -184,15 +202,37 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 	if cmd.QueryErr != nil {
 		return nil, cmd.QueryErr
 	}
+	res, err := s.ingest(ctx, wh, ingestInput{raw: raw, payload: cmd.Payload, idempotencyKey: cmd.IdempotencyKey, requestID: cmd.RequestID, dryRun: cmd.DryRun})
+	if err != nil && Kept(err) && s.Rejected != nil && !cmd.DryRun {
+		return nil, s.keep(ctx, wh, cmd, raw, now, err)
+	}
+	return res, err
+}
+
+// ingestInput is an authenticated request body: a new one, or a rejected one replayed
+// (rejectedID set: the entry write then deletes it).
+type ingestInput struct {
+	raw            []byte
+	payload        Payload
+	idempotencyKey string
+	requestID      string
+	dryRun         bool
+	rejectedID     string
+}
+
+// ingest checks an authenticated body (idempotency key, shape, custom fields, schema,
+// default lead state) and stores its entry.
+func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput) (*IngestResult, error) {
+	now := s.Now()
 	var idem *IdempotencyRecord
-	if cmd.IdempotencyKey != "" && !cmd.DryRun {
-		sum := sha256.Sum256(raw)
-		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: cmd.IdempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
+	if in.idempotencyKey != "" && !in.dryRun {
+		sum := sha256.Sum256(in.raw)
+		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: in.idempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 		if res, err := s.replay(ctx, idem, now); res != nil || err != nil {
 			return res, err
 		}
 	}
-	body, err := cmd.Payload.Decode(s.Limits)
+	body, err := in.payload.Decode(s.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +268,7 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 		if err != nil {
 			return nil, err
 		}
-		if cmd.DryRun {
+		if in.dryRun {
 			return &IngestResult{Entry: e, DryRun: true, NewSchemaKeys: lock.New}, nil
 		}
 		res := &IngestResult{Entry: e, KeysLocked: len(lock.New), LockRetries: attempt - 1}
@@ -238,7 +278,11 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 		if idem != nil {
 			idem.EntryID, idem.Response = e.ID, res.Body
 		}
-		err = s.Store.PutEntry(ctx, e, lock, idem)
+		if in.rejectedID != "" {
+			err = s.Rejected.PutReplayedEntry(ctx, e, lock, idem, wh.ID, in.rejectedID)
+		} else {
+			err = s.Store.PutEntry(ctx, e, lock, idem)
+		}
 		if err == nil {
 			return res, nil
 		}
@@ -248,6 +292,9 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 				return res, err
 			}
 			return nil, fmt.Errorf("idempotency key of webhook %s taken, but its record is gone", wh.ID)
+		}
+		if errors.Is(err, ErrRejectedGone) {
+			return nil, err
 		}
 		if !errors.Is(err, ErrSchemaChanged) || attempt == maxLockAttempts {
 			return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, pool.ID, err)
@@ -259,6 +306,42 @@ func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestR
 			return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
 		}
 	}
+}
+
+// keep stores a refused request as a rejected request and returns its error naming it. A
+// request that cannot be kept (the daily maximum, a failed write) still gets its 400,
+// without rejectedId, and the error says why for the log line.
+func (s *IngestService) keep(ctx context.Context, wh *Webhook, cmd IngestCommand, raw []byte, now time.Time, refusal error) error {
+	notKept := func(why string) error {
+		return withRejected(refusal, RejectedFate{Why: why})
+	}
+	id, err := s.NewID()
+	if err != nil {
+		return notKept("no id: " + err.Error())
+	}
+	named := withRejectedID(refusal, id)
+	errBody, err := s.RenderError(named, cmd.RequestID)
+	if err != nil {
+		return notKept("error body did not render: " + err.Error())
+	}
+	r := &RejectedRequest{
+		ID:             id,
+		WebhookID:      wh.ID,
+		ReceivedAt:     now.UTC(),
+		ContentType:    cmd.ContentType,
+		IdempotencyKey: cmd.IdempotencyKey,
+		Body:           raw,
+		ErrorBody:      errBody,
+		ErrorReason:    errorReason(refusal),
+		ExpiresAt:      now.Add(s.RejectedRetention),
+	}
+	switch err := s.Rejected.KeepRejected(ctx, r, s.RejectedDailyMax); {
+	case errors.Is(err, ErrRejectedQuotaFull):
+		return notKept("daily maximum reached")
+	case err != nil:
+		return notKept("write failed: " + err.Error())
+	}
+	return named
 }
 
 // replay answers from the live record for the request's key, if there is one: the stored

@@ -14,14 +14,18 @@ import (
 func TestAdminRoutesAreIAMAuthorized(t *testing.T) {
 	p := load(t)
 	want := map[string]string{
-		"POST /admin/ingress_webhooks":             "CreateWebhookFunction",
-		"POST /admin/ingress_webhooks/{id}/rotate": "RotateWebhookFunction",
-		"GET /admin/ingress_webhooks":              "ListWebhooksFunction",
-		"DELETE /admin/ingress_webhooks/{id}":      "DeleteWebhookFunction",
-		"GET /admin/tables/{tableId}/schema":       "ShowSchemaFunction",
-		"PATCH /admin/tables/{tableId}/schema":     "PatchSchemaFunction",
-		"PATCH /admin/ingress_webhooks/{id}":       "UpdateWebhookFunction",
-		"POST /public/ingress_webhooks/{id}":       "IngressFunction",
+		"POST /admin/ingress_webhooks":                                   "CreateWebhookFunction",
+		"POST /admin/ingress_webhooks/{id}/rotate":                       "RotateWebhookFunction",
+		"GET /admin/ingress_webhooks":                                    "ListWebhooksFunction",
+		"DELETE /admin/ingress_webhooks/{id}":                            "DeleteWebhookFunction",
+		"GET /admin/tables/{tableId}/schema":                             "ShowSchemaFunction",
+		"PATCH /admin/tables/{tableId}/schema":                           "PatchSchemaFunction",
+		"GET /admin/ingress_webhooks/{id}/rejected":                      "ListRejectedFunction",
+		"GET /admin/ingress_webhooks/{id}/rejected/{rejectedId}":         "ShowRejectedFunction",
+		"POST /admin/ingress_webhooks/{id}/rejected/{rejectedId}/replay": "ReplayRejectedFunction",
+		"DELETE /admin/ingress_webhooks/{id}/rejected/{rejectedId}":      "DiscardRejectedFunction",
+		"PATCH /admin/ingress_webhooks/{id}":                             "UpdateWebhookFunction",
+		"POST /public/ingress_webhooks/{id}":                             "IngressFunction",
 	}
 	got := map[string]string{}
 	auth := map[string]string{}

@@ -58,6 +58,25 @@ var wantActions = map[string][]string{
 	"UpdateWebhookFunction": {
 		"dynamodb:UpdateItem",
 	},
+	"ListRejectedFunction": {
+		"dynamodb:GetItem",
+		"dynamodb:Query",
+	},
+	"ShowRejectedFunction": {
+		"dynamodb:GetItem",
+	},
+	"ReplayRejectedFunction": {
+		"dynamodb:BatchGetItem",
+		"dynamodb:DeleteItem",
+		"dynamodb:GetItem",
+		"dynamodb:PutItem",
+		"dynamodb:TransactWriteItems",
+		"dynamodb:UpdateItem",
+	},
+	"DiscardRejectedFunction": {
+		"dynamodb:DeleteItem",
+		"dynamodb:GetItem",
+	},
 	"IngressFunction": {
 		"dynamodb:BatchGetItem",
 		"dynamodb:GetItem",

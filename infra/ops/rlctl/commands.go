@@ -54,6 +54,7 @@ var commands = map[string]command{
 	"schema show":            schemaShow,
 	"schema set":             schemaSet,
 	"schema unlock":          schemaUnlock,
+	"events redrive":         eventsRedrive,
 }
 
 // common holds the flags every command takes.

@@ -23,6 +23,7 @@
 //	schema show --pool ID
 //	schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
 //	schema unlock --pool ID --keys KEY[,KEY…]
+//	events redrive --queue-url URL [--event-bus NAME] [--event-source SOURCE]
 //
 // Every command takes --endpoint URL, --table-name NAME (env TABLE_NAME), --secret-id ID
 // (env TOKEN_KEY_SECRET_ID), --base-url URL (env PUBLIC_BASE_URL) and --json. Output is a
@@ -76,6 +77,9 @@ const usage = `usage: rlctl <noun> <verb> [flags]
   schema show --pool ID
   schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
   schema unlock --pool ID --keys KEY[,KEY…]
+  events redrive --queue-url URL [--event-bus NAME] [--event-source SOURCE]
+      publish again table.entry.added for the entries the entry-events failure queue names
+      (from the stream while it holds them, else from the table); deletes each message done
 
 common flags:
   --endpoint URL     AWS endpoint (the local runner: http://127.0.0.1:4566); default: AWS

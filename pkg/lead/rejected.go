@@ -1,0 +1,229 @@
+package lead
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrRejectedQuotaFull is returned by RejectedStore.KeepRejected when the webhook already
+// kept its daily maximum of rejected requests; nothing was written.
+var ErrRejectedQuotaFull = errors.New("daily maximum of kept rejected requests reached")
+
+// ErrRejectedGone is returned by RejectedStore.PutReplayedEntry when the rejected request is
+// no longer there (a concurrent replay committed it, or it was discarded); nothing was written.
+var ErrRejectedGone = errors.New("rejected request no longer exists")
+
+// RejectedRequest is a request refused with a 400 after authentication, kept so that an
+// operator can see it and replay it once the cause is repaired.
+type RejectedRequest struct {
+	ID             string // UUIDv7
+	WebhookID      string
+	ReceivedAt     time.Time
+	ContentType    string
+	IdempotencyKey string
+	Body           []byte // exactly as received, transport encoding undone; nil in summaries
+	ErrorBody      []byte // the JSON error body the request was answered with
+	ErrorReason    string // the error body's short reason
+	ExpiresAt      time.Time
+}
+
+// RejectedPage is one page of a webhook's rejected requests, newest first.
+type RejectedPage struct {
+	Rejected   []*RejectedRequest
+	NextCursor string
+}
+
+// RejectedStore keeps, lists, replays and discards rejected requests.
+type RejectedStore interface {
+	// KeepRejected stores r and counts it against the webhook's daily maximum in one write;
+	// ErrRejectedQuotaFull when the maximum is reached.
+	KeepRejected(ctx context.Context, r *RejectedRequest, dailyMax int) error
+	// Rejected returns a live rejected request (body included), or nil.
+	Rejected(ctx context.Context, webhookID, id string, now time.Time) (*RejectedRequest, error)
+	// ListRejected returns a page of live rejected requests without bodies, newest first;
+	// ErrInvalidCursor for a cursor of another listing.
+	ListRejected(ctx context.Context, webhookID string, limit int, cursor string, now time.Time) (*RejectedPage, error)
+	// RecordRejectedError replaces the recorded error of a rejected request that still exists.
+	RecordRejectedError(ctx context.Context, webhookID, id string, errorBody []byte, reason string) error
+	// DeleteRejected deletes a rejected request; ErrNotFound when there is none.
+	DeleteRejected(ctx context.Context, webhookID, id string) error
+	// PutReplayedEntry is IngestStore.PutEntry that also deletes the rejected request in the
+	// same transaction, on condition that it still exists (ErrRejectedGone otherwise).
+	PutReplayedEntry(ctx context.Context, e *Entry, lock SchemaLock, idem *IdempotencyRecord, webhookID, rejectedID string) error
+}
+
+// RejectedRetention and RejectedDailyMax are the defaults for keeping rejected requests.
+const (
+	RejectedRetention = 14 * 24 * time.Hour
+	RejectedDailyMax  = 1000
+)
+
+// Kept reports whether an ingest error is one whose request is kept: a 400 of the body,
+// custom field, schema or lead state checks.
+func Kept(err error) bool {
+	switch ErrorCode(err) {
+	case EINVALID, ENOLEADSTATE:
+		return true
+	}
+	return false
+}
+
+// RejectedID returns the id of the kept rejected request an error names, or "".
+func RejectedID(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Rejected != nil && e.Rejected.Kept {
+		return e.Rejected.ID
+	}
+	return ""
+}
+
+// withRejected returns a copy of the application error err with the fate of its request.
+func withRejected(err error, fate RejectedFate) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Rejected = &fate
+	return &c
+}
+
+// withRejectedID returns a copy of the application error err naming the kept request.
+func withRejectedID(err error, id string) error {
+	return withRejected(err, RejectedFate{ID: id, Kept: true})
+}
+
+// RejectedAdmin lists, shows, replays and discards a webhook's rejected requests.
+type RejectedAdmin struct {
+	Ingest *IngestService
+	Store  RejectedStore
+}
+
+func (a *RejectedAdmin) webhook(ctx context.Context, webhookID string) (*Webhook, error) {
+	if !IsUUID(webhookID) {
+		return nil, Errorf(ENOTFOUND, "no webhook has this id")
+	}
+	wh, err := a.Ingest.Store.Webhook(ctx, strings.ToLower(webhookID))
+	if err != nil {
+		return nil, fmt.Errorf("read webhook: %w", err)
+	}
+	if wh == nil {
+		return nil, Errorf(ENOTFOUND, "no webhook has this id")
+	}
+	return wh, nil
+}
+
+func rejectedNotFound() *Error {
+	return &Error{Code: ENOTFOUND, Reason: "Not found", Message: "no rejected request of this webhook has this id (kept requests expire)"}
+}
+
+// List returns a page of the webhook's rejected requests, newest first, without bodies.
+func (a *RejectedAdmin) List(ctx context.Context, webhookID string, limit int, cursor string) (*RejectedPage, error) {
+	wh, err := a.webhook(ctx, webhookID)
+	if err != nil {
+		return nil, err
+	}
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	page, err := a.Store.ListRejected(ctx, wh.ID, limit, cursor, a.Ingest.Now())
+	if errors.Is(err, ErrInvalidCursor) {
+		return nil, Invalid("the cursor is not one this listing returned", Detail{Path: "cursor", Problem: "invalid"})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list rejected requests of webhook %s: %w", wh.ID, err)
+	}
+	return page, nil
+}
+
+// Show returns one rejected request with its body.
+func (a *RejectedAdmin) Show(ctx context.Context, webhookID, id string) (*RejectedRequest, error) {
+	wh, err := a.webhook(ctx, webhookID)
+	if err != nil {
+		return nil, err
+	}
+	if !IsUUID(id) {
+		return nil, rejectedNotFound()
+	}
+	r, err := a.Store.Rejected(ctx, wh.ID, strings.ToLower(id), a.Ingest.Now())
+	if err != nil {
+		return nil, fmt.Errorf("read rejected request %s: %w", id, err)
+	}
+	if r == nil {
+		return nil, rejectedNotFound()
+	}
+	return r, nil
+}
+
+// Discard deletes one rejected request.
+func (a *RejectedAdmin) Discard(ctx context.Context, webhookID, id string) error {
+	wh, err := a.webhook(ctx, webhookID)
+	if err != nil {
+		return err
+	}
+	if !IsUUID(id) {
+		return rejectedNotFound()
+	}
+	err = a.Store.DeleteRejected(ctx, wh.ID, strings.ToLower(id))
+	if errors.Is(err, ErrNotFound) {
+		return rejectedNotFound()
+	}
+	return err
+}
+
+// Replay sends a rejected request through the checks of a new request (its idempotency key
+// included, no token). On success the entry is stored and the rejected request deleted in
+// one transaction, so replays never create two entries; on failure the error is the one a
+// new request would get, and the rejected request stays with that error recorded.
+func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id string) (*IngestResult, error) {
+	r, err := a.Show(ctx, webhookID, id)
+	if err != nil {
+		return nil, err
+	}
+	wh, err := a.webhook(ctx, r.WebhookID)
+	if err != nil {
+		return nil, err
+	}
+	s := a.Ingest
+	res, err := s.ingest(ctx, wh, ingestInput{
+		raw:            r.Body,
+		payload:        s.NewPayload(r.ContentType, r.Body),
+		idempotencyKey: r.IdempotencyKey,
+		rejectedID:     r.ID,
+		requestID:      "replay-" + r.ID,
+	})
+	if errors.Is(err, ErrRejectedGone) {
+		return nil, &Error{Code: ENOTFOUND, Reason: "Not found", Message: "this rejected request was replayed or discarded meanwhile"}
+	}
+	if err != nil {
+		if ErrorCode(err) == EINTERNAL {
+			return nil, err
+		}
+		body, rerr := s.RenderError(withRejectedID(err, r.ID), "replay-"+r.ID)
+		if rerr != nil {
+			return nil, fmt.Errorf("render error of replayed request %s: %w", r.ID, rerr)
+		}
+		if rerr := a.Store.RecordRejectedError(ctx, r.WebhookID, r.ID, body, errorReason(err)); rerr != nil && !errors.Is(rerr, ErrNotFound) {
+			return nil, fmt.Errorf("record error of replayed request %s: %w", r.ID, rerr)
+		}
+		return nil, withRejectedID(err, r.ID)
+	}
+	if res.Replayed {
+		// Its idempotency key already holds an entry: nothing is left to replay.
+		if derr := a.Store.DeleteRejected(ctx, r.WebhookID, r.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+			return nil, fmt.Errorf("delete replayed request %s: %w", r.ID, derr)
+		}
+	}
+	return res, nil
+}
+
+func errorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return DefaultReason(EINTERNAL)
+}
