@@ -241,14 +241,24 @@ func runFunctionContract(t *testing.T, rie string, f *function) {
 	}
 	t.Cleanup(emu.stop)
 
+	watch := &logWatch{}
 	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		t.Run(name, func(t *testing.T) {
 			fx := seed(t, local, table)
 			for i, s := range cases[name].Steps {
-				runStep(t, fmt.Sprintf("%s step %d", name, i+1), emu, local, fx, s)
+				runStep(t, fmt.Sprintf("%s step %d", name, i+1), emu, local, fx, s, watch)
 			}
 		})
 	}
+	t.Run("logs: one line and one metric document per invocation, nothing secret", func(t *testing.T) {
+		// The emulator relays the bootstrap's output asynchronously: wait for the last lines.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if l, d := countLogs(emu.out.String()); l >= watch.invocations && d >= watch.invocations {
+				break
+			}
+		}
+		checkLogs(t, emu.out.String(), watch)
+	})
 	if t.Failed() {
 		t.Logf("emulator output:\n%s", emu.out)
 	}
@@ -277,7 +287,7 @@ func runFunctionContract(t *testing.T, rie string, f *function) {
 	})
 }
 
-func runStep(t *testing.T, name string, emu *emulator, local *localAWS, fx *fixture, s step) {
+func runStep(t *testing.T, name string, emu *emulator, local *localAWS, fx *fixture, s step, watch *logWatch) {
 	t.Helper()
 	event, err := render(name+" event", s.Event, fx)
 	if err != nil {
@@ -289,6 +299,7 @@ func runStep(t *testing.T, name string, emu *emulator, local *localAWS, fx *fixt
 		t.Fatal(err)
 	}
 	calls := local.calls(before)
+	watch.step(event, out, fx)
 
 	response, err := decodeJSON(out)
 	if err != nil {

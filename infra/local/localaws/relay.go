@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 )
@@ -254,6 +255,8 @@ func (r *Relay) deliver(batch []events.DynamoDBEventRecord) int {
 func (r *Relay) invoke(batch []events.DynamoDBEventRecord) (failed []events.DynamoDBEventRecord, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
 	defer cancel()
+	// As Lambda does, the handler's context names the invocation.
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
 	defer func() {
 		if p := recover(); p != nil {
 			failed, err = batch, fmt.Errorf("stream handler panicked: %v", p)
