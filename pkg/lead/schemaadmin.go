@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -48,8 +50,10 @@ func NewSchemaAdmin(store SchemaStore) *SchemaAdmin {
 }
 
 // maxSchemaWriteAttempts bounds the re-reads of a schema patch that lost its conditional
-// write to a concurrent change (a request locking keys, another patch).
-const maxSchemaWriteAttempts = 8
+// write to a concurrent change (a request locking keys, another patch). Every lost race
+// means another writer committed, so the patch waits a jittered, growing pause before it
+// re-reads: a burst of first POSTs cannot starve it.
+const maxSchemaWriteAttempts = 16
 
 // Show returns the pool's schema; an unknown pool is ENOTFOUND.
 func (a *SchemaAdmin) Show(ctx context.Context, poolID string) (*SchemaView, error) {
@@ -94,6 +98,23 @@ func (a *SchemaAdmin) Patch(ctx context.Context, in SchemaPatch) (*SchemaView, e
 		if !errors.Is(err, ErrSchemaChanged) || attempt == maxSchemaWriteAttempts {
 			return nil, fmt.Errorf("replace schema of pool %s (attempt %d): %w", p.ID, attempt, err)
 		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, fmt.Errorf("replace schema of pool %s: %w", p.ID, err)
+		}
+	}
+}
+
+// backoff waits before the next attempt of a conditional write that lost a race: a random
+// pause of up to 2^attempt ms (capped at 100 ms), so that racing writers spread out.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := time.Duration(min(1<<min(attempt, 7), 100)) * time.Millisecond
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling) + 1)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
