@@ -54,6 +54,10 @@ var commands = map[string]command{
 	"schema show":            schemaShow,
 	"schema set":             schemaSet,
 	"schema unlock":          schemaUnlock,
+	"rejected list":          rejectedList,
+	"rejected show":          rejectedShow,
+	"rejected replay":        rejectedReplay,
+	"rejected discard":       rejectedDiscard,
 	"events redrive":         eventsRedrive,
 }
 

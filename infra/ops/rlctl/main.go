@@ -1,8 +1,8 @@
 // Command rlctl is the operator CLI of RocketLead ingress webhooks: what the RocketLead
 // console does, from a terminal. It manages lead pools, their lead states and schemas,
-// organizations' custom fields and webhooks, against AWS (the SDK's normal credential chain and region) or
-// against the local runner (--endpoint http://127.0.0.1:4566). It calls the same services
-// and store as the Lambda functions.
+// organizations' custom fields, webhooks and the requests a webhook refused, against AWS
+// (the SDK's normal credential chain and region) or against the local runner (--endpoint
+// http://127.0.0.1:4566). It calls the same services and store as the Lambda functions.
 //
 //	go run ./infra/ops/rlctl <noun> <verb> [flags]
 //
@@ -23,6 +23,10 @@
 //	schema show --pool ID
 //	schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
 //	schema unlock --pool ID --keys KEY[,KEY…]
+//	rejected list --webhook ID [--limit N] [--cursor C]
+//	rejected show --webhook ID --id REJECTED
+//	rejected replay --webhook ID (--id REJECTED | --all [--error "Validation failed"])
+//	rejected discard --webhook ID --id REJECTED
 //	events redrive --queue-url URL [--event-bus NAME] [--event-source SOURCE]
 //
 // Every command takes --endpoint URL, --table-name NAME (env TABLE_NAME), --secret-id ID
@@ -77,6 +81,10 @@ const usage = `usage: rlctl <noun> <verb> [flags]
   schema show --pool ID
   schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
   schema unlock --pool ID --keys KEY[,KEY…]
+  rejected list --webhook ID [--limit N] [--cursor C]
+  rejected show --webhook ID --id REJECTED
+  rejected replay --webhook ID (--id REJECTED | --all [--error "Validation failed"])
+  rejected discard --webhook ID --id REJECTED
   events redrive --queue-url URL [--event-bus NAME] [--event-source SOURCE]
       publish again table.entry.added for the entries the entry-events failure queue names
       (from the stream while it holds them, else from the table); deletes each message done

@@ -362,3 +362,88 @@ func TestCLIShowsSetsAndUnlocksSchemaKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestCLIListsShowsReplaysAndDiscardsRefusedRequests(t *testing.T) {
+	c := newCLI(t)
+	org := uuid.NewString()
+	var created struct {
+		Pool struct{ ID string } `json:"pool"`
+	}
+	c.mustJSON(&created, "pool", "create", "--org", org, "--name", "Inbound")
+	var hook struct{ ID, Token string }
+	c.mustJSON(&hook, "webhook", "create", "--org", org, "--pool", created.Pool.ID, "--name", "Zapier")
+	post := func(body string) int {
+		return c.ingestRequest(apigw.Request{PathParameters: map[string]string{"id": hook.ID}, Body: body,
+			Headers: map[string]string{apigw.TokenHeader: hook.Token, "content-type": "application/json"}})
+	}
+	if code := post(`{"data":{"age":"36"}}`); code != http.StatusCreated {
+		t.Fatalf("Zapier's POST = %d; want 201", code)
+	}
+	for _, body := range []string{`{"data":{"age":41}}`, `{"data":{"age":42}}`, `{"data":{"age":43}}`, `{"age":44}`} {
+		if code := post(body); code != http.StatusBadRequest {
+			t.Fatalf("POST %s = %d; want 400", body, code)
+		}
+	}
+	type summary struct {
+		ID    string
+		Error struct {
+			Error      string `json:"error"`
+			RejectedID string `json:"rejectedId"`
+		} `json:"error"`
+	}
+	var page struct {
+		Rejected   []summary `json:"rejected"`
+		NextCursor string    `json:"nextCursor"`
+	}
+	c.mustJSON(&page, "rejected", "list", "--webhook", hook.ID, "--limit", "3")
+	if len(page.Rejected) != 3 || page.NextCursor == "" {
+		t.Fatalf("rejected list --limit 3 = %+v; want 3 and a next cursor", page)
+	}
+	first := page.Rejected[0].ID
+	c.mustJSON(&page, "rejected", "list", "--webhook", hook.ID, "--cursor", page.NextCursor)
+	if len(page.Rejected) != 1 {
+		t.Fatalf("second page = %+v; want the fourth request", page)
+	}
+	flat := page.Rejected[0].ID // the oldest: {"data":{"age":41}}
+	var shown struct{ Body string }
+	c.mustJSON(&shown, "rejected", "show", "--webhook", hook.ID, "--id", first)
+	if shown.Body != `{"age":44}` {
+		t.Errorf("rejected show = %+v; want the newest body as sent", shown)
+	}
+	c.mustJSON(nil, "schema", "set", "--pool", created.Pool.ID, "--keys", "age=number")
+
+	var sum struct {
+		Replayed      int            `json:"replayed"`
+		StillRejected int            `json:"stillRejected"`
+		ByError       map[string]int `json:"stillRejectedByError"`
+	}
+	c.mustJSON(&sum, "rejected", "replay", "--webhook", hook.ID, "--all", "--error", "Validation failed")
+	if sum.Replayed != 3 || sum.StillRejected != 1 || sum.ByError["Validation failed"] != 1 {
+		t.Errorf("rejected replay --all = %+v; want 3 replayed, the flat body still rejected", sum)
+	}
+	c.mustJSON(&page, "rejected", "list", "--webhook", hook.ID)
+	if len(page.Rejected) != 1 || page.Rejected[0].ID != first || page.Rejected[0].Error.RejectedID != first {
+		t.Errorf("after replay --all = %+v; want only the flat body, with its new error", page)
+	}
+	if _, err := c.run("rejected", "replay", "--webhook", hook.ID, "--id", first); lead.ErrorCode(err) != lead.EINVALID {
+		t.Errorf("rejected replay --id of a flat body = %v; want the same 400", err)
+	}
+	if _, err := c.run("rejected", "replay", "--webhook", hook.ID, "--id", flat); lead.ErrorCode(err) != lead.ENOTFOUND {
+		t.Errorf("replay of a replayed request = %v; want not found", err)
+	}
+	c.mustJSON(nil, "rejected", "discard", "--webhook", hook.ID, "--id", first)
+	c.mustJSON(&page, "rejected", "list", "--webhook", hook.ID)
+	if len(page.Rejected) != 0 {
+		t.Errorf("after discard = %+v; want none", page)
+	}
+	for _, args := range [][]string{
+		{"rejected", "replay", "--webhook", hook.ID},
+		{"rejected", "replay", "--webhook", hook.ID, "--all", "--id", first},
+		{"rejected", "show", "--webhook", hook.ID},
+		{"rejected", "list", "--webhook", uuid.NewString()},
+	} {
+		if _, err := c.run(args...); err == nil {
+			t.Errorf("rlctl %s succeeded; want an error", strings.Join(args, " "))
+		}
+	}
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
+)
+
+// progressOut is where rejected replay --all writes its progress line (the result goes to
+// out, so --json output stays one JSON document).
+var progressOut io.Writer = os.Stderr
+
+func (s *session) rejected() (*lead.RejectedAdmin, error) {
+	return app.RejectedAdmin(s.cfg, s.env())
+}
+
+func rejectedList(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	webhook := fs.String("webhook", "", "webhook id")
+	limit := fs.Int("limit", 0, "page size (1-100)")
+	cursor := fs.String("cursor", "", "cursor of the next page")
+	s, err := parse(ctx, fs, args, out, getenv, "webhook")
+	if err != nil {
+		return err
+	}
+	svc, err := s.rejected()
+	if err != nil {
+		return err
+	}
+	if *limit < 0 || *limit > lead.MaxListLimit {
+		return usageError{fmt.Sprintf("%s: --limit must be from 1 to %d", name, lead.MaxListLimit)}
+	}
+	page, err := svc.List(ctx, *webhook, *limit, *cursor)
+	if err != nil {
+		return err
+	}
+	v := wire.ViewRejectedPage(page)
+	rows := [][]string{{"ID", "RECEIVED", "ERROR", "CONTENT TYPE"}}
+	for _, r := range page.Rejected {
+		rows = append(rows, []string{r.ID, lead.FormatTime(r.ReceivedAt), r.ErrorReason, r.ContentType})
+	}
+	if page.NextCursor != "" {
+		rows = append(rows, []string{"next page: --cursor " + page.NextCursor})
+	}
+	return s.print(v, rows)
+}
+
+func rejectedShow(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	webhook := fs.String("webhook", "", "webhook id")
+	id := fs.String("id", "", "rejected request id")
+	s, err := parse(ctx, fs, args, out, getenv, "webhook", "id")
+	if err != nil {
+		return err
+	}
+	svc, err := s.rejected()
+	if err != nil {
+		return err
+	}
+	r, err := svc.Show(ctx, *webhook, *id)
+	if err != nil {
+		return err
+	}
+	v := wire.ViewRejected(r, true)
+	body := v.BodyBase64
+	if v.Body != nil {
+		body = *v.Body
+	}
+	rows := [][]string{
+		{"ID", r.ID}, {"RECEIVED", lead.FormatTime(r.ReceivedAt)}, {"CONTENT TYPE", r.ContentType},
+		{"IDEMPOTENCY KEY", r.IdempotencyKey}, {"ERROR", string(r.ErrorBody)}, {"BODY", body},
+	}
+	return s.print(v, rows)
+}
+
+func rejectedDiscard(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	webhook := fs.String("webhook", "", "webhook id")
+	id := fs.String("id", "", "rejected request id")
+	s, err := parse(ctx, fs, args, out, getenv, "webhook", "id")
+	if err != nil {
+		return err
+	}
+	svc, err := s.rejected()
+	if err != nil {
+		return err
+	}
+	if err := svc.Discard(ctx, *webhook, *id); err != nil {
+		return err
+	}
+	return s.print(map[string]any{"id": *id, "discarded": true}, [][]string{{"DISCARDED"}, {*id}})
+}
+
+// replaySummary is what rejected replay --all reports.
+type replaySummary struct {
+	Replayed      int            `json:"replayed"`
+	StillRejected int            `json:"stillRejected"`
+	ByError       map[string]int `json:"stillRejectedByError"`
+	Gone          int            `json:"gone"`
+	Failed        int            `json:"failed"`
+}
+
+func rejectedReplay(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	webhook := fs.String("webhook", "", "webhook id")
+	id := fs.String("id", "", "rejected request id (or --all)")
+	all := fs.Bool("all", false, "replay every kept rejected request of the webhook")
+	errFilter := fs.String("error", "", `with --all, only those whose error is this reason (e.g. "Validation failed")`)
+	s, err := parse(ctx, fs, args, out, getenv, "webhook")
+	if err != nil {
+		return err
+	}
+	if *all == (*id != "") {
+		return usageError{name + ": pass --id ID or --all"}
+	}
+	svc, err := s.rejected()
+	if err != nil {
+		return err
+	}
+	if !*all {
+		res, err := svc.Replay(ctx, *webhook, *id)
+		if err != nil {
+			return err
+		}
+		var entry map[string]any
+		if err := json.Unmarshal(res.Body, &entry); err != nil {
+			return fmt.Errorf("read replayed entry: %w", err)
+		}
+		return s.print(entry, [][]string{{"ENTRY ID", "REPLAYED REQUEST"}, {fmt.Sprint(entry["id"]), *id}})
+	}
+
+	// Collect the ids first: replaying deletes, which would shift the pages being read.
+	var ids []string
+	for cursor := ""; ; {
+		page, err := svc.List(ctx, *webhook, lead.MaxListLimit, cursor)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Rejected {
+			if *errFilter == "" || r.ErrorReason == *errFilter {
+				ids = append(ids, r.ID)
+			}
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	slices.Reverse(ids) // oldest first, the order they arrived in
+	sum := replaySummary{ByError: map[string]int{}}
+	for i, rid := range ids {
+		_, err := svc.Replay(ctx, *webhook, rid)
+		switch code := lead.ErrorCode(err); {
+		case err == nil:
+			sum.Replayed++
+		case code == lead.ENOTFOUND:
+			sum.Gone++
+		case code == lead.EINTERNAL:
+			sum.Failed++
+			fmt.Fprintf(progressOut, "\nreplay of %s failed: %v\n", rid, err)
+		default:
+			sum.StillRejected++
+			var e *lead.Error
+			if errors.As(err, &e) {
+				sum.ByError[e.Reason]++
+			}
+		}
+		fmt.Fprintf(progressOut, "\rreplaying %d/%d: %d replayed, %d still rejected", i+1, len(ids), sum.Replayed, sum.StillRejected)
+	}
+	if len(ids) > 0 {
+		fmt.Fprintln(progressOut)
+	}
+	rows := [][]string{{"REPLAYED", "STILL REJECTED", "GONE", "FAILED"},
+		{fmt.Sprint(sum.Replayed), fmt.Sprint(sum.StillRejected), fmt.Sprint(sum.Gone), fmt.Sprint(sum.Failed)}}
+	for _, reason := range slices.Sorted(maps.Keys(sum.ByError)) {
+		rows = append(rows, []string{"  still rejected: " + reason, fmt.Sprint(sum.ByError[reason])})
+	}
+	if err := s.print(sum, rows); err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d replays failed; run the command again to retry them", sum.Failed)
+	}
+	return nil
+}
