@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -140,6 +141,21 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The port is chosen before the JVM binds it, so on a busy machine another process can
+	// take it first; the JVM then exits, and a fresh port is tried.
+	var lastErr error
+	for range 3 {
+		in, err := start(ctx, java, jarDir, opts)
+		if err == nil {
+			return in, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// start runs one JVM on a free port and waits until it answers as DynamoDB.
+func start(ctx context.Context, java, jarDir string, opts Options) (*Instance, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -173,8 +189,8 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 	return in, nil
 }
 
-// wait polls the endpoint until it answers a DynamoDB request (any HTTP answer will do: an
-// unsigned ListTables gets a 400 once the server is up).
+// wait polls the endpoint until DynamoDB Local answers: an unsigned ListTables gets its
+// MissingAuthenticationToken 400 once the server is up.
 func (in *Instance) wait(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -187,8 +203,14 @@ func (in *Instance) wait(ctx context.Context, timeout time.Duration) error {
 		req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
 		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 		if resp, err := client.Do(req); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			_ = resp.Body.Close()
-			return nil
+			// On a machine running many tests, another server can take the port between
+			// freePort and the JVM's bind: only DynamoDB's own answer counts, and only while
+			// our process is alive.
+			if resp.Header.Get("x-amzn-RequestId") != "" && bytes.Contains(body, []byte("com.amazonaws.dynamodb")) && in.running() {
+				return nil
+			}
 		}
 		select {
 		case err := <-in.done:
@@ -198,6 +220,17 @@ func (in *Instance) wait(ctx context.Context, timeout time.Duration) error {
 			return fmt.Errorf("no answer within %s: %w", timeout, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// running reports whether the JVM has not exited.
+func (in *Instance) running() bool {
+	select {
+	case err := <-in.done:
+		in.done <- err
+		return false
+	default:
+		return true
 	}
 }
 
