@@ -16,7 +16,7 @@ import (
 type RejectedManager interface {
 	List(ctx context.Context, webhookID string, limit int, cursor string) (*lead.RejectedPage, error)
 	Show(ctx context.Context, webhookID, id string) (*lead.RejectedRequest, error)
-	Replay(ctx context.Context, webhookID, id string) (*lead.IngestResult, error)
+	Replay(ctx context.Context, webhookID, id, requestID string) (*lead.IngestResult, error)
 	Discard(ctx context.Context, webhookID, id string) error
 }
 
@@ -63,7 +63,7 @@ func ShowRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 func ReplayRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()
-		res, err := svc.Replay(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"])
+		res, err := svc.Replay(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"], RequestID(req))
 		if err != nil {
 			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
 		}

@@ -90,10 +90,16 @@ func TestRefusedLeadsAreKeptAndReplayedAfterTheSchemaRepair(t *testing.T) {
 		t.Errorf("get = %d %s; want the body exactly as sent and the error it got", resp.StatusCode, resp.Body)
 	}
 
-	// A replay before the repair fails as a new POST would, and the request stays.
-	resp, body = call(t, r.replay, rejectedReq("POST", r.webhookID, refused[0], "/replay", nil))
+	// A replay before the repair fails as a new POST would, and the request stays, with the
+	// replay's error recorded.
+	replayReq := rejectedReq("POST", r.webhookID, refused[0], "/replay", nil)
+	resp, body = call(t, r.replay, replayReq)
 	if resp.StatusCode != http.StatusBadRequest || body["typeErrors"] == nil || body["rejectedId"] != refused[0] {
 		t.Errorf("replay before the repair = %d %s; want the same 400 naming the same rejected request", resp.StatusCode, resp.Body)
+	}
+	_, body = call(t, r.get, rejectedReq("GET", r.webhookID, refused[0], "", nil))
+	if recorded, _ := body["error"].(map[string]any); recorded["requestId"] != replayReq.RequestContext.RequestID || recorded["typeErrors"] == nil {
+		t.Errorf("recorded error %v; want the replay's 400 (requestId %s)", body["error"], replayReq.RequestContext.RequestID)
 	}
 	if got := r.listed(t); len(got) != 3 {
 		t.Errorf("after a failed replay %d requests are kept; want 3", len(got))

@@ -177,8 +177,9 @@ func (a *RejectedAdmin) Discard(ctx context.Context, webhookID, id string) error
 // Replay sends a rejected request through the checks of a new request (its idempotency key
 // included, no token). On success the entry is stored and the rejected request deleted in
 // one transaction, so replays never create two entries; on failure the error is the one a
-// new request would get, and the rejected request stays with that error recorded.
-func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id string) (*IngestResult, error) {
+// new request would get, and the rejected request stays with that error recorded (its
+// requestId the replay's, requestID).
+func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id, requestID string) (*IngestResult, error) {
 	r, err := a.Show(ctx, webhookID, id)
 	if err != nil {
 		return nil, err
@@ -193,7 +194,7 @@ func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id string) (*Inge
 		payload:        s.NewPayload(r.ContentType, r.Body),
 		idempotencyKey: r.IdempotencyKey,
 		rejectedID:     r.ID,
-		requestID:      "replay-" + r.ID,
+		requestID:      requestID,
 	})
 	if errors.Is(err, ErrRejectedGone) {
 		return nil, &Error{Code: ENOTFOUND, Reason: "Not found", Message: "this rejected request was replayed or discarded meanwhile"}
@@ -202,7 +203,7 @@ func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id string) (*Inge
 		if ErrorCode(err) == EINTERNAL {
 			return nil, err
 		}
-		body, rerr := s.RenderError(withRejectedID(err, r.ID), "replay-"+r.ID)
+		body, rerr := s.RenderError(withRejectedID(err, r.ID), requestID)
 		if rerr != nil {
 			return nil, fmt.Errorf("render error of replayed request %s: %w", r.ID, rerr)
 		}

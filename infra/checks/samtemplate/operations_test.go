@@ -278,8 +278,9 @@ func TestDashboardParsesAndShowsOnlyEmittedMetrics(t *testing.T) {
 		t.Fatalf("dashboard body is not JSON: %v", err)
 	}
 	raw := strings.TrimPrefix(body, template.SubMarker)
-	codes := []string{string(lead.EUNAUTHORIZED), string(lead.ENOTFOUND), string(lead.ETOOLARGE), string(lead.EINVALID),
-		string(lead.ENOLEADSTATE), string(lead.EKEYREUSED)}
+	// Every code of a 4xx: a new code without its line would hide its rejections.
+	codes := []string{string(lead.EUNAUTHORIZED), string(lead.ENOTFOUND), string(lead.ETOOLARGE), string(lead.EUNSUPPORTED),
+		string(lead.EINVALID), string(lead.ENOLEADSTATE), string(lead.EKEYREUSED)}
 	seen := map[string]bool{}
 	for _, w := range d.Widgets {
 		if w.Type != "metric" || w.Properties.Title == "" || len(w.Properties.Metrics) == 0 {

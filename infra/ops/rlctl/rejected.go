@@ -101,6 +101,15 @@ func rejectedDiscard(ctx context.Context, name string, args []string, out io.Wri
 	return s.print(map[string]any{"id": *id, "discarded": true}, [][]string{{"DISCARDED"}, {*id}})
 }
 
+// replayRequestID names a replay run from the CLI in the error it records.
+func replayRequestID() string {
+	id, err := lead.NewID()
+	if err != nil {
+		return "rlctl"
+	}
+	return "rlctl-" + id
+}
+
 // replaySummary is what rejected replay --all reports.
 type replaySummary struct {
 	Replayed      int            `json:"replayed"`
@@ -128,7 +137,7 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 		return err
 	}
 	if !*all {
-		res, err := svc.Replay(ctx, *webhook, *id)
+		res, err := svc.Replay(ctx, *webhook, *id, replayRequestID())
 		if err != nil {
 			return err
 		}
@@ -158,7 +167,7 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 	slices.Reverse(ids) // oldest first, the order they arrived in
 	sum := replaySummary{ByError: map[string]int{}}
 	for i, rid := range ids {
-		_, err := svc.Replay(ctx, *webhook, rid)
+		_, err := svc.Replay(ctx, *webhook, rid, replayRequestID())
 		switch code := lead.ErrorCode(err); {
 		case err == nil:
 			sum.Replayed++
