@@ -32,7 +32,9 @@ func ShowSchemaHandler(svc SchemaShower, logger *slog.Logger) Handler {
 }
 
 // PatchSchemaHandler handles PATCH /admin/tables/{tableId}/schema with a body
-// {"set": {"<key>": "<type>"}, "unlock": ["<key>"]}.
+// {"set": {"<key>": "<type>"}, "unlock": ["<key>"]}. The change applies to ingest requests
+// that start up to POOL_CACHE_SECONDS (5 s by default) after it: ingest instances cache pools.
+// A replay of a rejected request reads the pool afresh.
 func PatchSchemaHandler(svc SchemaPatcher, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()

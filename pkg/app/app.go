@@ -38,6 +38,10 @@ type Env struct {
 	// RejectedRetentionDays (REJECTED_RETENTION_DAYS) is how long refused requests are
 	// kept; empty is 14 days.
 	RejectedRetentionDays string
+	// PoolCacheSeconds (POOL_CACHE_SECONDS) is how long the ingest function trusts a pool and
+	// the custom fields it read; empty is lead.DefaultPoolCacheTTL, 0 reads them on every
+	// request.
+	PoolCacheSeconds string
 }
 
 // DefaultMetricsNamespace is the CloudWatch namespace of the metrics when METRICS_NAMESPACE
@@ -58,6 +62,7 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 		MetricsNamespace: getenv("METRICS_NAMESPACE"),
 
 		RejectedRetentionDays: getenv("REJECTED_RETENTION_DAYS"),
+		PoolCacheSeconds:      getenv("POOL_CACHE_SECONDS"),
 	}
 	var missing []string
 	for _, name := range required {
@@ -108,10 +113,15 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	ttl, err := env.poolCacheTTL()
+	if err != nil {
+		return nil, err
+	}
 	svc, err := ingestService(cfg, env, hasher)
 	if err != nil {
 		return nil, err
 	}
+	svc.Store = lead.NewPoolCache(svc.Store, ttl)
 	return observed(env, logger, apigw.IngestHandler(svc, logger)), nil
 }
 
@@ -128,6 +138,18 @@ func ingestService(cfg aws.Config, env Env, hasher *lead.Hasher) (*lead.IngestSe
 		svc.RejectedRetention = time.Duration(days) * 24 * time.Hour
 	}
 	return svc, nil
+}
+
+// poolCacheTTL is POOL_CACHE_SECONDS as a duration, lead.DefaultPoolCacheTTL when empty.
+func (e Env) poolCacheTTL() (time.Duration, error) {
+	if e.PoolCacheSeconds == "" {
+		return lead.DefaultPoolCacheTTL, nil
+	}
+	secs, err := strconv.Atoi(e.PoolCacheSeconds)
+	if err != nil || secs < 0 || secs > 300 {
+		return 0, fmt.Errorf("POOL_CACHE_SECONDS = %q: want a whole number of seconds from 0 to 300", e.PoolCacheSeconds)
+	}
+	return time.Duration(secs) * time.Second, nil
 }
 
 // loadHasher reads the token hashing key from Secrets Manager: once per cold start.

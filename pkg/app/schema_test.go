@@ -25,7 +25,13 @@ func newSchemaAdmin(t testing.TB) *schemaAdmin {
 	t.Helper()
 	f := newFixture(t)
 	s := &schemaAdmin{fixture: f}
+	// An administrator's change applies to requests that start up to POOL_CACHE_SECONDS
+	// later (that bound is proven in package lead); these steps follow each other at once.
+	env := f.env.App
+	env.PoolCacheSeconds = "0"
 	var err error
+	f.handler, err = app.Ingest(context.Background(), f.env.Config, env, env.Logger())
+	awstest.Must(t, err)
 	s.show, err = app.ShowSchema(context.Background(), f.env.Config, f.env.App, f.env.App.Logger())
 	awstest.Must(t, err)
 	s.patch, err = app.PatchSchema(context.Background(), f.env.Config, f.env.App, f.env.App.Logger())

@@ -299,6 +299,10 @@ func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput)
 		if !errors.Is(err, ErrSchemaChanged) || attempt == maxLockAttempts {
 			return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, pool.ID, err)
 		}
+		// The schema the write was checked against is stale: a cached pool is read again.
+		if c, ok := s.Store.(PoolForgetter); ok {
+			c.ForgetPool(wh.PoolID)
+		}
 		if pool, _, err = s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, nil); err != nil {
 			return nil, fmt.Errorf("re-read pool %s: %w", wh.PoolID, err)
 		}
