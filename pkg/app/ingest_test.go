@@ -114,25 +114,11 @@ func (f *fixture) do(t testing.TB, req apigw.Request) (apigw.Response, map[strin
 	return resp, body
 }
 
-// entries returns every entry item of the fixture's pool.
+// entries returns every entry of the fixture's pool, read shard by shard in id order.
 func (f *fixture) entries(t testing.TB) []*lead.Entry {
 	t.Helper()
-	out, err := f.env.DB.Query(context.Background(), &dynamodb.QueryInput{
-		TableName:              aws.String(f.env.App.TableName),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :e)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "TABLE#" + f.poolID},
-			":e":  &types.AttributeValueMemberS{Value: "ENTRY#"},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	es, err := dynamo.New(f.env.DB, f.env.App.TableName).Entries(context.Background(), f.poolID, 10000)
 	awstest.Must(t, err)
-	var es []*lead.Entry
-	for _, item := range out.Items {
-		e, err := dynamo.EntryFromItem(item)
-		awstest.Must(t, err)
-		es = append(es, e)
-	}
 	return es
 }
 

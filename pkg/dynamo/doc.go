@@ -8,14 +8,19 @@
 //
 // Keys are the strings pk and sk:
 //
-//	webhook              WEBHOOK#<id>       WEBHOOK
-//	pool                 TABLE#<poolId>     TABLE
-//	lead state           TABLE#<poolId>     LEADSTATE#<id>
-//	entry                TABLE#<poolId>     ENTRY#<uuidv7>
-//	custom field         ORG#<orgId>        CUSTOMFIELD#<id>
-//	idempotency record   WEBHOOK#<id>       IDEMPOTENCY#<key>
-//	rejected request     WEBHOOK#<id>       REJECTED#<uuidv7>
-//	rejected day count   WEBHOOK#<id>       REJECTCOUNT#<yyyy-mm-dd>
+//	webhook              WEBHOOK#<id>             WEBHOOK
+//	pool                 TABLE#<poolId>           TABLE
+//	lead state           TABLE#<poolId>           LEADSTATE#<id>
+//	entry                TABLE#<poolId>#<shard>   ENTRY#<uuidv7>
+//	custom field         ORG#<orgId>              CUSTOMFIELD#<id>
+//	idempotency record   WEBHOOK#<id>             IDEMPOTENCY#<key>
+//	rejected request     WEBHOOK#<id>             REJECTED#<uuidv7>
+//	rejected day count   WEBHOOK#<id>             REJECTCOUNT#<yyyy-mm-dd>
+//
+// A pool's entries are spread over EntryShards partition keys, so one pool can take more
+// writes than DynamoDB allows one key (1,000 WCU/s): the shard (two digits, 00 to 31) is the
+// entry id's last random byte modulo 32, so an entry's key follows from its pool and id
+// alone. Reading a pool's entries is a Query per shard merged in id order (Entries).
 //
 // The TABLE# prefix and the tableId attribute carry the API's name for a pool id. The index
 // gsi1 lists an organization's webhooks in creation order. Idempotency records expire

@@ -95,7 +95,7 @@ func EntryItem(e *lead.Entry) (map[string]types.AttributeValue, error) {
 		return nil, fmt.Errorf("entry %s: data: %w", e.ID, err)
 	}
 	item := map[string]types.AttributeValue{
-		attrPK:           str(poolPrefix + e.PoolID),
+		attrPK:           str(entryPK(e.PoolID, EntryShard(e.ID))),
 		attrSK:           str(EntryPrefix + e.ID),
 		"type":           str("entry"),
 		"id":             str(e.ID),

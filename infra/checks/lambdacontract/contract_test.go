@@ -372,11 +372,41 @@ func checkItems(t *testing.T, name string, l *localAWS, table string, q itemQuer
 	if q.Count != nil {
 		want = *q.Count
 	}
+	// A pool's entries (pk TABLE#<pool>, sk ENTRY#…) live under its shard keys: the entry
+	// with a given id under its shard's, and all of them under the EntryShards keys.
+	pks := []string{q.PK}
+	if pool, ok := strings.CutPrefix(q.PK, "TABLE#"); ok && (q.SKPrefix == dynamo.EntryPrefix || strings.HasPrefix(q.SK, dynamo.EntryPrefix)) {
+		pks = pks[:0]
+		for shard := range dynamo.EntryShards {
+			if id, ok := strings.CutPrefix(q.SK, dynamo.EntryPrefix); ok && dynamo.EntryShard(id) != shard {
+				continue
+			}
+			pks = append(pks, fmt.Sprintf("TABLE#%s#%02d", pool, shard))
+		}
+	}
+	var items []map[string]types.AttributeValue
+	for _, pk := range pks {
+		items = append(items, queryItems(t, name, l, table, pk, q)...)
+	}
+	if len(items) != want {
+		t.Errorf("%s: %d items with pk %s sk %s%s; want %d", name, len(items), q.PK, q.SK, q.SKPrefix, want)
+		return
+	}
+	if q.Item != nil && len(items) > 0 {
+		for _, problem := range match("item", q.Item, plain(&types.AttributeValueMemberM{Value: items[0]})) {
+			t.Errorf("%s: %s", name, problem)
+		}
+	}
+}
+
+// queryItems returns the items of partition key pk that q's sort key condition selects.
+func queryItems(t *testing.T, name string, l *localAWS, table, pk string, q itemQuery) []map[string]types.AttributeValue {
+	t.Helper()
 	in := &dynamodb.QueryInput{
 		TableName:      aws.String(table),
 		ConsistentRead: aws.Bool(true),
 	}
-	values := map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: q.PK}}
+	values := map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}}
 	switch {
 	case q.SK != "":
 		in.KeyConditionExpression = aws.String("pk = :pk AND sk = :sk")
@@ -392,15 +422,7 @@ func checkItems(t *testing.T, name string, l *localAWS, table string, q itemQuer
 	if err != nil {
 		t.Fatalf("%s: query %+v: %v", name, q, err)
 	}
-	if len(out.Items) != want {
-		t.Errorf("%s: %d items with pk %s sk %s%s; want %d", name, len(out.Items), q.PK, q.SK, q.SKPrefix, want)
-		return
-	}
-	if q.Item != nil && len(out.Items) > 0 {
-		for _, problem := range match("item", q.Item, plain(&types.AttributeValueMemberM{Value: out.Items[0]})) {
-			t.Errorf("%s: %s", name, problem)
-		}
-	}
+	return out.Items
 }
 
 // plain converts an attribute value to the JSON-like value match compares.
