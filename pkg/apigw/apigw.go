@@ -29,8 +29,13 @@ var statusByCode = map[lead.Code]int{
 	lead.EINVALID:      http.StatusBadRequest,
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
 	lead.EKEYREUSED:    http.StatusUnprocessableEntity,
+	lead.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	lead.EINTERNAL:     http.StatusInternalServerError,
 }
+
+// RetryAfterSeconds is the Retry-After header of a 503: DynamoDB's throttling and transaction
+// conflicts pass within a second or so.
+const RetryAfterSeconds = "1"
 
 // Status returns the HTTP status for an error's code.
 func Status(err error) int {
@@ -79,7 +84,11 @@ func ErrorResponse(err error, requestID string) Response {
 		// Only strings make up the body; should it ever fail, the caller still gets JSON.
 		return RawJSON(http.StatusInternalServerError, []byte(`{"error":"Internal error","message":"`+internalMessage+`"}`))
 	}
-	return RawJSON(Status(err), b)
+	resp := RawJSON(Status(err), b)
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		resp.Headers["Retry-After"] = RetryAfterSeconds
+	}
+	return resp
 }
 
 const internalMessage = "something went wrong on our side; retrying the request is safe"

@@ -110,8 +110,9 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 		}
 	}
 	if key, n := Header(req, IdempotencyKeyHeader); n > 0 {
-		if n > 1 || !validIdempotencyKey(key) {
-			cmd.IdempotencyKeyErr = lead.Invalid("the Idempotency-Key header must be sent once, with 1 to 255 printable ASCII characters",
+		// API Gateway joins a repeated header with commas: a comma is never part of a key.
+		if n > 1 || strings.Contains(key, ",") || !validIdempotencyKey(key) {
+			cmd.IdempotencyKeyErr = lead.Invalid("the Idempotency-Key header must be sent once, with 1 to 255 printable ASCII characters and no comma",
 				lead.Detail{Path: "headers.Idempotency-Key", Problem: "invalid"})
 		} else {
 			cmd.IdempotencyKey = key

@@ -25,6 +25,7 @@ func TestIngestCommandReadsHeadersAndKeepsTheBodyUndecoded(t *testing.T) {
 		{"token header twice", map[string]string{TokenHeader: token, "X-RocketLead-Ingress-Token": token}, lead.EUNAUTHORIZED, "exactly once", "", false},
 		{"comma-joined token header", map[string]string{TokenHeader: token + "," + token}, lead.EUNAUTHORIZED, "exactly once", "", false},
 		{"idempotency key twice", map[string]string{TokenHeader: token, "idempotency-key": "a", "Idempotency-Key": "b"}, "", "", "", true},
+		{"idempotency key twice, joined by API Gateway", map[string]string{TokenHeader: token, "Idempotency-Key": "a,b"}, "", "", "", true},
 		{"empty idempotency key", map[string]string{TokenHeader: token, "idempotency-key": ""}, "", "", "", true},
 		{"idempotency key over 255 characters", map[string]string{TokenHeader: token, "idempotency-key": strings.Repeat("k", 256)}, "", "", "", true},
 		{"idempotency key with a control character", map[string]string{TokenHeader: token, "idempotency-key": "a\x01"}, "", "", "", true},

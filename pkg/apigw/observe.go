@@ -62,15 +62,21 @@ func noteFrom(ctx context.Context) *note {
 	return n
 }
 
+// RequestDeadline is the overall deadline of a request, below the functions' 10 s timeout
+// so that a request DynamoDB keeps refusing is still answered (503) rather than cut off.
+const RequestDeadline = 8 * time.Second
+
 // Observe wraps h so that each request writes exactly one log line and one EMF document,
 // with the AWS calls, retries and throttles the request made (counted by the SDK middleware
-// through the context) and its duration.
+// through the context) and its duration. The request runs with the RequestDeadline.
 func Observe(h Handler, o Observer) Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()
+		ctx, cancel := context.WithTimeout(ctx, RequestDeadline)
+		defer cancel()
 		ctx, calls := metrics.WithCalls(ctx)
 		n := &note{}
 		resp, err := h(context.WithValue(ctx, noteKey{}, n), req)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -37,9 +38,44 @@ func CountCalls(stack *middleware.Stack) error {
 	return nil
 }
 
-// withCallCounting returns a copy of cfg whose clients count their calls with CountCalls;
-// every builder makes its clients from it.
+// AttemptTimeout bounds each attempt of every AWS call (each try of the SDK's retry loop):
+// a call that hangs is cut and retried well inside the request's deadline.
+const AttemptTimeout = 3 * time.Second
+
+// TimeAttempts is an SDK client option (aws.Config.APIOptions) that gives each attempt of a
+// call its own AttemptTimeout, inside the retry loop: the response is read within it.
+func TimeAttempts(stack *middleware.Stack) error {
+	timed := middleware.FinalizeMiddlewareFunc("AttemptTimeout",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			ctx, cancel := context.WithTimeout(ctx, AttemptTimeout)
+			defer cancel()
+			return next.HandleFinalize(ctx, in)
+		})
+	if err := stack.Finalize.Insert(timed, "Retry", middleware.After); err != nil {
+		if err := stack.Finalize.Add(timed, middleware.After); err != nil {
+			return fmt.Errorf("add attempt timeout: %w", err)
+		}
+	}
+	return nil
+}
+
+// newRetryer is the SDK retry policy of the functions: at most 3 attempts with jittered
+// exponential backoff capped at 1 s, so the SDK's own retries fit in the request deadline;
+// the store retries what stays refused (throttling, transaction conflicts) until then.
+func newRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.MaxBackoff = time.Second
+	})
+}
+
+// withCallCounting returns a copy of cfg whose clients count their calls with CountCalls
+// and time each attempt (TimeAttempts), with the functions' retry policy unless cfg has
+// one; every builder makes its clients from it.
 func withCallCounting(cfg aws.Config) aws.Config {
-	cfg.APIOptions = append(append([]func(*middleware.Stack) error{}, cfg.APIOptions...), CountCalls)
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error{}, cfg.APIOptions...), CountCalls, TimeAttempts)
+	if cfg.Retryer == nil {
+		cfg.Retryer = newRetryer
+	}
 	return cfg
 }

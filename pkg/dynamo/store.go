@@ -42,7 +42,7 @@ type Store struct {
 // New returns a Store on the named table.
 func New(db DB, table string) *Store {
 	lim := lead.DefaultLimits()
-	return &Store{db: db, table: table, maxItemBytes: lim.MaxItemBytes, maxSchemaKeys: lim.MaxSchemaKeys}
+	return &Store{db: retrying{db}, table: table, maxItemBytes: lim.MaxItemBytes, maxSchemaKeys: lim.MaxSchemaKeys}
 }
 
 // Webhook reads a webhook with a strongly consistent read, so a rotation bites at once.
@@ -141,10 +141,13 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
 	if len(newKeys) == 0 && idem == nil && also == nil {
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:           &s.table,
-			Item:                item,
-			ConditionExpression: notExists,
+		err := s.settle(ctx, item, func(ctx context.Context) error {
+			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName:           &s.table,
+				Item:                item,
+				ConditionExpression: notExists,
+			})
+			return err
 		})
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
@@ -184,9 +187,10 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	entryAt := len(items)
 	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists}})
 
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		ClientRequestToken: aws.String(requestToken(e.ID, newKeys)),
-		TransactItems:      items,
+	in := &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String(requestToken(items)), TransactItems: items}
+	err = s.settle(ctx, item, func(ctx context.Context) error {
+		_, err := s.db.TransactWriteItems(ctx, in)
+		return err
 	})
 	if err == nil {
 		return nil
@@ -209,6 +213,64 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 		}
 	}
 	return fmt.Errorf("lock schema and put entry: %w", err)
+}
+
+// settle runs write, the entry's write, on a context detached from the caller's
+// cancellation, until its outcome is known. Any failed write is settled by reading the entry
+// back, so an earlier attempt's commit is never reported as a failure. A write that got no answer (timeout, lost
+// response, server fault) is settled by reading the entry back with a consistent read:
+// stored is a success; not stored is tried again (with the same content, so the same
+// condition and request token) until the request's deadline, and only then a failure, so
+// a failure always means nothing was stored.
+func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue, write func(context.Context) error) error {
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err := write(wctx)
+		if err == nil {
+			return nil
+		}
+		if !ambiguous(err) {
+			// A refusal may be an earlier attempt's own commit (one whose answer was lost,
+			// retried by the SDK) failing this attempt's conditions: the entry says.
+			if stored, rerr := s.stored(ctx, item); rerr == nil && stored {
+				return nil
+			}
+			return err
+		}
+		if stored, rerr := s.stored(ctx, item); rerr == nil && stored {
+			return nil
+		}
+		if attempt == maxSettleAttempts {
+			return fmt.Errorf("write got no answer %d times and the entry is not stored: %w", attempt, err)
+		}
+		if !pause(wctx, attempt) {
+			// Out of time: the call kept failing or hanging, and nothing is stored.
+			return unavailable(fmt.Sprintf("write got no answer %d times and the entry is not stored", attempt), err)
+		}
+	}
+}
+
+// maxSettleAttempts bounds the tries of a write that gets no answer: a fault that persists
+// (DynamoDB answering 500) is answered, after the read-back, as a 500 that stored nothing.
+const maxSettleAttempts = 3
+
+// stored reads the item's key back with a consistent read on a context of its own, detached
+// from the caller's, and reports whether the item exists.
+func (s *Store) stored(ctx context.Context, item map[string]types.AttributeValue) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
+	defer cancel()
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                &s.table,
+		Key:                      map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]},
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("#pk"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if err != nil {
+		return false, fmt.Errorf("read the entry back: %w", err)
+	}
+	return len(out.Item) > 0, nil
 }
 
 // maxKeysPerCondition keeps the per-key lock expressions under DynamoDB's 4 KB limit for
@@ -239,8 +301,9 @@ func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 		sets := make([]string, 0, len(lock.New))
 		conds := []string{"attribute_exists(#s)", "size(#s) <= :room"}
 		values[":room"] = &types.AttributeValueMemberN{Value: strconv.Itoa(s.maxSchemaKeys - len(lock.New))}
+		prefix := placeholderPrefix(lock.New)
 		for i, k := range slices.Sorted(maps.Keys(lock.New)) {
-			n, v := "#"+strconv.Itoa(i), ":"+strconv.Itoa(i)
+			n, v := prefix+strconv.Itoa(i), ":"+strconv.Itoa(i)
 			names[n] = k
 			values[v] = str(string(lock.New[k]))
 			sets = append(sets, "#s."+n+" = "+v)
@@ -258,6 +321,13 @@ func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 		values[":m"] = &types.AttributeValueMemberM{Value: merged}
 		update, cond = "SET #s = :m ADD #v :one", "attribute_exists(pk) AND "+versionCondition(lock.Version, values)
 	}
+	// The schema and version placeholders too carry the prefix: a key "#s" never names them.
+	prefix := placeholderPrefix(lock.New)
+	fixed := strings.NewReplacer("#s", prefix+"s", "#v", prefix+"v")
+	update, cond = fixed.Replace(update), fixed.Replace(cond)
+	names[prefix+"s"], names[prefix+"v"] = names["#s"], names["#v"]
+	delete(names, "#s")
+	delete(names, "#v")
 	return &types.Update{
 		TableName:                 &s.table,
 		Key:                       poolKey(poolID),
@@ -266,6 +336,27 @@ func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}
+}
+
+// placeholderPrefix is the prefix of the name placeholders of the keys: "#k", or "#kk",
+// "#kkk"... when a key of the request could equal a placeholder name (a data key "#k0"), so
+// that no placeholder's value is ever the name of another (minidyn resolves a placeholder's
+// value again, and a key "#0" named "#0" recursed until the process died).
+func placeholderPrefix(keys lead.Schema) string {
+	prefix := "#k"
+	for clashes(keys, prefix) {
+		prefix += "k"
+	}
+	return prefix
+}
+
+func clashes(keys lead.Schema, prefix string) bool {
+	for k := range keys {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // versionCondition is the condition that the pool's schema version (#v) is still version;
@@ -334,17 +425,100 @@ func (s *Store) Idempotency(ctx context.Context, webhookID, key string, now time
 	return rec, nil
 }
 
-// requestToken derives the transaction's idempotency token from everything it writes: the
-// SDK's own retries of one attempt share it, while a new attempt with other keys (after a
-// lost lock race) gets another, which DynamoDB requires.
-func requestToken(entryID string, newKeys lead.Schema) string {
+// requestToken derives the transaction's idempotency token from everything it sends: the
+// retries of one attempt (the SDK's, and the store's after a conflict or a lost response)
+// share it, so DynamoDB applies the transaction at most once, while a new attempt with other
+// content (other keys or expression values after a lost lock race) gets another, as
+// DynamoDB requires: a token reused with other content is IdempotentParameterMismatch.
+func requestToken(items []types.TransactWriteItem) string {
 	h := sha256.New()
-	h.Write([]byte(entryID))
-	for _, k := range slices.Sorted(maps.Keys(newKeys)) {
-		h.Write([]byte{0})
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		h.Write([]byte(newKeys[k]))
+	w := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(strconv.Itoa(len(p))))
+			h.Write([]byte{':'})
+			h.Write([]byte(p))
+		}
+	}
+	writeNames := func(m map[string]string) {
+		w("names", strconv.Itoa(len(m)))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			w(k, m[k])
+		}
+	}
+	writeItem := func(kind string, m map[string]types.AttributeValue) {
+		w(kind)
+		hashItem(w, m)
+	}
+	for _, it := range items {
+		switch {
+		case it.Put != nil:
+			p := it.Put
+			w("put", aws.ToString(p.TableName), aws.ToString(p.ConditionExpression))
+			writeItem("item", p.Item)
+			writeNames(p.ExpressionAttributeNames)
+			writeItem("values", p.ExpressionAttributeValues)
+		case it.Update != nil:
+			u := it.Update
+			w("update", aws.ToString(u.TableName), aws.ToString(u.UpdateExpression), aws.ToString(u.ConditionExpression))
+			writeItem("key", u.Key)
+			writeNames(u.ExpressionAttributeNames)
+			writeItem("values", u.ExpressionAttributeValues)
+		case it.Delete != nil:
+			d := it.Delete
+			w("delete", aws.ToString(d.TableName), aws.ToString(d.ConditionExpression))
+			writeItem("key", d.Key)
+			writeNames(d.ExpressionAttributeNames)
+			writeItem("values", d.ExpressionAttributeValues)
+		case it.ConditionCheck != nil:
+			c := it.ConditionCheck
+			w("check", aws.ToString(c.TableName), aws.ToString(c.ConditionExpression))
+			writeItem("key", c.Key)
+			writeNames(c.ExpressionAttributeNames)
+			writeItem("values", c.ExpressionAttributeValues)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:36]
+}
+
+// hashItem feeds an item to w with its types and its map keys in order: the same item
+// always gives the same bytes, and different items different ones.
+func hashItem(w func(...string), m map[string]types.AttributeValue) {
+	w("M", strconv.Itoa(len(m)))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		w(k)
+		hashValue(w, m[k])
+	}
+}
+
+func hashValue(w func(...string), v types.AttributeValue) {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		w("S", v.Value)
+	case *types.AttributeValueMemberN:
+		w("N", v.Value)
+	case *types.AttributeValueMemberB:
+		w("B", string(v.Value))
+	case *types.AttributeValueMemberBOOL:
+		w("BOOL", strconv.FormatBool(v.Value))
+	case *types.AttributeValueMemberNULL:
+		w("NULL")
+	case *types.AttributeValueMemberSS:
+		w(append([]string{"SS", strconv.Itoa(len(v.Value))}, v.Value...)...)
+	case *types.AttributeValueMemberNS:
+		w(append([]string{"NS", strconv.Itoa(len(v.Value))}, v.Value...)...)
+	case *types.AttributeValueMemberBS:
+		w("BS", strconv.Itoa(len(v.Value)))
+		for _, b := range v.Value {
+			w(string(b))
+		}
+	case *types.AttributeValueMemberL:
+		w("L", strconv.Itoa(len(v.Value)))
+		for _, e := range v.Value {
+			hashValue(w, e)
+		}
+	case *types.AttributeValueMemberM:
+		hashItem(w, v.Value)
+	default:
+		w(fmt.Sprintf("%T", v))
+	}
 }

@@ -17,6 +17,7 @@ const (
 	EINVALID      Code = "invalid"       // 400 Validation failed
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
 	EKEYREUSED    Code = "key_reused"    // 422 Idempotency key reused with another body
+	EUNAVAILABLE  Code = "unavailable"   // 503 Service unavailable: throttled or conflicted past the retries; nothing stored
 	EINTERNAL     Code = "internal"      // 500
 )
 
@@ -84,6 +85,8 @@ func DefaultReason(code Code) string {
 		return "No default lead state"
 	case EKEYREUSED:
 		return "Idempotency key reused"
+	case EUNAVAILABLE:
+		return "Service unavailable"
 	default:
 		return "Internal error"
 	}
@@ -96,6 +99,12 @@ func ErrorCode(err error) Code {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// Unavailable is the 503 of a write DynamoDB kept refusing (throttling, transaction
+// conflicts) until the request's deadline: nothing was stored and retrying later is safe.
+func Unavailable() *Error {
+	return Errorf(EUNAVAILABLE, "the service is busy and stored nothing; retry after the time in the Retry-After header")
 }
 
 // Invalid builds the 400 Validation failed error with a message and details.

@@ -296,8 +296,12 @@ func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput)
 		if errors.Is(err, ErrRejectedGone) {
 			return nil, err
 		}
-		if !errors.Is(err, ErrSchemaChanged) || attempt == maxLockAttempts {
+		if !errors.Is(err, ErrSchemaChanged) {
 			return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, pool.ID, err)
+		}
+		if attempt == maxLockAttempts {
+			// Every lost race is another writer's commit: the pool is busy, nothing is stored.
+			return nil, fmt.Errorf("store entry %s in pool %s (%d attempts): %w: %w", e.ID, pool.ID, attempt, Unavailable(), err)
 		}
 		// The schema the write was checked against is stale: a cached pool is read again.
 		if c, ok := s.Store.(PoolForgetter); ok {

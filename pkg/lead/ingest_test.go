@@ -235,8 +235,8 @@ func TestIngestGivesUpAfterBoundedLockRetries(t *testing.T) {
 	}
 	_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
 		Payload: dataPayload("{}", map[string]any{"age": Number("1")})})
-	if !errors.Is(err, ErrSchemaChanged) || ErrorCode(err) != EINTERNAL {
-		t.Errorf("Ingest after %d lost races = %v; want an internal error wrapping ErrSchemaChanged", maxLockAttempts, err)
+	if !errors.Is(err, ErrSchemaChanged) || ErrorCode(err) != EUNAVAILABLE {
+		t.Errorf("Ingest after %d lost races = %v; want a 503 unavailable error wrapping ErrSchemaChanged", maxLockAttempts, err)
 	}
 }
 

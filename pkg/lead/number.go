@@ -98,8 +98,7 @@ func splitNumber(s string) (neg bool, digits string, exp int, ok bool) {
 		if rest != "" && (rest[0] == '+' || rest[0] == '-') {
 			rest = rest[1:]
 		}
-		if rest == "" || len(rest) > 6 {
-			// More than six exponent digits is far outside DynamoDB's range either way.
+		if rest == "" {
 			return false, "", 0, false
 		}
 		for i := 0; i < len(rest); i++ {
@@ -107,7 +106,16 @@ func splitNumber(s string) (neg bool, digits string, exp int, ok bool) {
 				return false, "", 0, false
 			}
 		}
-		v, err := strconv.Atoi(s[1:])
+		// Leading zeros say nothing (1e0000001 is 1e1); past them, more than six exponent
+		// digits is far outside DynamoDB's range either way.
+		sig := strings.TrimLeft(rest, "0")
+		if len(sig) > 6 {
+			return false, "", 0, false
+		}
+		if sig == "" {
+			sig = "0"
+		}
+		v, err := strconv.Atoi(s[1:len(s)-len(rest)] + sig)
 		if err != nil {
 			return false, "", 0, false
 		}

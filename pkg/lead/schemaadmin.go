@@ -95,11 +95,15 @@ func (a *SchemaAdmin) Patch(ctx context.Context, in SchemaPatch) (*SchemaView, e
 		if err == nil {
 			return viewSchema(p.ID, next), nil
 		}
-		if !errors.Is(err, ErrSchemaChanged) || attempt == maxSchemaWriteAttempts {
+		if !errors.Is(err, ErrSchemaChanged) {
 			return nil, fmt.Errorf("replace schema of pool %s (attempt %d): %w", p.ID, attempt, err)
 		}
+		if attempt == maxSchemaWriteAttempts {
+			// Every lost race is another writer's commit: the pool is busy, nothing is written.
+			return nil, fmt.Errorf("replace schema of pool %s (%d attempts): %w: %w", p.ID, attempt, Unavailable(), err)
+		}
 		if err := backoff(ctx, attempt); err != nil {
-			return nil, fmt.Errorf("replace schema of pool %s: %w", p.ID, err)
+			return nil, fmt.Errorf("replace schema of pool %s: %w: %w", p.ID, Unavailable(), err)
 		}
 	}
 }

@@ -202,6 +202,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	routeKey = rt.key
 
+	// A client that trickles its body is cut off, as API Gateway does; a server without
+	// read deadlines (a test's) leaves this to the client.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(BodyReadTimeout))
 	body, err := readBody(r)
 	if errors.Is(err, errTooLarge) {
 		status = http.StatusRequestEntityTooLarge
@@ -217,7 +220,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	req := buildEvent(r, rt.key, rawPath, params, body, requestID, start)
 	// As Lambda does, the handler's context names the invocation (its own request id).
-	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
+	// A client that goes away does not cancel the invocation (API Gateway does not); the
+	// function's timeout does.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), FunctionTimeout)
+	defer cancel()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
 	resp, err := invoke(ctx, rt.handler, req)
 	if err != nil {
 		f.logger.Error("handler failed", "route", routeKey, "requestId", requestID, "err", err)
@@ -232,6 +239,13 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, bodyInternalError)
 	}
 }
+
+// FunctionTimeout is the deadline of a handler's context: the functions' timeout in the
+// template.
+const FunctionTimeout = 10 * time.Second
+
+// BodyReadTimeout bounds how long the front waits for a request's body.
+const BodyReadTimeout = 10 * time.Second
 
 // invoke calls h, turning a panic into an error as the Lambda runtime does.
 func invoke(ctx context.Context, h Handler, req events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, err error) {
