@@ -53,6 +53,7 @@ type errorBody struct {
 	Details    []lead.Detail             `json:"details,omitempty"`
 	TypeErrors map[string]lead.TypeError `json:"typeErrors,omitempty"`
 	RejectedID string                    `json:"rejectedId,omitempty"`
+	EntryID    string                    `json:"entryId,omitempty"`
 	RequestID  string                    `json:"requestId"`
 }
 
@@ -75,6 +76,7 @@ func ErrorResponse(err error, requestID string) Response {
 		if e.Rejected != nil && e.Rejected.Kept {
 			body.RejectedID = e.Rejected.ID
 		}
+		body.EntryID = e.EntryID
 	} else {
 		body.Error = lead.DefaultReason(lead.EINTERNAL)
 		body.Message = internalMessage

@@ -46,8 +46,8 @@ func TestDecodersRejectMissingOrMalformedAttributes(t *testing.T) {
 		"options": &types.AttributeValueMemberL{Value: []types.AttributeValue{str("web")}},
 	}
 	idem := map[string]types.AttributeValue{
-		attrPK: str("WEBHOOK#w1"), attrSK: str("IDEMPOTENCY#k"), "requestHash": bin("x"), "entryId": str("e1"),
-		"response": str("{}"), TTLAttribute: n("1778500000"),
+		attrPK: str("IDEMPOTENCY#w1#h"), attrSK: str("IDEMPOTENCY"), "fp": bin("x"), "entryId": str("e1"),
+		TTLAttribute: n("1778500000"),
 	}
 	entry := map[string]types.AttributeValue{
 		"id": str("e1"), "tableId": str("p1"), "organizationId": str("o1"), "webhookId": str("w1"),
@@ -58,7 +58,7 @@ func TestDecodersRejectMissingOrMalformedAttributes(t *testing.T) {
 		"webhook":      func(i map[string]types.AttributeValue) error { _, err := webhookFromItem(i); return err },
 		"pool":         func(i map[string]types.AttributeValue) error { _, err := poolFromItem(i); return err },
 		"custom field": func(i map[string]types.AttributeValue) error { _, err := customFieldFromItem(i); return err },
-		"idempotency":  func(i map[string]types.AttributeValue) error { _, err := idempotencyFromItem(i); return err },
+		"idempotency":  func(i map[string]types.AttributeValue) error { _, err := idempotencyFromItem("w1", "k", i); return err },
 		"entry":        func(i map[string]types.AttributeValue) error { _, err := EntryFromItem(i); return err },
 		"lead state":   func(i map[string]types.AttributeValue) error { _, err := stateFromItem(i); return err },
 	}
@@ -86,7 +86,8 @@ func TestDecodersRejectMissingOrMalformedAttributes(t *testing.T) {
 		{"a complete idempotency record decodes", "idempotency", idem, ""},
 		{"idempotency record without expiry", "idempotency", with(idem, TTLAttribute, nil), TTLAttribute},
 		{"idempotency record with a fractional expiry", "idempotency", with(idem, TTLAttribute, n("1.5")), TTLAttribute},
-		{"idempotency record without request hash", "idempotency", with(idem, "requestHash", nil), "requestHash"},
+		{"idempotency record without fingerprint", "idempotency", with(idem, "fp", nil), "fp"},
+		{"idempotency record without entry id", "idempotency", with(idem, "entryId", nil), "entryId"},
 		{"a complete entry decodes", "entry", entry, ""},
 		{"entry without lead state", "entry", with(entry, "leadStateId", nil), "leadStateId"},
 		{"entry without data", "entry", with(entry, "data", nil), "data"},

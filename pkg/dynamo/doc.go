@@ -13,7 +13,7 @@
 //	lead state           TABLE#<poolId>           LEADSTATE#<id>
 //	entry                TABLE#<poolId>#<shard>   ENTRY#<uuidv7>
 //	custom field         ORG#<orgId>              CUSTOMFIELD#<id>
-//	idempotency record   WEBHOOK#<id>             IDEMPOTENCY#<key>
+//	idempotency record   IDEMPOTENCY#<id>#<hash>  IDEMPOTENCY
 //	rejected request     WEBHOOK#<id>             REJECTED#<uuidv7>
 //	rejected day count   WEBHOOK#<id>             REJECTCOUNT#<yyyy-mm-dd>
 //
@@ -21,6 +21,14 @@
 // writes than DynamoDB allows one key (1,000 WCU/s): the shard (two digits, 00 to 31) is the
 // entry id's last random byte modulo 32, so an entry's key follows from its pool and id
 // alone. Reading a pool's entries is a Query per shard merged in id order (Entries).
+//
+// An idempotency record has a partition of its own (so idempotent leads are not capped by
+// one webhook key's writes) named by the webhook id and the SHA-256 of the caller's key
+// (base64url), and holds only the content's fingerprint, the entry id and expiresAt: under
+// 300 bytes whatever the lead. Its put, in the entry's transaction, asks for the old record
+// on a failed condition (ReturnValuesOnConditionCheckFailure ALL_OLD), so a repeat learns the
+// first request's entry without reading the record; the store reads it only when the engine
+// did not return it (the embedded one does not).
 //
 // The TABLE# prefix and the tableId attribute carry the API's name for a pool id. The index
 // gsi1 lists an organization's webhooks in creation order. Idempotency records expire

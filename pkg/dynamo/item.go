@@ -1,10 +1,11 @@
 package dynamo
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -23,6 +24,7 @@ const (
 	leadStatePrefix   = "LEADSTATE#"
 	customFieldPrefix = "CUSTOMFIELD#"
 	idempotencyPrefix = "IDEMPOTENCY#"
+	idempotencySK     = "IDEMPOTENCY"
 	webhookSK         = "WEBHOOK"
 	poolSK            = "TABLE"
 
@@ -50,8 +52,12 @@ func customFieldKey(orgID, id string) map[string]types.AttributeValue {
 	return key(orgPrefix+orgID, customFieldPrefix+id)
 }
 
+// idempotencyKey is the key of a webhook's idempotency record: a partition of its own, so
+// idempotent leads are not capped by one webhook key's writes, and the caller's key (up to
+// 255 characters) hashed, so the record stays small.
 func idempotencyKey(webhookID, idemKey string) map[string]types.AttributeValue {
-	return key(webhookPrefix+webhookID, idempotencyPrefix+idemKey)
+	sum := sha256.Sum256([]byte(idemKey))
+	return key(idempotencyPrefix+webhookID+"#"+base64.RawURLEncoding.EncodeToString(sum[:]), idempotencySK)
 }
 
 // TTLAttribute is the table's time-to-live attribute (epoch seconds).
@@ -61,24 +67,23 @@ func epoch(t time.Time) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
 }
 
+// idempotencyItem is a record of well under 300 bytes: key, fingerprint, entry id, expiry.
 func idempotencyItem(r *lead.IdempotencyRecord) map[string]types.AttributeValue {
 	item := idempotencyKey(r.WebhookID, r.Key)
-	item["type"] = str("idempotency")
-	item["requestHash"] = &types.AttributeValueMemberB{Value: r.RequestHash}
+	item["fp"] = &types.AttributeValueMemberB{Value: r.Fingerprint}
 	item["entryId"] = str(r.EntryID)
-	item["response"] = str(string(r.Response))
 	item[TTLAttribute] = epoch(r.ExpiresAt)
 	return item
 }
 
-func idempotencyFromItem(item map[string]types.AttributeValue) (*lead.IdempotencyRecord, error) {
+// idempotencyFromItem decodes a record of webhookID's key idemKey.
+func idempotencyFromItem(webhookID, idemKey string, item map[string]types.AttributeValue) (*lead.IdempotencyRecord, error) {
 	r := itemReader{item: item}
 	rec := &lead.IdempotencyRecord{
-		WebhookID:   strings.TrimPrefix(r.s(attrPK), webhookPrefix),
-		Key:         strings.TrimPrefix(r.s(attrSK), idempotencyPrefix),
-		RequestHash: r.b("requestHash"),
+		WebhookID:   webhookID,
+		Key:         idemKey,
+		Fingerprint: r.b("fp"),
 		EntryID:     r.s("entryId"),
-		Response:    []byte(r.s("response")),
 		ExpiresAt:   r.epoch(TTLAttribute),
 	}
 	if r.err != nil {

@@ -177,6 +177,8 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 			Item:                      rec,
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": epoch(idem.CreatedAt)},
+			// A repeat learns the first request's record from the cancellation itself.
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
 	alsoAt := -1
@@ -207,7 +209,13 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 		case failed(alsoAt):
 			return lead.ErrRejectedGone
 		case failed(idemAt):
-			return lead.ErrIdempotencyKeyTaken
+			taken := &lead.IdempotencyKeyTakenError{}
+			if old := tce.CancellationReasons[idemAt].Item; len(old) > 0 {
+				if taken.Record, err = idempotencyFromItem(idem.WebhookID, idem.Key, old); err != nil {
+					return fmt.Errorf("idempotency key of webhook %s taken: %w", idem.WebhookID, err)
+				}
+			}
+			return taken
 		case failed(schemaAt):
 			return lead.ErrSchemaChanged
 		}
@@ -415,7 +423,7 @@ func (s *Store) Idempotency(ctx context.Context, webhookID, key string, now time
 	if len(out.Item) == 0 {
 		return nil, nil
 	}
-	rec, err := idempotencyFromItem(out.Item)
+	rec, err := idempotencyFromItem(webhookID, key, out.Item)
 	if err != nil {
 		return nil, fmt.Errorf("read idempotency record of webhook %s: %w", webhookID, err)
 	}

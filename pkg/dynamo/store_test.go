@@ -167,7 +167,7 @@ func TestPutEntryOutcomes(t *testing.T) {
 		}, nil},
 		{"an idempotency key another request took", func(ctx context.Context, s *dynamo.Store, p *lead.Pool) error {
 			rec := func(e *lead.Entry) *lead.IdempotencyRecord {
-				return &lead.IdempotencyRecord{WebhookID: e.WebhookID, Key: "k", RequestHash: []byte("h"), EntryID: e.ID, Response: []byte("{}"),
+				return &lead.IdempotencyRecord{WebhookID: e.WebhookID, Key: "k", Fingerprint: []byte("h"), EntryID: e.ID,
 					CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 			}
 			first := newEntry(p, map[string]any{})

@@ -44,6 +44,8 @@ type Error struct {
 	// Rejected, when not nil, says what became of the refused request the service tried to
 	// keep for replay; the request's log line and metrics report it.
 	Rejected *RejectedFate
+	// EntryID, for EKEYREUSED, is the entry the first request with the key created.
+	EntryID string
 }
 
 // RejectedFate is the fate of a refused request the service tried to keep: its id when it

@@ -2,7 +2,6 @@ package lead
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -17,17 +16,32 @@ var ErrSchemaChanged = errors.New("pool schema changed concurrently")
 
 // ErrIdempotencyKeyTaken is returned by IngestStore.PutEntry when another request with the
 // same idempotency key committed first. Nothing was written; the caller replays that one.
+// The store returns it as an *IdempotencyKeyTakenError carrying that request's record when
+// the write's answer held it.
 var ErrIdempotencyKeyTaken = errors.New("idempotency key already used")
 
-// IdempotencyRecord remembers the answer to the first request with an Idempotency-Key for a
-// webhook, so a repeat within the window gets the same answer and creates nothing.
+// IdempotencyKeyTakenError is ErrIdempotencyKeyTaken with the record that holds the key, as
+// the failed write returned it (nil when it did not).
+type IdempotencyKeyTakenError struct {
+	Record *IdempotencyRecord
+}
+
+// Error implements the error interface.
+func (e *IdempotencyKeyTakenError) Error() string { return ErrIdempotencyKeyTaken.Error() }
+
+// Is makes errors.Is(err, ErrIdempotencyKeyTaken) hold.
+func (e *IdempotencyKeyTakenError) Is(target error) bool { return target == ErrIdempotencyKeyTaken }
+
+// IdempotencyRecord remembers the first request with an Idempotency-Key for a webhook: the
+// fingerprint of its content and the entry it created, so a repeat within the window gets
+// the same answer (rebuilt from the entry) and creates nothing. It is small whatever the
+// lead's size.
 type IdempotencyRecord struct {
 	WebhookID   string
 	Key         string
-	RequestHash []byte // SHA-256 of the decoded body
+	Fingerprint []byte // Fingerprint of the parsed body
 	EntryID     string
-	Response    []byte // the 201 body
-	CreatedAt   time.Time
+	CreatedAt   time.Time // not stored: the write's "now" for the expiry condition
 	ExpiresAt   time.Time
 }
 
@@ -46,6 +60,8 @@ type IngestStore interface {
 	PutEntry(ctx context.Context, e *Entry, lock SchemaLock, idem *IdempotencyRecord) error
 	// Idempotency returns the live (unexpired at now) record for a webhook's key, or nil.
 	Idempotency(ctx context.Context, webhookID, key string, now time.Time) (*IdempotencyRecord, error)
+	// Entry returns the entry of the pool with the id (strongly consistent), or nil.
+	Entry(ctx context.Context, poolID, entryID string) (*Entry, error)
 }
 
 // SchemaLock is the schema a write was checked against, its version, and the keys the write
@@ -224,19 +240,29 @@ type ingestInput struct {
 // default lead state) and stores its entry.
 func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput) (*IngestResult, error) {
 	now := s.Now()
-	var idem *IdempotencyRecord
-	if in.idempotencyKey != "" && !in.dryRun {
-		sum := sha256.Sum256(in.raw)
-		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: in.idempotencyKey, RequestHash: sum[:], CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
-		if res, err := s.replay(ctx, idem, now); res != nil || err != nil {
-			return res, err
-		}
-	}
 	body, err := in.payload.Decode(s.Limits)
 	if err != nil {
 		return nil, err
 	}
+	var idem *IdempotencyRecord
+	if in.idempotencyKey != "" && !in.dryRun {
+		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: in.idempotencyKey, Fingerprint: Fingerprint(body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
+	}
+	res, err := s.store(ctx, wh, in, body, idem, now)
+	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EKEYREUSED {
+		// A repeat of a request that was stored gets its answer even when the pool changed
+		// since so that its checks would now fail: the record is read only on this path.
+		if rres, rerr := s.replayStored(ctx, wh, idem, nil, now); rres != nil || rerr != nil {
+			return rres, rerr
+		}
+	}
+	return res, err
+}
 
+// store checks a decoded body against the pool and stores its entry, with its idempotency
+// record when idem is not nil: the write is tried first, and a key already taken is answered
+// from the record the failed write returned.
+func (s *IngestService) store(ctx context.Context, wh *Webhook, in ingestInput, body *Body, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
 	pool, fields, err := s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, body.CustomFieldIDs())
 	if err != nil {
 		return nil, fmt.Errorf("read pool %s: %w", wh.PoolID, err)
@@ -276,7 +302,7 @@ func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput)
 			return nil, fmt.Errorf("render entry %s: %w", e.ID, err)
 		}
 		if idem != nil {
-			idem.EntryID, idem.Response = e.ID, res.Body
+			idem.EntryID = e.ID
 		}
 		if in.rejectedID != "" {
 			err = s.Rejected.PutReplayedEntry(ctx, e, lock, idem, wh.ID, in.rejectedID)
@@ -287,8 +313,13 @@ func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput)
 			return res, nil
 		}
 		if errors.Is(err, ErrIdempotencyKeyTaken) {
-			// A concurrent repeat won: answer as it did.
-			if res, err := s.replay(ctx, idem, now); res != nil || err != nil {
+			// An earlier request with the key won: answer as it did.
+			var taken *IdempotencyKeyTakenError
+			var rec *IdempotencyRecord
+			if errors.As(err, &taken) {
+				rec = taken.Record
+			}
+			if res, err := s.replayStored(ctx, wh, idem, rec, now); res != nil || err != nil {
 				return res, err
 			}
 			return nil, fmt.Errorf("idempotency key of webhook %s taken, but its record is gone", wh.ID)
@@ -352,20 +383,36 @@ func (s *IngestService) keep(ctx context.Context, wh *Webhook, cmd IngestCommand
 	return named
 }
 
-// replay answers from the live record for the request's key, if there is one: the stored
-// 201 body for the same body, 422 for another body.
-func (s *IngestService) replay(ctx context.Context, want *IdempotencyRecord, now time.Time) (*IngestResult, error) {
-	rec, err := s.Store.Idempotency(ctx, want.WebhookID, want.Key, now)
+// replayStored answers a repeat from the record that holds its key (rec, or else the live
+// record read from the store; none: nil, nil): the stored entry rendered again, byte for
+// byte the first answer, for the same content; 422 naming the entry for other content.
+func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec *IdempotencyRecord, now time.Time) (*IngestResult, error) {
+	if rec == nil || !now.Before(rec.ExpiresAt) {
+		var err error
+		if rec, err = s.Store.Idempotency(ctx, want.WebhookID, want.Key, now); err != nil {
+			return nil, fmt.Errorf("read idempotency record: %w", err)
+		}
+		if rec == nil {
+			return nil, nil
+		}
+	}
+	if subtle.ConstantTimeCompare(rec.Fingerprint, want.Fingerprint) != 1 {
+		e := Errorf(EKEYREUSED, "this Idempotency-Key was already used with other content (entry %s)", rec.EntryID)
+		e.EntryID = rec.EntryID
+		return nil, e
+	}
+	entry, err := s.Store.Entry(ctx, wh.PoolID, rec.EntryID)
 	if err != nil {
-		return nil, fmt.Errorf("read idempotency record: %w", err)
+		return nil, fmt.Errorf("read entry %s for an idempotent replay: %w", rec.EntryID, err)
 	}
-	if rec == nil {
-		return nil, nil
+	if entry == nil {
+		return nil, fmt.Errorf("idempotency record of webhook %s names entry %s, which is gone", wh.ID, rec.EntryID)
 	}
-	if subtle.ConstantTimeCompare(rec.RequestHash, want.RequestHash) != 1 {
-		return nil, Errorf(EKEYREUSED, "this Idempotency-Key was already used with a different body")
+	body, err := s.Render(entry)
+	if err != nil {
+		return nil, fmt.Errorf("render entry %s: %w", entry.ID, err)
 	}
-	return &IngestResult{Body: rec.Response, Replayed: true}, nil
+	return &IngestResult{Body: body, Replayed: true}, nil
 }
 
 // prepare checks the body against the pool as last read and fills the entry's data and

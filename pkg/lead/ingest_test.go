@@ -2,7 +2,6 @@ package lead
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -250,6 +249,8 @@ func TestIngestIdempotency(t *testing.T) {
 		wantReplayed bool
 	}{
 		{"the same body replays the first answer", first, "", true},
+		{"the same content in other bytes (whitespace, key order, a form) replays", IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
+			Payload: dataPayload("data%5Bemail%5D=a%40b.co", map[string]any{"email": "a@b.co"})}, "", true},
 		{"another body with the key is 422", IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
 			Payload: dataPayload(`{"data":{"email":"b@b.co"}}`, map[string]any{"email": "b@b.co"})}, EKEYREUSED, false},
 		{"another key creates another entry", IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-2",
@@ -278,26 +279,63 @@ func TestIngestIdempotency(t *testing.T) {
 			if tt.wantReplayed && (res2 == nil || !res2.Replayed || string(res2.Body) != string(res1.Body)) {
 				t.Errorf("second result = %+v; want a replay of %s", res2, res1.Body)
 			}
+			var e *Error
+			if tt.wantCode == EKEYREUSED && (!errors.As(err, &e) || e.EntryID != res1.Entry.ID) {
+				t.Errorf("422 = %#v; want it to name the first entry %s", err, res1.Entry.ID)
+			}
+		})
+	}
+}
+
+func TestIngestRepeatAfterThePoolChangedStillReplays(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(m *memStore)
+	}{
+		{"the key's type changed", func(m *memStore) { m.pools[testPool].Schema["email"] = TypeNumber }},
+		{"the default lead state is gone", func(m *memStore) { m.pools[testPool].DefaultLeadStateID = "" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, m := ingestFixture(t)
+			cmd := IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
+				Payload: dataPayload(`{"data":{"email":"a@b.co"}}`, map[string]any{"email": "a@b.co"})}
+			first, err := svc.Ingest(context.Background(), cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(m)
+			again, err := svc.Ingest(context.Background(), cmd)
+			if err != nil || !again.Replayed || string(again.Body) != string(first.Body) {
+				t.Errorf("repeat = %+v, %v; want the first answer replayed", again, err)
+			}
+			// Without the key the same body is now refused: the replay came from the record.
+			cmd.IdempotencyKey = ""
+			if _, err := svc.Ingest(context.Background(), cmd); err == nil {
+				t.Error("the same body without the key was stored; want it refused by the changed pool")
+			}
 		})
 	}
 }
 
 func TestIngestReplaysAConcurrentRepeatThatWon(t *testing.T) {
 	svc, m := ingestFixture(t)
-	won := &IdempotencyRecord{WebhookID: testWebhook, Key: "k", EntryID: "other", Response: []byte(`{"id":"other"}`),
+	other := &Entry{ID: "01a22a37-7552-7050-90e9-e4f2990700ff", PoolID: testPool, OrganizationID: testOrg, Data: map[string]any{},
+		LeadStateID: testState, CreatedAt: svc.Now(), WebhookID: testWebhook}
+	won := &IdempotencyRecord{WebhookID: testWebhook, Key: "k", EntryID: other.ID, Fingerprint: Fingerprint(&Body{Data: map[string]any{}}),
 		ExpiresAt: svc.Now().Add(time.Hour)}
 	cmd := IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
 		Payload: dataPayload(`{"data":{}}`, map[string]any{})}
 	m.beforePut = func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		sum := sha256Sum([]byte(`{"data":{}}`))
-		won.RequestHash = sum
 		m.idem[testWebhook+"/k"] = won
+		m.entries[other.ID] = other
 	}
+	want, _ := json.Marshal(other)
 	res, err := svc.Ingest(context.Background(), cmd)
-	if err != nil || !res.Replayed || string(res.Body) != `{"id":"other"}` || len(m.entries) != 0 {
-		t.Errorf("Ingest = %+v, %v (entries %d); want the winner's answer replayed and nothing stored", res, err, len(m.entries))
+	if err != nil || !res.Replayed || string(res.Body) != string(want) || len(m.entries) != 1 {
+		t.Errorf("Ingest = %+v, %v (entries %d); want the winner's entry rendered and nothing stored", res, err, len(m.entries))
 	}
 }
 
@@ -340,11 +378,6 @@ func TestIngestWhenThePoolIsGone(t *testing.T) {
 	if ErrorCode(err) != ENOTFOUND {
 		t.Errorf("Ingest into a deleted pool = %v; want ENOTFOUND", err)
 	}
-}
-
-func sha256Sum(b []byte) []byte {
-	s := sha256.Sum256(b)
-	return s[:]
 }
 
 func TestDryRunReturnsTheEntryAndWritesNothing(t *testing.T) {

@@ -104,8 +104,9 @@ func (m *memStore) PutEntry(_ context.Context, e *Entry, lock SchemaLock, idem *
 		}
 	}
 	if idem != nil {
-		if _, taken := m.idem[idem.WebhookID+"/"+idem.Key]; taken {
-			return ErrIdempotencyKeyTaken
+		if rec, taken := m.idem[idem.WebhookID+"/"+idem.Key]; taken {
+			c := *rec
+			return &IdempotencyKeyTakenError{Record: &c}
 		}
 		c := *idem
 		m.idem[idem.WebhookID+"/"+idem.Key] = &c
@@ -115,6 +116,16 @@ func (m *memStore) PutEntry(_ context.Context, e *Entry, lock SchemaLock, idem *
 	c := *e
 	m.entries[e.ID] = &c
 	return nil
+}
+
+func (m *memStore) Entry(_ context.Context, poolID, entryID string) (*Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.entries[entryID]; ok && e.PoolID == poolID {
+		c := *e
+		return &c, nil
+	}
+	return nil, nil
 }
 
 func (m *memStore) Idempotency(_ context.Context, webhookID, key string, now time.Time) (*IdempotencyRecord, error) {
