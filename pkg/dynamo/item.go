@@ -25,8 +25,10 @@ const (
 	customFieldPrefix = "CUSTOMFIELD#"
 	idempotencyPrefix = "IDEMPOTENCY#"
 	idempotencySK     = "IDEMPOTENCY"
-	webhookSK         = "WEBHOOK"
-	poolSK            = "TABLE"
+	// attrEntryID is the idempotency record's entry id.
+	attrEntryID = "entryId"
+	webhookSK   = "WEBHOOK"
+	poolSK      = "TABLE"
 
 	// GSI1Name is the index that lists an organization's webhooks.
 	GSI1Name = "gsi1"
@@ -71,7 +73,7 @@ func epoch(t time.Time) types.AttributeValue {
 func idempotencyItem(r *lead.IdempotencyRecord) map[string]types.AttributeValue {
 	item := idempotencyKey(r.WebhookID, r.Key)
 	item["fp"] = &types.AttributeValueMemberB{Value: r.Fingerprint}
-	item["entryId"] = str(r.EntryID)
+	item[attrEntryID] = str(r.EntryID)
 	item[TTLAttribute] = epoch(r.ExpiresAt)
 	return item
 }
@@ -83,7 +85,7 @@ func idempotencyFromItem(webhookID, idemKey string, item map[string]types.Attrib
 		WebhookID:   webhookID,
 		Key:         idemKey,
 		Fingerprint: r.b("fp"),
-		EntryID:     r.s("entryId"),
+		EntryID:     r.s(attrEntryID),
 		ExpiresAt:   r.epoch(TTLAttribute),
 	}
 	if r.err != nil {

@@ -192,8 +192,21 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	in := &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String(requestToken(items)), TransactItems: items}
 	err = s.settle(ctx, item, func(ctx context.Context) error {
 		_, err := s.db.TransactWriteItems(ctx, in)
+		if rec := takenRecord(err, idemAt); rec != nil {
+			if v, ok := rec[attrEntryID].(*types.AttributeValueMemberS); ok && v.Value == e.ID {
+				// The key's record names this very entry: an earlier attempt committed.
+				return nil
+			}
+			// Another request's record: its entry is not ours, and ours is not stored (the
+			// record and the entry commit together), so there is nothing to read back.
+			return decided{err}
+		}
 		return err
 	})
+	var d decided
+	if errors.As(err, &d) {
+		err = d.err
+	}
 	if err == nil {
 		return nil
 	}
@@ -235,8 +248,8 @@ func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue
 	defer cancel()
 	for attempt := 1; ; attempt++ {
 		err := write(wctx)
-		if err == nil {
-			return nil
+		if err == nil || errors.As(err, new(decided)) {
+			return err
 		}
 		if !ambiguous(err) {
 			// A refusal may be an earlier attempt's own commit (one whose answer was lost,
@@ -279,6 +292,27 @@ func (s *Store) stored(ctx context.Context, item map[string]types.AttributeValue
 		return false, fmt.Errorf("read the entry back: %w", err)
 	}
 	return len(out.Item) > 0, nil
+}
+
+// decided wraps a refused write whose answer already says the entry is not stored: settle
+// returns it without reading the entry back.
+type decided struct{ err error }
+
+func (d decided) Error() string { return d.err.Error() }
+func (d decided) Unwrap() error { return d.err }
+
+// takenRecord returns the idempotency record that a cancelled transaction's failed condition
+// on item idemAt handed back (ReturnValuesOnConditionCheckFailure ALL_OLD), or nil.
+func takenRecord(err error, idemAt int) map[string]types.AttributeValue {
+	var tce *types.TransactionCanceledException
+	if idemAt < 0 || !errors.As(err, &tce) || len(tce.CancellationReasons) <= idemAt {
+		return nil
+	}
+	r := tce.CancellationReasons[idemAt]
+	if aws.ToString(r.Code) != "ConditionalCheckFailed" || len(r.Item) == 0 {
+		return nil
+	}
+	return r.Item
 }
 
 // maxKeysPerCondition keeps the per-key lock expressions under DynamoDB's 4 KB limit for
