@@ -111,7 +111,8 @@ func unavailable(op string, err error) error {
 
 // retrying is the DB every Store calls through: calls DynamoDB refused without applying them
 // (transient) are tried again with jittered backoff until the request's deadline, then
-// answered with the 503 error. Writes run on a context detached from the caller's
+// answered with the 503 error; a read that got no answer or a server fault is tried again too,
+// a few times. Writes run on a context detached from the caller's
 // cancellation, so a client that goes away does not cut a write short.
 type retrying struct{ db DB }
 
@@ -123,11 +124,20 @@ func retry[O any](ctx context.Context, op string, write bool, call func(context.
 	}
 	for attempt := 1; ; attempt++ {
 		out, err := call(ctx)
-		if err == nil || !transient(err) {
+		if err == nil {
+			return out, nil
+		}
+		// A read is safe to repeat whatever happened to it; a write only when DynamoDB
+		// said it applied nothing (the entry write settles the rest itself).
+		again := transient(err) || !write && ambiguous(err) && attempt < maxSettleAttempts
+		if !again {
 			return out, err
 		}
 		if !pause(ctx, attempt) {
-			return out, unavailable(op, err)
+			if transient(err) {
+				return out, unavailable(op, err)
+			}
+			return out, fmt.Errorf("%s: %w", op, err)
 		}
 	}
 }

@@ -424,7 +424,7 @@ func (s *IngestService) prepare(e *Entry, pool *Pool, body *Body) (SchemaLock, e
 	}
 	if n := len(pool.Schema) + len(newKeys); len(newKeys) > 0 && n > s.Limits.MaxSchemaKeys {
 		return SchemaLock{}, Invalid(fmt.Sprintf("the pool schema is full: %d new keys would make %d, at most %d", len(newKeys), n, s.Limits.MaxSchemaKeys),
-			Detail{Path: "data", Problem: "too many distinct keys in this pool"})
+			Detail{Path: "data", Problem: fmt.Sprintf("the pool's schema is full (at most %d keys); unlock keys no sender uses", s.Limits.MaxSchemaKeys)})
 	}
 	if pool.DefaultLeadStateID == "" || !pool.HasLeadState(pool.DefaultLeadStateID) {
 		return SchemaLock{}, Errorf(ENOLEADSTATE, "the lead pool has no default lead state; set one in RocketLead")
