@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,24 +14,7 @@ func TestRunnerServesTheAdminWalkthrough(t *testing.T) {
 	base, _, _ := strings.Cut(s.URL, "/public/")
 	do := func(method, url, token, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("x-rocketlead-ingress-token", token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, url, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var m map[string]any
-		if len(b) > 0 {
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatalf("%s %s: body %q is not JSON", method, url, b)
-			}
-		}
-		return resp.StatusCode, m
+		return callJSON(t, method, url, token, body)
 	}
 
 	code, created := do("POST", base+"/admin/ingress_webhooks", "",

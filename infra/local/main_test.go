@@ -246,3 +246,33 @@ func TestRunnerPassesContentTypesAndQueryStringsAsAPIGatewayDoes(t *testing.T) {
 		})
 	}
 }
+
+// callJSON sends one request to the runner, with the token header when token is set, and
+// returns the status and the JSON object answered (nil for an empty body).
+func callJSON(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("build %s %s: %v", method, url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("x-rocketlead-ingress-token", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read answer: %v", method, url, err)
+	}
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON", method, url, b)
+		}
+	}
+	return resp.StatusCode, m
+}
