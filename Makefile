@@ -122,8 +122,13 @@ dynamodb-local:
 test-dynamodb-local: dynamodb-local
 	$(GO) run ./infra/testsupport/ddblocal/ddbpass -heap 512m -- -race -count=1
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+# bench: the one table of AWS calls, write and read units (on DynamoDB Local, started by the
+# test when Java and the jar are there), handler time ÷ one GetItem and cost per million leads,
+# per path and lead size.
+bench: dynamodb-local
+	@mkdir -p bin
+	RL_BENCH_OUT="$(CURDIR)/bin/bench.md" $(GO) test -count=1 -run '^TestBenchTable$$' ./pkg/app >/dev/null
+	@cat bin/bench.md
 
 # coldstart: per function, the stripped arm64 bootstrap size and the start-to-first-response
 # time under aws-lambda-rie (median of 7 fresh starts), each beside a hello-world Lambda.

@@ -12,7 +12,7 @@ import (
 const benchBody = `{"data":{"email":"ada@example.com","firstName":"Ada","age":36,"newsletter":true,"interests":["analytics","engines"]}}`
 
 // BenchmarkIngestWarm measures the warm handler path in process against the local AWS
-// endpoints: webhook GetItem, pool BatchGetItem, entry PutItem (the schema is locked first).
+// endpoints: webhook GetItem and entry PutItem (the schema is locked and the pool cached first).
 func BenchmarkIngestWarm(b *testing.B) {
 	f := newFixture(b)
 	if resp, _ := f.do(b, f.post(benchBody, f.token)); resp.StatusCode != 201 {
@@ -32,7 +32,7 @@ func BenchmarkIngestWarm(b *testing.B) {
 
 // BenchmarkBaselineGetItem is the yardstick for BenchmarkIngestWarm: one strongly
 // consistent GetItem of the webhook item with the same SDK client and local endpoint. The
-// warm path makes three DynamoDB calls, so about 3× this plus the handler's own work.
+// warm path makes two DynamoDB calls, so about 2× this plus the handler's own work.
 func BenchmarkBaselineGetItem(b *testing.B) {
 	f := newFixture(b)
 	db := dynamodb.NewFromConfig(f.env.Config)
