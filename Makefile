@@ -13,12 +13,12 @@ GO ?= go
 GOARCH ?= arm64
 
 # Logical id of each function in template.yaml -> its folder under functions/, read from the
-# one table that says so, app.Functions in pkg/app/functions.go (one
+# one table that says so, lambdas.Functions in pkg/app/lambdas/functions.go (one
 # `{LogicalID: "<id>", Folder: "<folder>", ...}` per line). FN_<LogicalId> is set for each;
 # infra/checks/samtemplate fails if this reading ever disagrees with the table or the template.
 # A function may be listed before its folder exists: build-% then fails clearly,
 # and `make build` skips it.
-FUNCTIONS_TABLE := pkg/app/functions.go
+FUNCTIONS_TABLE := pkg/app/lambdas/functions.go
 FUNCTION_PAIRS := $(shell sed -nE 's/^[[:space:]]*\{LogicalID: "([A-Za-z0-9]+)", Folder: "([a-z0-9-]+)".*/\1=\2/p' $(FUNCTIONS_TABLE))
 $(foreach pair,$(FUNCTION_PAIRS),$(eval FN_$(subst =, := ,$(pair))))
 
@@ -48,7 +48,7 @@ lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAM
 
 # build-<LogicalId>: the single SAM build rule (also used by `make build`).
 build-%:
-	$(if $(FN_$*),,$(error unknown function logical id "$*": add it with its folder under functions/ to app.Functions in $(FUNCTIONS_TABLE)))
+	$(if $(FN_$*),,$(error unknown function logical id "$*": add it with its folder under functions/ to lambdas.Functions in $(FUNCTIONS_TABLE)))
 	$(if $(wildcard functions/$(FN_$*)/main.go),,$(error function $* maps to functions/$(FN_$*), which has no main.go))
 	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: sam build sets it; use "make build" for a local build))
 	mkdir -p "$(ARTIFACTS_DIR)"
@@ -64,7 +64,7 @@ lambda-build:
 
 # build: every function whose folder exists, into bin/<folder>/bootstrap.
 build:
-	$(if $(UNMAPPED_DIRS),$(error functions/$(firstword $(UNMAPPED_DIRS)) has no logical id: add it to app.Functions in $(FUNCTIONS_TABLE)))
+	$(if $(UNMAPPED_DIRS),$(error functions/$(firstword $(UNMAPPED_DIRS)) has no logical id: add it to lambdas.Functions in $(FUNCTIONS_TABLE)))
 	$(foreach id,$(BUILDABLE_IDS),$(MAKE) --no-print-directory build-$(id) ARTIFACTS_DIR="$(CURDIR)/bin/$(FN_$(id))" GOARCH=arm64 &&) true
 
 # run: the local runner (embedded DynamoDB, local AWS stand-ins, HTTP front on :3000).

@@ -10,10 +10,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
 )
 
 func main() {
-	handler, err := app.ColdStart(context.Background(), app.EntryEvents)
+	handler, err := app.ColdStart(context.Background(), entryevents.EntryEvents)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "entry-events: cold start failed:", err)
 		os.Exit(1)

@@ -9,17 +9,18 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/front"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/lambdas"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
-// buildHandlers builds every function of app.Functions with the builder its Lambda uses:
+// buildHandlers builds every function of lambdas.Functions with the builder its Lambda uses:
 // the HTTP handlers by logical id, for the front, and the one stream handler, for the relay
 // that stands in for the table's stream. Locally the routes are not IAM-checked, as under
 // `sam local start-api`.
 func buildHandlers(ctx context.Context, cfg aws.Config, env app.Env, logger *slog.Logger) (map[string]front.Handler, dynamo.StreamHandler, error) {
 	handlers := map[string]front.Handler{}
 	var stream dynamo.StreamHandler
-	for _, fn := range app.Functions() {
+	for _, fn := range lambdas.Functions() {
 		// Each function's log lines and metrics name it, as AWS_LAMBDA_FUNCTION_NAME does in Lambda.
 		env := env
 		env.FunctionName = fn.LogicalID
@@ -40,11 +41,11 @@ func buildHandlers(ctx context.Context, cfg aws.Config, env app.Env, logger *slo
 			}
 			stream = h
 		default:
-			return nil, nil, fmt.Errorf("build %s: app.Functions gives it no builder", fn.LogicalID)
+			return nil, nil, fmt.Errorf("build %s: lambdas.Functions gives it no builder", fn.LogicalID)
 		}
 	}
 	if stream == nil {
-		return nil, nil, fmt.Errorf("app.Functions has no stream consumer for the local relay")
+		return nil, nil, fmt.Errorf("lambdas.Functions has no stream consumer for the local relay")
 	}
 	return handlers, stream, nil
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
-	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -32,7 +32,7 @@ func entryEvents(t testing.TB, env *awstest.Env, tweak func(*aws.Config)) locala
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	h, err := app.EntryEvents(context.Background(), cfg, env.App, env.App.Logger())
+	h, err := entryevents.EntryEvents(context.Background(), cfg, env.App, env.App.Logger())
 	awstest.Must(t, err)
 	return localaws.StreamHandler(h)
 }
@@ -80,7 +80,7 @@ func TestEventSourceAndBusComeFromTheEnvironment(t *testing.T) {
 	f := newFixture(t)
 	env := f.env.App
 	env.EventBusName, env.EventSource = "leads", "acme.leads"
-	h, err := app.EntryEvents(context.Background(), f.env.Config, env, env.Logger())
+	h, err := entryevents.EntryEvents(context.Background(), f.env.Config, env, env.Logger())
 	awstest.Must(t, err)
 	relay := f.env.StartRelay(t, localaws.StreamHandler(h))
 	if resp, _ := f.do(t, f.post(`{"data":{"a":"b"}}`, f.token)); resp.StatusCode != 201 {

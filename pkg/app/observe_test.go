@@ -22,6 +22,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/lambdas"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
@@ -305,11 +306,11 @@ func (f ingesterFunc) Ingest(ctx context.Context, cmd lead.IngestCommand) (*lead
 	return f(ctx, cmd)
 }
 
-// Every HTTP function of app.Functions, built by its builder, writes exactly one log line and
+// Every HTTP function of lambdas.Functions, built by its builder, writes exactly one log line and
 // one EMF document per request: a new function's builder cannot forget the observer.
 func TestEveryHTTPFunctionWritesOneLineAndOneMetricDocument(t *testing.T) {
 	env := awstest.Start(t)
-	for _, fn := range app.Functions() {
+	for _, fn := range lambdas.Functions() {
 		if fn.HTTP == nil {
 			continue
 		}

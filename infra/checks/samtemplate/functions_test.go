@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/lambdas"
 )
 
 // builderName is the name of the pkg/app function a builder refers to, like "Ingress".
@@ -52,7 +52,7 @@ func mainBuilder(folder string) (string, error) {
 }
 
 // TestFunctionTableMatchesTemplateMakefileAndMains checks the one table of functions
-// (app.Functions) against everything that depends on it: the template declares exactly its
+// (lambdas.Functions) against everything that depends on it: the template declares exactly its
 // logical ids, an HttpApi function has an HTTP builder and the stream consumer a stream
 // builder, the Makefile builds each logical id from the table's folder, every folder under
 // functions/ is in the table, and each main hands the table's builder to app.ColdStart.
@@ -65,15 +65,15 @@ func TestFunctionTableMatchesTemplateMakefileAndMains(t *testing.T) {
 			declared[f.id][ev.Type] = true
 		}
 	}
-	table := map[string]app.Function{}
-	for _, fn := range app.Functions() {
+	table := map[string]lambdas.Function{}
+	for _, fn := range lambdas.Functions() {
 		if _, dup := table[fn.LogicalID]; dup {
-			t.Errorf("app.Functions lists %s twice", fn.LogicalID)
+			t.Errorf("lambdas.Functions lists %s twice", fn.LogicalID)
 		}
 		table[fn.LogicalID] = fn
 	}
 	if got, want := slices.Sorted(maps.Keys(table)), slices.Sorted(maps.Keys(declared)); !slices.Equal(got, want) {
-		t.Errorf("app.Functions logical ids = %v; template.yaml declares %v", got, want)
+		t.Errorf("lambdas.Functions logical ids = %v; template.yaml declares %v", got, want)
 	}
 
 	folders := map[string]bool{}
@@ -99,7 +99,7 @@ func TestFunctionTableMatchesTemplateMakefileAndMains(t *testing.T) {
 			}
 			if _, err := exec.LookPath("make"); err == nil {
 				if got, err := makeFolder(id); err != nil || got != fn.Folder {
-					t.Errorf("make -n build-%s builds functions/%s (err %v); want functions/%s from app.Functions", id, got, err, fn.Folder)
+					t.Errorf("make -n build-%s builds functions/%s (err %v); want functions/%s from lambdas.Functions", id, got, err, fn.Folder)
 				}
 			}
 			got, err := mainBuilder(fn.Folder)
@@ -107,7 +107,7 @@ func TestFunctionTableMatchesTemplateMakefileAndMains(t *testing.T) {
 				t.Fatal(err)
 			}
 			if want := builderName(builder); got != want {
-				t.Errorf("functions/%s/main.go builds app.%s; app.Functions says app.%s", fn.Folder, got, want)
+				t.Errorf("functions/%s/main.go builds app.%s; lambdas.Functions says app.%s", fn.Folder, got, want)
 			}
 		})
 	}
@@ -117,7 +117,7 @@ func TestFunctionTableMatchesTemplateMakefileAndMains(t *testing.T) {
 	}
 	for _, e := range entries {
 		if e.IsDir() && !folders[e.Name()] {
-			t.Errorf("functions/%s is not in app.Functions", e.Name())
+			t.Errorf("functions/%s is not in lambdas.Functions", e.Name())
 		}
 	}
 }

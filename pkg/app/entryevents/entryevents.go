@@ -1,0 +1,33 @@
+// Package entryevents builds the entry-events function's handler. It is apart from package
+// app so that only the function that calls EventBridge links its client.
+package entryevents
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/eventbus"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// EntryEvents builds the stream handler of the entry-events function: every entry committed
+// to the table becomes one table.entry.added event on the configured bus.
+func EntryEvents(_ context.Context, cfg aws.Config, env app.Env, logger *slog.Logger) (dynamo.StreamHandler, error) {
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error{}, cfg.APIOptions...), app.CountCalls)
+	bus := env.EventBusName
+	if bus == "" {
+		bus = app.DefaultEventBusName
+	}
+	source := env.EventSource
+	if source == "" {
+		source = lead.DefaultEventSource
+	}
+	pub := eventbus.New(eventbridge.NewFromConfig(cfg), bus, source, logger)
+	return dynamo.NewStreamHandler(pub, logger, env.Metrics()), nil
+}
