@@ -2,7 +2,6 @@ package apigw
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -124,7 +123,7 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 // ReplayPayload rebuilds the payload of a kept request from its Content-Type and its body,
 // through Payload, so a replay parses the body exactly as the request was parsed.
 func ReplayPayload(contentType string, body []byte) lead.Payload {
-	req := Request{Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true, Headers: map[string]string{}}
+	req := Request{Body: string(body), Headers: map[string]string{}}
 	if contentType != "" {
 		req.Headers["content-type"] = contentType
 	}

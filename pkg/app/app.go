@@ -117,7 +117,7 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	svc, err := ingestService(cfg, env, hasher)
+	svc, err := ingestService(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), env, hasher)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +126,7 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 }
 
 // ingestService is the ingest service on the configured table, keeping refused requests.
-func ingestService(cfg aws.Config, env Env, hasher *lead.Hasher) (*lead.IngestService, error) {
-	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
+func ingestService(store *dynamo.Store, env Env, hasher *lead.Hasher) (*lead.IngestService, error) {
 	svc := lead.NewIngestService(store, hasher, wire.EntryJSON)
 	svc.Rejected, svc.RenderError, svc.NewPayload = store, apigw.ErrorBody, apigw.ReplayPayload
 	if env.RejectedRetentionDays != "" {

@@ -19,12 +19,13 @@ func RejectedAdmin(cfg aws.Config, env Env) (*lead.RejectedAdmin, error) {
 	if env.TableName == "" {
 		return nil, fmt.Errorf("rejected requests: no table name configured")
 	}
-	cfg = withCallCounting(cfg)
-	svc, err := ingestService(cfg, env, nil)
+	// One client and one store serve both the replays and the kept requests.
+	store := dynamo.New(dynamodb.NewFromConfig(withCallCounting(cfg)), env.TableName)
+	svc, err := ingestService(store, env, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &lead.RejectedAdmin{Ingest: svc, Store: dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)}, nil
+	return &lead.RejectedAdmin{Ingest: svc, Store: store}, nil
 }
 
 func rejectedHandler(build func(apigw.RejectedManager, *slog.Logger) apigw.Handler) Builder[apigw.Handler] {

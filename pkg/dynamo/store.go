@@ -168,10 +168,7 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	}
 	if idem != nil {
 		idemAt = len(items)
-		rec := idempotencyItem(idem)
-		if size := ItemSize(rec); size > s.maxItemBytes {
-			return lead.Errorf(lead.ETOOLARGE, "the entry is too large to be kept for Idempotency-Key replays (%d bytes)", size)
-		}
+		rec := idempotencyItem(idem) // fingerprint, entry id and expiry: a few hundred bytes
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:                 &s.table,
 			Item:                      rec,
