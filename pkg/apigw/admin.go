@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
@@ -44,7 +43,6 @@ type Handler = func(context.Context, Request) (Response, error)
 // the request's domain and stage.
 func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		var created *lead.CreatedWebhook
 		raw, err := requestBody(req)
 		if err == nil {
@@ -54,10 +52,10 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 			}
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err), nil
 		}
 		created.URL = PublicURL(req, baseURL, created.ID)
-		return respondJSON(ctx, logger, req, start, http.StatusCreated, created,
+		return respondJSON(ctx, logger, req, http.StatusCreated, created,
 			slog.String("webhookId", created.ID), slog.String("poolId", created.PoolID)), nil
 	}
 }
@@ -66,7 +64,6 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 // body {"gracePeriodSeconds": N}.
 func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		id := req.PathParameters["id"]
 		var rotated *lead.RotatedWebhook
 		raw, err := requestBody(req)
@@ -77,9 +74,9 @@ func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 			}
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
 		}
-		return respondJSON(ctx, logger, req, start, http.StatusOK, rotated,
+		return respondJSON(ctx, logger, req, http.StatusOK, rotated,
 			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero())), nil
 	}
 }
@@ -89,7 +86,6 @@ func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 // when it accepts its token in the URL.
 func UpdateWebhookHandler(svc WebhookUpdater, baseURL string, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		id := req.PathParameters["id"]
 		var updated *lead.WebhookSummary
 		raw, err := requestBody(req)
@@ -100,10 +96,10 @@ func UpdateWebhookHandler(svc WebhookUpdater, baseURL string, logger *slog.Logge
 			}
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
 		}
 		updated.URL = PublicURL(req, baseURL, updated.ID)
-		return respondJSON(ctx, logger, req, start, http.StatusOK, updated,
+		return respondJSON(ctx, logger, req, http.StatusOK, updated,
 			slog.String("webhookId", updated.ID), slog.Bool("allowQueryToken", updated.AllowQueryToken)), nil
 	}
 }
@@ -111,19 +107,18 @@ func UpdateWebhookHandler(svc WebhookUpdater, baseURL string, logger *slog.Logge
 // ListWebhooksHandler handles GET /admin/ingress_webhooks?organizationId=…[&limit=…&cursor=…].
 func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		var page *lead.WebhookPage
 		in, err := wire.ParseListWebhooks(req.QueryStringParameters)
 		if err == nil {
 			page, err = svc.List(ctx, in)
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err), nil
 		}
 		for i := range page.Webhooks {
 			page.Webhooks[i].URL = PublicURL(req, baseURL, page.Webhooks[i].ID)
 		}
-		return respondJSON(ctx, logger, req, start, http.StatusOK, page,
+		return respondJSON(ctx, logger, req, http.StatusOK, page,
 			slog.String("organizationId", in.OrganizationID), slog.Int("count", len(page.Webhooks))), nil
 	}
 }
@@ -131,13 +126,12 @@ func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger)
 // DeleteWebhookHandler handles DELETE /admin/ingress_webhooks/{id}: 204 with no body.
 func DeleteWebhookHandler(svc WebhookDeleter, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		id := req.PathParameters["id"]
 		if err := svc.Delete(ctx, id); err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
 		}
 		resp := Response{StatusCode: http.StatusNoContent, Headers: map[string]string{"Cache-Control": "no-store"}}
-		return adminOutcome(ctx, logger, req, start, resp, nil, webhookAttr(id)...), nil
+		return adminOutcome(ctx, logger, req, resp, nil, webhookAttr(id)...), nil
 	}
 }
 
@@ -183,17 +177,16 @@ func webhookAttr(id string) []any {
 	return nil
 }
 
-func adminOutcome(ctx context.Context, logger *slog.Logger, req Request, start time.Time, resp Response, err error, attrs ...any) Response {
-	attrs = append(attrs, slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000))
+func adminOutcome(ctx context.Context, logger *slog.Logger, req Request, resp Response, err error, attrs ...any) Response {
 	logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)
 	return resp
 }
 
 // respondJSON answers with v rendered as JSON, or with a logged 500 when v does not render.
-func respondJSON(ctx context.Context, logger *slog.Logger, req Request, start time.Time, status int, v any, attrs ...any) Response {
+func respondJSON(ctx context.Context, logger *slog.Logger, req Request, status int, v any, attrs ...any) Response {
 	resp, err := JSON(status, v)
 	if err != nil {
-		return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, attrs...)
+		return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, attrs...)
 	}
-	return adminOutcome(ctx, logger, req, start, resp, nil, attrs...)
+	return adminOutcome(ctx, logger, req, resp, nil, attrs...)
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -76,7 +75,7 @@ func TestErrorResponse(t *testing.T) {
 func TestUnrenderableResponseIsALogged500(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	resp := respondJSON(context.Background(), logger, Request{}, time.Now(), http.StatusOK, map[string]any{"f": func() {}})
+	resp := respondJSON(context.Background(), logger, Request{}, http.StatusOK, map[string]any{"f": func() {}})
 	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.Body, `"error":"Internal error"`) {
 		t.Errorf("respondJSON(unrenderable) = %d %s; want 500 Internal error", resp.StatusCode, resp.Body)
 	}

@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
@@ -33,7 +32,6 @@ type Ingester interface {
 // IngestHandler handles POST /public/ingress_webhooks/{id}.
 func IngestHandler(svc Ingester, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		id := req.PathParameters["id"]
 		var res *lead.IngestResult
 		cmd, err := IngestCommand(req)
@@ -41,7 +39,7 @@ func IngestHandler(svc Ingester, logger *slog.Logger) Handler {
 			res, err = svc.Ingest(ctx, cmd)
 		}
 		var resp Response
-		attrs := append([]any{slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000)}, webhookAttr(id)...)
+		attrs := webhookAttr(id)
 		noteIngest(ctx, cmd, res)
 		switch {
 		case err != nil:

@@ -111,7 +111,7 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 		slog.Float64("durationMs", ms),
 		slog.Bool("replayed", n.result != nil && n.result.Replayed),
 		slog.Bool("dryRun", n.dryRun),
-	}, withoutKeys(n.attrs, "replayed", "dryRun", "latencyMs")...)
+	}, withoutKeys(n.attrs, "replayed", "dryRun")...)
 	attrs = append(attrs, errorAttrs(n.status, n.err)...)
 	var rejected *lead.RejectedFate
 	var le *lead.Error

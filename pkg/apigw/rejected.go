@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
@@ -32,16 +31,15 @@ func rejectedAttrs(req Request) []any {
 // ListRejectedHandler handles GET /admin/ingress_webhooks/{id}/rejected?limit=&cursor=.
 func ListRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		var page *lead.RejectedPage
 		limit, cursor, err := wire.ParseListRejected(req.QueryStringParameters)
 		if err == nil {
 			page, err = svc.List(ctx, req.PathParameters["id"], limit, cursor)
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
 		}
-		return respondJSON(ctx, logger, req, start, http.StatusOK, wire.ViewRejectedPage(page),
+		return respondJSON(ctx, logger, req, http.StatusOK, wire.ViewRejectedPage(page),
 			append(rejectedAttrs(req), slog.Int("count", len(page.Rejected)))...), nil
 	}
 }
@@ -49,12 +47,11 @@ func ListRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 // ShowRejectedHandler handles GET /admin/ingress_webhooks/{id}/rejected/{rejectedId}.
 func ShowRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		r, err := svc.Show(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"])
 		if err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
 		}
-		return respondJSON(ctx, logger, req, start, http.StatusOK, wire.ViewRejected(r, true), rejectedAttrs(req)...), nil
+		return respondJSON(ctx, logger, req, http.StatusOK, wire.ViewRejected(r, true), rejectedAttrs(req)...), nil
 	}
 }
 
@@ -62,10 +59,9 @@ func ShowRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 // 201 with the entry, or the error a new request would get.
 func ReplayRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		res, err := svc.Replay(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"], RequestID(req))
 		if err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
 		}
 		resp := RawJSON(http.StatusCreated, res.Body)
 		attrs := rejectedAttrs(req)
@@ -75,18 +71,17 @@ func ReplayRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 		} else {
 			attrs = append(attrs, slog.String("entryId", res.Entry.ID), slog.String("poolId", res.Entry.PoolID))
 		}
-		return adminOutcome(ctx, logger, req, start, resp, nil, attrs...), nil
+		return adminOutcome(ctx, logger, req, resp, nil, attrs...), nil
 	}
 }
 
 // DiscardRejectedHandler handles DELETE /admin/ingress_webhooks/{id}/rejected/{rejectedId}: 204.
 func DiscardRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		if err := svc.Discard(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"]); err != nil {
-			return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
 		}
 		resp := Response{StatusCode: http.StatusNoContent, Headers: map[string]string{"Cache-Control": "no-store"}}
-		return adminOutcome(ctx, logger, req, start, resp, nil, rejectedAttrs(req)...), nil
+		return adminOutcome(ctx, logger, req, resp, nil, rejectedAttrs(req)...), nil
 	}
 }

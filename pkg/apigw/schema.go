@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
@@ -24,10 +23,9 @@ type SchemaPatcher interface {
 // ShowSchemaHandler handles GET /admin/tables/{tableId}/schema.
 func ShowSchemaHandler(svc SchemaShower, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		id := req.PathParameters["tableId"]
 		view, err := svc.Show(ctx, id)
-		return schemaOutcome(ctx, logger, req, start, id, view, err), nil
+		return schemaOutcome(ctx, logger, req, id, view, err), nil
 	}
 }
 
@@ -37,7 +35,6 @@ func ShowSchemaHandler(svc SchemaShower, logger *slog.Logger) Handler {
 // A replay of a rejected request reads the pool afresh.
 func PatchSchemaHandler(svc SchemaPatcher, logger *slog.Logger) Handler {
 	return func(ctx context.Context, req Request) (Response, error) {
-		start := time.Now()
 		id := req.PathParameters["tableId"]
 		var view *lead.SchemaView
 		raw, err := wire.DecodeBody(req.Body, req.IsBase64Encoded, wire.MaxSchemaPatchBytes)
@@ -47,17 +44,17 @@ func PatchSchemaHandler(svc SchemaPatcher, logger *slog.Logger) Handler {
 				view, err = svc.Patch(ctx, in)
 			}
 		}
-		return schemaOutcome(ctx, logger, req, start, id, view, err), nil
+		return schemaOutcome(ctx, logger, req, id, view, err), nil
 	}
 }
 
-func schemaOutcome(ctx context.Context, logger *slog.Logger, req Request, start time.Time, poolID string, view *lead.SchemaView, err error) Response {
+func schemaOutcome(ctx context.Context, logger *slog.Logger, req Request, poolID string, view *lead.SchemaView, err error) Response {
 	var attrs []any
 	if lead.IsUUID(poolID) {
 		attrs = append(attrs, slog.String("poolId", strings.ToLower(poolID)))
 	}
 	if err != nil {
-		return adminOutcome(ctx, logger, req, start, ErrorResponse(err, RequestID(req)), err, attrs...)
+		return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, attrs...)
 	}
-	return respondJSON(ctx, logger, req, start, http.StatusOK, view, append(attrs, slog.Int("keyCount", view.KeyCount))...)
+	return respondJSON(ctx, logger, req, http.StatusOK, view, append(attrs, slog.Int("keyCount", view.KeyCount))...)
 }
