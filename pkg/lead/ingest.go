@@ -334,10 +334,7 @@ func (s *IngestService) store(ctx context.Context, wh *Webhook, in ingestInput, 
 			// Every lost race is another writer's commit: the pool is busy, nothing is stored.
 			return nil, fmt.Errorf("store entry %s in pool %s (%d attempts): %w: %w", e.ID, pool.ID, attempt, Unavailable(), err)
 		}
-		// The schema the write was checked against is stale: a cached pool is read again.
-		if c, ok := s.Store.(PoolForgetter); ok {
-			c.ForgetPool(wh.PoolID)
-		}
+		// The schema the write was checked against is stale (a pool cache dropped it): read again.
 		if pool, _, err = s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, nil); err != nil {
 			return nil, fmt.Errorf("re-read pool %s: %w", wh.PoolID, err)
 		}

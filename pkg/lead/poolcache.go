@@ -2,6 +2,7 @@ package lead
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -18,8 +19,9 @@ const poolCacheMax = 4096
 // PoolCache is an IngestStore that keeps the pools and custom fields it read for TTL, so a
 // warm request reads only the webhook (strongly consistent, so a rotation or a delete bites
 // at once) and writes its entry. The schema lock stays race-safe because the conditional
-// write decides, not the cached schema: a lost lock condition (ErrSchemaChanged) makes the
-// service call ForgetPool and read the pool again. A zero or negative TTL caches nothing.
+// write decides, not the cached schema: a write that loses its lock condition
+// (ErrSchemaChanged) drops the cached pool, so the service's re-read goes to storage. A zero
+// or negative TTL caches nothing.
 // It is safe for concurrent use.
 type PoolCache struct {
 	IngestStore
@@ -50,10 +52,14 @@ func NewPoolCache(store IngestStore, ttl time.Duration) *PoolCache {
 	return &PoolCache{IngestStore: store, TTL: ttl, Now: time.Now}
 }
 
-// PoolForgetter is a store that may answer pool reads from a cache: ForgetPool makes the
-// next read of the pool go to storage.
-type PoolForgetter interface {
-	ForgetPool(poolID string)
+// PutEntry writes through to the store; when the write lost its schema lock condition, the
+// cached pool is stale and is dropped, so the next read of it goes to storage.
+func (c *PoolCache) PutEntry(ctx context.Context, e *Entry, lock SchemaLock, idem *IdempotencyRecord) error {
+	err := c.IngestStore.PutEntry(ctx, e, lock, idem)
+	if errors.Is(err, ErrSchemaChanged) {
+		c.ForgetPool(e.PoolID)
+	}
+	return err
 }
 
 // ForgetPool drops the cached pool, so that its next read goes to the store.
