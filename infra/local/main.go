@@ -14,8 +14,9 @@
 //
 // -dynamodb-endpoint uses an external DynamoDB engine (e.g. DynamoDB Local) instead of the
 // embedded one, with a fresh database per start, and reads its real stream. -faults injects
-// DynamoDB faults between the functions and the engine, e.g.
-// "TransactWriteItems:conflict:0.3,PutItem:lost:#2,*:slow:0.1" (see infra/local/faults).
+// DynamoDB and EventBridge PutEvents faults between the functions and the engines, e.g.
+// "TransactWriteItems:conflict:0.3,PutItem:lost:#2,*:slow:0.1,PutEvents:partial:0.05"
+// (see infra/local/faults).
 package main
 
 import (
@@ -61,7 +62,7 @@ func main() {
 	flag.StringVar(&o.template, "template", "template.yaml", "SAM template whose HttpApi routes the front serves")
 	flag.StringVar(&o.eventsFile, "events-file", "", "append every published event to this file as one JSON line")
 	flag.StringVar(&o.dynamoEndpoint, "dynamodb-endpoint", "", "external DynamoDB engine URL (e.g. DynamoDB Local) instead of the embedded one")
-	flag.StringVar(&o.faults, "faults", "", "DynamoDB faults to inject, Op:kind:probability or Op:kind:#N, comma-separated (kinds: conflict, throttle, throughput, error, slow, lost)")
+	flag.StringVar(&o.faults, "faults", "", "DynamoDB and PutEvents faults to inject, Op:kind:probability or Op:kind:#N, comma-separated (kinds: conflict, throttle, throughput, error, slow, lost; partial for PutEvents)")
 	flag.Uint64Var(&o.faultSeed, "fault-seed", 1, "seed of the fault injector, for a repeatable run")
 	flag.Parse()
 

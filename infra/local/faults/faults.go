@@ -1,14 +1,17 @@
-// Package faults injects DynamoDB failures on the wire, between the aws-sdk-go-v2 client and
-// a DynamoDB engine (the embedded minidyn or an external one such as DynamoDB Local). Neither
-// engine ever produces TransactionConflict, throttling, 500s or lost responses, so the local
-// AWS address and the tests put an Injector in front of the engine to make them happen.
+// Package faults injects DynamoDB and EventBridge failures on the wire, between the
+// aws-sdk-go-v2 clients and the engines (the embedded minidyn or an external one such as
+// DynamoDB Local, and the EventBridge stand-in). Neither engine ever produces
+// TransactionConflict, throttling, 500s or lost responses, so the local AWS address and the
+// tests put an Injector in front of them to make them happen.
 //
-// An Injector is an http.Handler middleware. Requests whose X-Amz-Target is not a DynamoDB
-// operation pass through untouched. Each Rule names an operation (or "*" for every one), a
-// Kind and when it fires: with a probability per call, or on the first Count matching calls.
-// The errors are the JSON bodies and status codes DynamoDB sends, so the SDK decodes them into
-// its typed errors (*types.TransactionCanceledException with cancellation reasons,
-// *types.ProvisionedThroughputExceededException, ...) and applies its own retry policy.
+// An Injector is an http.Handler middleware. Requests whose X-Amz-Target is neither a
+// DynamoDB operation nor EventBridge PutEvents pass through untouched. Each Rule names an
+// operation ("*" for every DynamoDB one), a Kind and when it fires: with a probability per
+// call, or on the first Count matching calls. The errors are the JSON bodies and status codes
+// the service sends, so the SDK decodes them into its typed errors
+// (*types.TransactionCanceledException with cancellation reasons,
+// *types.ProvisionedThroughputExceededException, EventBridge's *types.InternalException, ...)
+// and applies its own retry policy.
 //
 // Rules come from Go (Add, Remove, Reset) or from a spec string (Parse), the form of the
 // local runner's -faults flag:
@@ -16,13 +19,15 @@
 //	Op:kind:probability[:latency]  fires on each matching call with that probability (0..1)
 //	Op:kind:#N[:latency]           fires on the first N matching calls, then never
 //
-// comma-separated, e.g. "TransactWriteItems:conflict:0.3,PutItem:lost:#2,*:slow:0.1:500ms".
-// Op is a DynamoDB operation name (PutItem, TransactWriteItems, ...) or "*"; the kinds are
-// conflict, throttle, throughput, error, slow and lost; the latency field applies to slow
-// (default 250ms).
+// comma-separated, e.g. "TransactWriteItems:conflict:0.3,PutItem:lost:#2,*:slow:0.1:500ms,PutEvents:partial:0.1".
+// Op is a DynamoDB operation name (PutItem, TransactWriteItems, ...), "*" (every DynamoDB
+// operation) or PutEvents; the kinds are conflict, throttle, throughput, error, slow, lost and
+// partial; the latency field applies to slow (default 250ms). conflict and throughput are
+// DynamoDB's own and partial is PutEvents' own.
 package faults
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -30,6 +35,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,23 +67,34 @@ const (
 	// closed without an answer, so the client sees a transport error for a write that did
 	// happen (the ambiguous write).
 	Lost Kind = "lost"
+	// Partial answers a PutEvents with HTTP 200 and a FailedEntryCount: the entries the rule
+	// names (one at random when it names none) fail with ErrorCode ThrottlingException and
+	// are not put on the bus; the others are handed to the event bus as usual. Only for
+	// PutEvents.
+	Partial Kind = "partial"
 )
 
-var kinds = []Kind{Conflict, Throttle, Throughput, Error, Slow, Lost}
+var kinds = []Kind{Conflict, Throttle, Throughput, Error, Slow, Lost, Partial}
+
+// PutEvents is the one EventBridge operation the injector acts on.
+const PutEvents = "PutEvents"
 
 // DefaultLatency is the delay of a Slow rule without a Latency.
 const DefaultLatency = 250 * time.Millisecond
 
 const (
-	targetPrefix = "DynamoDB_20120810."
-	contentType  = "application/x-amz-json-1.0"
+	targetPrefix           = "DynamoDB_20120810."
+	contentType            = "application/x-amz-json-1.0"
+	eventBridgePrefix      = "AWSEvents."
+	eventBridgeContentType = "application/x-amz-json-1.1"
 	// maxBody bounds what is buffered per request; a TransactWriteItems is at most 4 MB.
 	maxBody = 16 << 20
 )
 
 // Rule is one fault to inject.
 type Rule struct {
-	// Op is the DynamoDB operation (e.g. "PutItem") or "*" for all.
+	// Op is the DynamoDB operation (e.g. "PutItem"), "*" for every DynamoDB operation, or
+	// PutEvents.
 	Op string
 	// Kind is what the fault does.
 	Kind Kind
@@ -90,6 +107,9 @@ type Rule struct {
 	// Conflicted lists the TransactItems indexes a Conflict rule reports as
 	// TransactionConflict; empty picks one at random (from the injector's seeded source).
 	Conflicted []int
+	// Failed lists the PutEvents entry indexes a Partial rule fails; empty picks one at
+	// random (from the injector's seeded source).
+	Failed []int
 }
 
 // String renders r in the spec form Parse reads.
@@ -110,7 +130,13 @@ func (r Rule) validate() error {
 		return fmt.Errorf("fault rule %s: empty operation", r)
 	}
 	if !slices.Contains(kinds, r.Kind) {
-		return fmt.Errorf("fault rule %s: unknown kind %q (want one of conflict, throttle, throughput, error, slow, lost)", r, r.Kind)
+		return fmt.Errorf("fault rule %s: unknown kind %q (want one of conflict, throttle, throughput, error, slow, lost, partial)", r, r.Kind)
+	}
+	switch {
+	case r.Kind == Partial && r.Op != PutEvents:
+		return fmt.Errorf("fault rule %s: partial applies to PutEvents only", r)
+	case r.Op == PutEvents && (r.Kind == Conflict || r.Kind == Throughput):
+		return fmt.Errorf("fault rule %s: %s is a DynamoDB fault, not an EventBridge one", r, r.Kind)
 	}
 	if r.Count < 0 {
 		return fmt.Errorf("fault rule %s: negative count", r)
@@ -293,14 +319,16 @@ type decision struct {
 	delay      time.Duration
 	kind       Kind // "" or Slow: pass through after the delay
 	conflicted []int
+	failed     []int
 }
 
-func (in *Injector) decide(op string) decision {
+// decide applies the rules to one call of op; "*" rules match DynamoDB operations only.
+func (in *Injector) decide(op string, dynamoDB bool) decision {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var d decision
 	for _, a := range in.rules {
-		if a.rule.Op != "*" && a.rule.Op != op {
+		if a.rule.Op != op && (a.rule.Op != "*" || !dynamoDB) {
 			continue
 		}
 		if a.rule.Count > 0 {
@@ -323,27 +351,53 @@ func (in *Injector) decide(op string) decision {
 		}
 		d.kind = a.rule.Kind
 		d.conflicted = a.rule.Conflicted
+		d.failed = a.rule.Failed
 		break
 	}
 	return d
 }
 
-// ServeHTTP applies the rules to a DynamoDB request and passes everything else through.
+// ServeHTTP applies the rules to a DynamoDB or PutEvents request and passes everything else
+// through.
 func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if !ok {
-		in.next.ServeHTTP(w, r)
+	target := r.Header.Get("X-Amz-Target")
+	if op, ok := strings.CutPrefix(target, targetPrefix); ok {
+		in.serveDynamoDB(w, r, op)
 		return
 	}
-	d := in.decide(op)
-	if d.delay > 0 {
-		t := time.NewTimer(d.delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if op, ok := strings.CutPrefix(target, eventBridgePrefix); ok && op == PutEvents {
+		in.servePutEvents(w, r)
+		return
+	}
+	in.next.ServeHTTP(w, r)
+}
+
+// wait sleeps for a Slow decision's delay and reports false when the client gave up first.
+func wait(r *http.Request, d decision) bool {
+	if d.delay <= 0 {
+		return true
+	}
+	t := time.NewTimer(d.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// lose applies the request and closes the connection without a response: net/http aborts
+// the connection on this panic and logs nothing.
+func (in *Injector) lose(r *http.Request) {
+	in.next.ServeHTTP(discard{header: make(http.Header)}, r)
+	panic(http.ErrAbortHandler)
+}
+
+func (in *Injector) serveDynamoDB(w http.ResponseWriter, r *http.Request, op string) {
+	d := in.decide(op, true)
+	if !wait(r, d) {
+		return
 	}
 	switch d.kind {
 	case Conflict:
@@ -358,13 +412,131 @@ func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "com.amazonaws.dynamodb.v20120810#InternalServerError",
 			"Internal server error")
 	case Lost:
-		// Apply the request, throw the answer away, and close the connection without a
-		// response: net/http aborts the connection on this panic and logs nothing.
-		in.next.ServeHTTP(discard{header: make(http.Header)}, r)
-		panic(http.ErrAbortHandler)
+		in.lose(r)
 	default:
 		in.next.ServeHTTP(w, r)
 	}
+}
+
+// servePutEvents answers as EventBridge does when it throttles a PutEvents, fails inside,
+// or fails some of its entries.
+func (in *Injector) servePutEvents(w http.ResponseWriter, r *http.Request) {
+	d := in.decide(PutEvents, false)
+	if !wait(r, d) {
+		return
+	}
+	switch d.kind {
+	case Throttle:
+		writeEventBridgeError(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+	case Error:
+		writeEventBridgeError(w, http.StatusInternalServerError, "InternalException", "Internal service error")
+	case Lost:
+		in.lose(r)
+	case Partial:
+		in.partial(w, r, d.failed)
+	default:
+		in.next.ServeHTTP(w, r)
+	}
+}
+
+// putEventsResult is one entry of a PutEvents response.
+type putEventsResult struct {
+	EventID      string `json:"EventId,omitempty"`
+	ErrorCode    string `json:"ErrorCode,omitempty"`
+	ErrorMessage string `json:"ErrorMessage,omitempty"`
+}
+
+// partial fails the chosen entries of a PutEvents and hands the others to the event bus,
+// answering with the results in request order and the FailedEntryCount of both.
+func (in *Injector) partial(w http.ResponseWriter, r *http.Request, failed []int) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	var req map[string]json.RawMessage
+	var entries []json.RawMessage
+	if err != nil || json.Unmarshal(body, &req) != nil || json.Unmarshal(req["Entries"], &entries) != nil || len(entries) == 0 {
+		// Not a request EventBridge would accept: let the stand-in give its own error.
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		in.next.ServeHTTP(w, r)
+		return
+	}
+	n := len(entries)
+	if len(failed) == 0 {
+		in.mu.Lock()
+		failed = []int{in.rng.IntN(n)}
+		in.mu.Unlock()
+	}
+	var pass []json.RawMessage
+	for i, e := range entries {
+		if !slices.Contains(failed, i) {
+			pass = append(pass, e)
+		}
+	}
+	var passed struct {
+		FailedEntryCount int               `json:"FailedEntryCount"`
+		Entries          []putEventsResult `json:"Entries"`
+	}
+	if len(pass) > 0 {
+		raw, err := json.Marshal(pass)
+		if err != nil {
+			writeEventBridgeError(w, http.StatusInternalServerError, "InternalException", "encode fault")
+			return
+		}
+		req["Entries"] = raw
+		fwdBody, err := json.Marshal(req)
+		if err != nil {
+			writeEventBridgeError(w, http.StatusInternalServerError, "InternalException", "encode fault")
+			return
+		}
+		fwd := r.Clone(r.Context())
+		fwd.Body = io.NopCloser(bytes.NewReader(fwdBody))
+		fwd.ContentLength = int64(len(fwdBody))
+		fwd.Header.Del("Content-Length")
+		rec := httptest.NewRecorder()
+		in.next.ServeHTTP(rec, fwd)
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &passed) != nil || len(passed.Entries) != len(pass) {
+			// The stand-in refused the rest: its answer stands.
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+	}
+	results := make([]putEventsResult, 0, n)
+	count := passed.FailedEntryCount
+	next := 0
+	for i := range entries {
+		if slices.Contains(failed, i) {
+			results = append(results, putEventsResult{ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded"})
+			count++
+			continue
+		}
+		results = append(results, passed.Entries[next])
+		next++
+	}
+	body, err = json.Marshal(struct {
+		FailedEntryCount int               `json:"FailedEntryCount"`
+		Entries          []putEventsResult `json:"Entries"`
+	}{count, results})
+	if err != nil {
+		writeEventBridgeError(w, http.StatusInternalServerError, "InternalException", "encode fault")
+		return
+	}
+	w.Header().Set("Content-Type", eventBridgeContentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// writeEventBridgeError writes an EventBridge error response (JSON 1.1 protocol).
+func writeEventBridgeError(w http.ResponseWriter, status int, errType, message string) {
+	body, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{errType, message})
+	w.Header().Set("Content-Type", eventBridgeContentType)
+	w.Header().Set("X-Amzn-ErrorType", errType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // conflict answers as DynamoDB does when a transaction collides with another one.

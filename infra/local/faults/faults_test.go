@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -10,8 +11,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
@@ -262,5 +266,133 @@ func TestSeedRepeats(t *testing.T) {
 	in.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Errorf("PutEvents under *:error:1 = %d; want 200 (not DynamoDB)", rec.Code)
+	}
+}
+
+// putEvents builds a PutEvents request of n entries whose Detail carries their index.
+func putEvents(n int) *eventbridge.PutEventsInput {
+	in := &eventbridge.PutEventsInput{}
+	for i := range n {
+		in.Entries = append(in.Entries, ebtypes.PutEventsRequestEntry{
+			Source: aws.String("test"), DetailType: aws.String("fault"),
+			Detail: aws.String(fmt.Sprintf(`{"i":%d}`, i)),
+		})
+	}
+	return in
+}
+
+// published returns the Detail of every event the EventBridge stand-in accepted.
+func published(env *awstest.Env) []string {
+	var out []string
+	for _, ev := range env.Events() {
+		out = append(out, string(ev.Detail))
+	}
+	return out
+}
+
+// TestPutEventsFaults sends each PutEvents fault to the real aws-sdk-go-v2 EventBridge client
+// with retries off and checks the typed error or result it decodes and which events reached
+// the bus.
+func TestPutEventsFaults(t *testing.T) {
+	tests := []struct {
+		name string
+		rule faults.Rule
+		// wantEvents is what the bus holds afterwards.
+		wantEvents []string
+		check      func(t *testing.T, out *eventbridge.PutEventsOutput, err error)
+	}{
+		{name: "throttle", rule: faults.Rule{Kind: faults.Throttle}, check: func(t *testing.T, _ *eventbridge.PutEventsOutput, err error) {
+			var api smithy.APIError
+			if !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" ||
+				retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) != aws.TrueTernary {
+				t.Errorf("PutEvents error = %v; want ThrottlingException the SDK counts as a throttle", err)
+			}
+		}},
+		{name: "error", rule: faults.Rule{Kind: faults.Error}, check: func(t *testing.T, _ *eventbridge.PutEventsOutput, err error) {
+			var ie *ebtypes.InternalException
+			var re interface{ HTTPStatusCode() int }
+			if !errors.As(err, &ie) || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusInternalServerError {
+				t.Errorf("PutEvents error = %v; want *types.InternalException with HTTP 500", err)
+			}
+		}},
+		{name: "lost", rule: faults.Rule{Kind: faults.Lost}, wantEvents: []string{`{"i":0}`, `{"i":1}`, `{"i":2}`},
+			check: func(t *testing.T, _ *eventbridge.PutEventsOutput, err error) {
+				var api smithy.APIError
+				if err == nil || errors.As(err, &api) {
+					t.Errorf("PutEvents error = %v; want a transport error, not an API error", err)
+				}
+			}},
+		{name: "partial, middle entry", rule: faults.Rule{Kind: faults.Partial, Failed: []int{1}}, wantEvents: []string{`{"i":0}`, `{"i":2}`},
+			check: func(t *testing.T, out *eventbridge.PutEventsOutput, err error) {
+				if err != nil {
+					t.Fatalf("PutEvents error = %v; want a 200 with a FailedEntryCount", err)
+				}
+				var codes []string
+				for _, e := range out.Entries {
+					codes = append(codes, aws.ToString(e.ErrorCode)+"/"+map[bool]string{true: "id", false: "no id"}[aws.ToString(e.EventId) != ""])
+				}
+				want := []string{"/id", "ThrottlingException/no id", "/id"}
+				if out.FailedEntryCount != 1 || !reflect.DeepEqual(codes, want) {
+					t.Errorf("FailedEntryCount %d, entries %v; want 1, %v", out.FailedEntryCount, codes, want)
+				}
+			}},
+		{name: "partial, every entry", rule: faults.Rule{Kind: faults.Partial, Failed: []int{0, 1, 2}},
+			check: func(t *testing.T, out *eventbridge.PutEventsOutput, err error) {
+				if err != nil || out.FailedEntryCount != 3 || len(out.Entries) != 3 || aws.ToString(out.Entries[2].ErrorCode) != "ThrottlingException" {
+					t.Errorf("PutEvents = %+v, %v; want 3 ThrottlingException entries", out, err)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := awstest.Start(t)
+			eb := eventbridge.NewFromConfig(env.Config, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
+			rule := tt.rule
+			rule.Op, rule.Count = faults.PutEvents, 1
+			if _, err := env.Faults.Add(rule); err != nil {
+				t.Fatal(err)
+			}
+			out, err := eb.PutEvents(context.Background(), putEvents(3))
+			tt.check(t, out, err)
+			if got := published(env); !reflect.DeepEqual(got, tt.wantEvents) {
+				t.Errorf("events on the bus = %v; want %v", got, tt.wantEvents)
+			}
+			if got := env.Faults.Count(faults.PutEvents, tt.rule.Kind); got != 1 {
+				t.Errorf("Count(PutEvents, %s) = %d; want 1", tt.rule.Kind, got)
+			}
+		})
+	}
+}
+
+// TestPutEventsSlowRespectsTheCallersDeadline checks that a slow PutEvents holds the call
+// until the client gives up, and that nothing reaches the bus then.
+func TestPutEventsSlowRespectsTheCallersDeadline(t *testing.T) {
+	env := awstest.Start(t)
+	if err := env.Faults.AddSpec("PutEvents:slow:1:5s"); err != nil {
+		t.Fatal(err)
+	}
+	eb := eventbridge.NewFromConfig(env.Config, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	_, err := eb.PutEvents(ctx, putEvents(1))
+	if err == nil || time.Since(begin) > 2*time.Second {
+		t.Errorf("PutEvents under a 5s slow rule with a 200ms deadline: err %v after %s; want the deadline's error", err, time.Since(begin))
+	}
+	if got := published(env); len(got) != 0 {
+		t.Errorf("events on the bus = %v; want none", got)
+	}
+}
+
+func TestPutEventsRulesAreChecked(t *testing.T) {
+	for _, spec := range []string{"PutItem:partial:1", "*:partial:0.5", "PutEvents:conflict:1", "PutEvents:throughput:#1"} {
+		if _, err := faults.Parse(spec); err == nil {
+			t.Errorf("Parse(%q) accepted a fault the operation cannot have", spec)
+		}
+	}
+	rules, err := faults.Parse("PutEvents:partial:0.1,PutEvents:lost:#2")
+	want := []faults.Rule{{Op: "PutEvents", Kind: faults.Partial, Probability: 0.1}, {Op: "PutEvents", Kind: faults.Lost, Count: 2}}
+	if err != nil || !reflect.DeepEqual(rules, want) {
+		t.Errorf("Parse = %v, %v; want %v", rules, err, want)
 	}
 }
