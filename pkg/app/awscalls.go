@@ -69,6 +69,12 @@ func newRetryer() aws.Retryer {
 	})
 }
 
+// ClientConfig returns a copy of cfg for a function's clients: calls counted (CountCalls),
+// each attempt timed (TimeAttempts), and the functions' retry policy unless cfg has one.
+func ClientConfig(cfg aws.Config) aws.Config {
+	return withCallCounting(cfg)
+}
+
 // withCallCounting returns a copy of cfg whose clients count their calls with CountCalls
 // and time each attempt (TimeAttempts), with the functions' retry policy unless cfg has
 // one; every builder makes its clients from it.

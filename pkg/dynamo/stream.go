@@ -57,6 +57,8 @@ func NewStreamHandler(pub EventPublisher, logger *slog.Logger, m *metrics.Emitte
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		start := time.Now()
 		ctx, calls := metrics.WithCalls(ctx)
+		ctx, cancel := reserveAnswer(ctx)
+		defer cancel()
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		fail := func(rec events.DynamoDBEventRecord) {
 			resp.BatchItemFailures = append(resp.BatchItemFailures,
@@ -126,6 +128,21 @@ func NewStreamHandler(pub EventPublisher, logger *slog.Logger, m *metrics.Emitte
 		}
 		return resp, nil
 	}
+}
+
+// maxAnswerReserve bounds the part of an invocation's deadline kept for answering.
+const maxAnswerReserve = time.Second
+
+// reserveAnswer returns ctx with a deadline a tenth of its remaining time (at most
+// maxAnswerReserve) before its own: calls still running then are cut, so the handler reports
+// their records as failed while Lambda still takes its answer. An invocation that times out
+// answers nothing, and Lambda retries its whole batch, published records included.
+func reserveAnswer(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, d.Add(-min(maxAnswerReserve, time.Until(d)/10)))
 }
 
 // oldestAge is how long before now the oldest record of the batch was written to the

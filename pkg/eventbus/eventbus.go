@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -62,30 +63,49 @@ type pending struct {
 	size  int
 }
 
+// ErrNotSent fails the events Publish did not send because an earlier one failed.
+var ErrNotSent = errors.New("not sent: an earlier event of the batch failed")
+
 // Publish puts one table.entry.added event per element of events and returns one error per
 // element: nil only for an event EventBridge accepted (an EventId and no ErrorCode). A failed
 // call fails every event of its request; FailedEntryCount and per-entry error codes fail
 // exactly the entries they name. An event larger than MaxRequestBytes is published as its
 // lead.EntryAddedRef instead, never dropped.
+//
+// Requests go out in the order of events, and none after a request with a failed event: the
+// later events fail with ErrNotSent. Their stream records are retried anyway (Lambda retries
+// a stream batch from its first reported record on), so sending them would publish them
+// twice, and a throttled or failing bus is not called again in the same invocation.
 func (p *Publisher) Publish(ctx context.Context, events []lead.EntryAdded) []error {
 	errs := make([]error, len(events))
 	var batch []pending
 	batchBytes := 0
+	failed := false
 	flush := func() {
-		if len(batch) > 0 {
-			p.put(ctx, batch, errs)
+		if len(batch) > 0 && !failed {
+			failed = !p.put(ctx, batch, errs)
 		}
 		batch, batchBytes = nil, 0
 	}
 	for i, ev := range events {
+		if failed {
+			errs[i] = ErrNotSent
+			continue
+		}
 		pe, err := p.entry(ev)
 		if err != nil {
 			errs[i] = err
+			flush()
+			failed = true
 			continue
 		}
 		pe.index = i
 		if len(batch) == MaxBatchEntries || batchBytes+pe.size > MaxRequestBytes {
 			flush()
+			if failed {
+				errs[i] = ErrNotSent
+				continue
+			}
 		}
 		batch = append(batch, pe)
 		batchBytes += pe.size
@@ -133,8 +153,9 @@ func (p *Publisher) size(detail []byte) int {
 	return len(p.source) + len(lead.EntryAddedDetailType) + len(detail)
 }
 
-// put sends one request and records the outcome of each of its entries in errs.
-func (p *Publisher) put(ctx context.Context, batch []pending, errs []error) {
+// put sends one request, records the outcome of each of its entries in errs and reports
+// whether every entry was accepted.
+func (p *Publisher) put(ctx context.Context, batch []pending, errs []error) bool {
 	in := &eventbridge.PutEventsInput{Entries: make([]types.PutEventsRequestEntry, len(batch))}
 	for i, pe := range batch {
 		in.Entries[i] = pe.entry
@@ -147,11 +168,11 @@ func (p *Publisher) put(ctx context.Context, batch []pending, errs []error) {
 	out, err := p.api.PutEvents(ctx, in)
 	if err != nil {
 		fail(fmt.Errorf("put %d events on bus %s: %w", len(batch), p.bus, err))
-		return
+		return false
 	}
 	if len(out.Entries) != len(batch) {
 		fail(fmt.Errorf("put %d events on bus %s: %d results", len(batch), p.bus, len(out.Entries)))
-		return
+		return false
 	}
 	failed := 0
 	for i, res := range out.Entries {
@@ -169,4 +190,5 @@ func (p *Publisher) put(ctx context.Context, batch []pending, errs []error) {
 		fail(fmt.Errorf("put %d events on bus %s: FailedEntryCount %d, %d entries marked failed",
 			len(batch), p.bus, out.FailedEntryCount, failed))
 	}
+	return failed == 0 && out.FailedEntryCount == 0
 }

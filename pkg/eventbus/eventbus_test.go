@@ -150,33 +150,48 @@ func TestPublishReportsFailuresPerEvent(t *testing.T) {
 		n          int
 		respond    func(int, *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error)
 		wantFailed []int
+		// wantCalls is the PutEvents calls made; 0 means one per request of ten.
+		wantCalls int
 	}{
-		{"all accepted", 10, nil, nil},
-		{"two of ten failed", 10, withCodes(3, 7), []int{3, 7}},
+		{"all accepted", 10, nil, nil, 0},
+		{"two of ten failed", 10, withCodes(3, 7), []int{3, 7}, 0},
 		{"transport error fails the request's events", 10, func(int, *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error) {
 			return nil, errors.New("connection reset by peer")
-		}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0},
 		{"transport error on the second request only", 15, func(call int, in *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error) {
 			if call == 1 {
 				return nil, errors.New("timeout")
 			}
 			return accepted(in), nil
-		}, []int{10, 11, 12, 13, 14}},
+		}, []int{10, 11, 12, 13, 14}, 0},
 		{"FailedEntryCount without codes fails the whole request", 3, func(_ int, in *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error) {
 			out := accepted(in)
 			out.FailedEntryCount = 1
 			return out, nil
-		}, []int{0, 1, 2}},
+		}, []int{0, 1, 2}, 0},
 		{"an entry without EventId is not accepted", 3, func(_ int, in *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error) {
 			out := accepted(in)
 			out.Entries[1] = types.PutEventsResultEntry{}
 			return out, nil
-		}, []int{1}},
+		}, []int{1}, 0},
 		{"fewer results than entries fail the request", 3, func(_ int, in *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error) {
 			out := accepted(in)
 			out.Entries = out.Entries[:2]
 			return out, nil
-		}, []int{0, 1, 2}},
+		}, []int{0, 1, 2}, 0},
+		// Lambda retries a stream batch from its first reported record on: events after a
+		// failed one are not sent (they would be published twice), nor is a failing bus
+		// called again.
+		{"partial failure in the first request: the later requests are not sent", 25, withCodes(4), span(4, 5, 10, 25), 1},
+		{"transport error on the first request: the later ones are not sent", 25, func(int, *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error) {
+			return nil, errors.New("connection reset by peer")
+		}, span(0, 25), 1},
+		{"partial failure in the last request: the earlier ones stand", 25, func(call int, in *eventbridge.PutEventsInput) (*eventbridge.PutEventsOutput, error) {
+			if call == 2 {
+				return withCodes(4)(call, in)
+			}
+			return accepted(in), nil
+		}, []int{24}, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,8 +206,26 @@ func TestPublishReportsFailuresPerEvent(t *testing.T) {
 			if fmt.Sprint(failed) != fmt.Sprint(tt.wantFailed) {
 				t.Errorf("failed events = %v; want %v (errors %v)", failed, tt.wantFailed, errs)
 			}
+			wantCalls := tt.wantCalls
+			if wantCalls == 0 {
+				wantCalls = (tt.n + eventbus.MaxBatchEntries - 1) / eventbus.MaxBatchEntries
+			}
+			if len(api.calls) != wantCalls {
+				t.Errorf("%d PutEvents calls; want %d", len(api.calls), wantCalls)
+			}
 		})
 	}
+}
+
+// span returns the integers of the half-open ranges [from, to) given as pairs.
+func span(bounds ...int) []int {
+	var s []int
+	for i := 0; i+1 < len(bounds); i += 2 {
+		for v := bounds[i]; v < bounds[i+1]; v++ {
+			s = append(s, v)
+		}
+	}
+	return s
 }
 
 func TestPublishEntryErrorCarriesTheCode(t *testing.T) {

@@ -373,10 +373,17 @@ func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // wait sleeps for a Slow decision's delay and reports false when the client gave up first.
+// The body is read first: only then does net/http watch the connection and cancel the
+// request's context when the client hangs up.
 func wait(r *http.Request, d decision) bool {
 	if d.delay <= 0 {
 		return true
 	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	t := time.NewTimer(d.delay)
 	defer t.Stop()
 	select {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
@@ -19,7 +18,9 @@ import (
 // EntryEvents builds the stream handler of the entry-events function: every entry committed
 // to the table becomes one table.entry.added event on the configured bus.
 func EntryEvents(_ context.Context, cfg aws.Config, env app.Env, logger *slog.Logger) (dynamo.StreamHandler, error) {
-	cfg.APIOptions = append(append([]func(*middleware.Stack) error{}, cfg.APIOptions...), app.CountCalls)
+	// Each PutEvents attempt is timed and retried as every function's calls are, so a hung
+	// call is cut and tried again inside the invocation.
+	cfg = app.ClientConfig(cfg)
 	bus := env.EventBusName
 	if bus == "" {
 		bus = app.DefaultEventBusName
