@@ -2,12 +2,17 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
 // TestEntryEventsHandlerUnderPutEventsFaults hands one stream batch of 25 entries (three
@@ -109,4 +114,111 @@ func span(from, to int) []int {
 		s = append(s, i)
 	}
 	return s
+}
+
+// TestEveryStoredEntryGetsItsEventUnderFaults sends POSTs through the ingest handler while
+// the injector fails the DynamoDB writes (conflicts, throttling, 500s, lost responses) and
+// the entry-events handler's PutEvents calls, with the stream relay retrying reported records
+// as the template's event source mapping does (11 attempts). It checks the outbox promises:
+// every stored entry was answered 201 and reaches the bus at least once, no event names an
+// entry that was not stored, each event carries its entry's id (the consumers' de-duplication
+// key) and a repeated event is byte for byte the first. Duplicates come from lost PutEvents
+// responses only: without them there are none, with them at most one request's worth (10)
+// per lost response.
+func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
+	const writes = "TransactWriteItems:conflict:0.1,TransactWriteItems:throttle:0.05,TransactWriteItems:lost:0.1," +
+		"PutItem:throttle:0.05,PutItem:error:0.1,PutItem:lost:0.1"
+	tests := []struct {
+		name      string
+		putEvents string
+	}{
+		{name: "PutEvents throttled, failing and partially failing", putEvents: "PutEvents:throttle:0.15,PutEvents:error:0.15,PutEvents:partial:0.15"},
+		{name: "PutEvents responses lost too", putEvents: "PutEvents:throttle:0.15,PutEvents:error:0.15,PutEvents:partial:0.15,PutEvents:lost:0.2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const posts = 60
+			f := newFixture(t)
+			relay := f.env.StartRelayWith(t, entryEvents(t, f.env, nil), localaws.RelayOptions{MaxAttempts: 11})
+			awstest.Must(t, f.env.Faults.AddSpec(writes+","+tt.putEvents))
+
+			statuses := map[int]int{}
+			created := map[string]bool{}
+			for i := range posts {
+				// Every fifth POST locks a new key (TransactWriteItems); the others write
+				// with PutItem once their keys are locked.
+				body := fmt.Sprintf(`{"data":{"email":"lead%d@example.com","n":%d}}`, i, i)
+				if i%5 == 0 {
+					body = fmt.Sprintf(`{"data":{"email":"lead%d@example.com","n":%d,"k%d":"v"}}`, i, i, i)
+				}
+				resp, got := f.do(t, f.post(body, f.token))
+				statuses[resp.StatusCode]++
+				switch {
+				case resp.StatusCode == http.StatusCreated:
+					created[got["id"].(string)] = true
+				case resp.StatusCode < 500:
+					t.Errorf("POST %d: status %d because of a fault: %s", i, resp.StatusCode, resp.Body)
+				}
+			}
+			waitRelay(t, relay)
+			counts := f.env.Faults.Counts()
+			lost := f.env.Faults.Count(faults.PutEvents, faults.Lost)
+			f.env.Faults.Reset()
+
+			stored := map[string]bool{}
+			for _, e := range f.entries(t) {
+				stored[e.ID] = true
+				if !created[e.ID] {
+					t.Errorf("entry %s stored but not answered 201", e.ID)
+				}
+			}
+			for id := range created {
+				if !stored[id] {
+					t.Errorf("entry %s answered 201 but not stored", id)
+				}
+			}
+			byEntry := map[string][]string{}
+			for _, ev := range f.env.Events() {
+				var d lead.EntryAdded
+				awstest.Must(t, json.Unmarshal(ev.Detail, &d))
+				if !stored[d.Entry.ID] {
+					t.Errorf("event for entry %s, which was not stored", d.Entry.ID)
+				}
+				byEntry[d.Entry.ID] = append(byEntry[d.Entry.ID], string(ev.Detail))
+			}
+			duplicates := 0
+			for id := range stored {
+				details := byEntry[id]
+				if len(details) == 0 {
+					t.Errorf("stored entry %s has no event", id)
+					continue
+				}
+				duplicates += len(details) - 1
+				for _, d := range details[1:] {
+					if d != details[0] {
+						t.Errorf("entry %s published twice with different details:\n%s\n%s", id, details[0], d)
+					}
+				}
+			}
+			if relay.Dropped() != 0 {
+				t.Errorf("relay gave up on %d records", relay.Dropped())
+			}
+			if duplicates > 10*lost {
+				t.Errorf("%d duplicate events with %d lost PutEvents responses; want at most 10 per lost response", duplicates, lost)
+			}
+			onEvents, onWrites := 0, 0
+			for k, c := range counts {
+				if k.Op == faults.PutEvents {
+					onEvents += c
+				} else {
+					onWrites += c
+				}
+			}
+			if onEvents == 0 || onWrites == 0 || len(stored) == 0 {
+				t.Errorf("faults %v, %d entries stored: the run did not exercise both paths", counts, len(stored))
+			}
+			t.Logf("%d POSTs: statuses %v; %d entries stored, %d events, %d duplicates (%d lost PutEvents responses); faults %v",
+				posts, statuses, len(stored), len(f.env.Events()), duplicates, lost, counts)
+		})
+	}
 }

@@ -3,8 +3,10 @@ package dynamo
 // The table's DynamoDB stream becomes table.entry.added events here: the committed entry
 // item is the outbox: no event without a committed entry, no committed entry without an
 // event, and no moment where one exists without the other. The stream handler receives batches from Lambda
-// and reports exactly the records whose event was not accepted, so only those are retried
-// and, after the retries, sent to the on-failure destination.
+// and reports the records whose event was not accepted (or not sent after an earlier failure),
+// never one whose event was; Lambda retries the batch from the first reported record and,
+// after the retries, sends it to the on-failure destination. Events are at least once: a
+// consumer de-duplicates on the entry id the event carries.
 
 import (
 	"context"

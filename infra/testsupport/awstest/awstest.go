@@ -100,7 +100,18 @@ func (e *Env) Events() []localaws.PublishedEvent {
 // its DynamoDB Streams API.
 func (e *Env) StartRelay(t testing.TB, handler localaws.StreamHandler) *localaws.Relay {
 	t.Helper()
-	r := localaws.NewRelay(handler, localaws.RelayOptions{Table: Table, RetryDelay: time.Millisecond})
+	return e.StartRelayWith(t, handler, localaws.RelayOptions{})
+}
+
+// StartRelayWith is StartRelay with the relay's options (its Table is always the test's, and
+// a zero RetryDelay is 1ms), e.g. MaxAttempts as the template's event source mapping allows.
+func (e *Env) StartRelayWith(t testing.TB, handler localaws.StreamHandler, opts localaws.RelayOptions) *localaws.Relay {
+	t.Helper()
+	opts.Table = Table
+	if opts.RetryDelay == 0 {
+		opts.RetryDelay = time.Millisecond
+	}
+	r := localaws.NewRelay(handler, opts)
 	var poller *localaws.StreamPoller
 	if ddblocal.Endpoint() == "" {
 		e.Server.OnWrite(r.Observe)
