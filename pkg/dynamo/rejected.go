@@ -178,14 +178,21 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 
 // RecordRejectedError replaces the recorded error of a rejected request, if it still exists.
 func (s *Store) RecordRejectedError(ctx context.Context, webhookID, id string, errorBody []byte, reason string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           &s.table,
-		Key:                 rejectedKey(webhookID, id),
-		UpdateExpression:    aws.String("SET errorBody = :b, errorReason = :r"),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":b": str(string(errorBody)), ":r": str(reason),
-		},
+	// Writing the same error twice is harmless; a lost answer is settled by reading it back.
+	_, err := s.settleWrite(ctx, rejectedKey(webhookID, id), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           &s.table,
+			Key:                 rejectedKey(webhookID, id),
+			UpdateExpression:    aws.String("SET errorBody = :b, errorReason = :r"),
+			ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":b": str(string(errorBody)), ":r": str(reason),
+			},
+		}, optFns...)
+		return err
+	}, func(item map[string]types.AttributeValue) bool {
+		b, _ := item["errorBody"].(*types.AttributeValueMemberS)
+		return b != nil && b.Value == string(errorBody)
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -199,16 +206,7 @@ func (s *Store) RecordRejectedError(ctx context.Context, webhookID, id string, e
 
 // DeleteRejected deletes a rejected request; lead.ErrNotFound when there is none.
 func (s *Store) DeleteRejected(ctx context.Context, webhookID, id string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:           &s.table,
-		Key:                 rejectedKey(webhookID, id),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("delete rejected request %s: %w", id, lead.ErrNotFound)
-	}
-	if err != nil {
+	if err := s.deleteItem(ctx, rejectedKey(webhookID, id)); err != nil {
 		return fmt.Errorf("delete rejected request %s: %w", id, err)
 	}
 	return nil

@@ -422,13 +422,22 @@ func (s *Store) ReplaceSchema(ctx context.Context, poolID string, version int64,
 	}
 	values[":m"] = &types.AttributeValueMemberM{Value: m}
 	update := "SET #s = :m ADD #v :one"
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       poolKey(poolID),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND " + versionCondition(version, values)),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+	cond := "attribute_exists(pk) AND " + versionCondition(version, values)
+	// A retry after a commit whose answer was lost fails the version condition: the pool
+	// read back at the next version with this schema is that commit.
+	_, err := s.settleWrite(ctx, poolKey(poolID), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &s.table,
+			Key:                       poolKey(poolID),
+			UpdateExpression:          aws.String(update),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}, optFns...)
+		return err
+	}, func(item map[string]types.AttributeValue) bool {
+		p, err := poolFromItem(item)
+		return item != nil && err == nil && p.SchemaVersion == version+1 && maps.Equal(p.Schema, schema)
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {

@@ -43,11 +43,16 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 	}
 	item["gsi1pk"] = str(orgPrefix + w.OrganizationID)
 	item["gsi1sk"] = str(webhookPrefix + lead.FormatTime(w.CreatedAt) + "#" + w.ID)
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
+	// The answer of a committed write may be lost, and the retry that follows finds the
+	// webhook there: the item read back says whether it is this very webhook.
+	_, err := s.settleWrite(ctx, webhookKey(w.ID), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:           &s.table,
+			Item:                item,
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}, optFns...)
+		return err
+	}, func(stored map[string]types.AttributeValue) bool { return holdsHash(stored, w.TokenHash) })
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return fmt.Errorf("create webhook %s: %w", w.ID, ErrExists)
@@ -56,6 +61,12 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 		return fmt.Errorf("create webhook %s: %w", w.ID, err)
 	}
 	return nil
+}
+
+// holdsHash reports whether a webhook item exists with the token hash.
+func holdsHash(item map[string]types.AttributeValue, hash []byte) bool {
+	b, ok := item[attrTokenHash].(*types.AttributeValueMemberB)
+	return ok && bytes.Equal(b.Value, hash)
 }
 
 // RotateWebhook replaces the token hash with one conditional UpdateItem, so concurrent
@@ -81,15 +92,24 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 		delete(values, ":none")
 		values[":e"] = str(graceUntil.UTC().Format(time.RFC3339Nano))
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       webhookKey(id),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	// The condition that the hash is not ours yet makes a retried attempt, whose earlier
+	// attempt committed without an answer, fail instead of applying twice (which, with a
+	// grace period, would copy the new hash over the replaced one); the item read back then
+	// says the rotation is stored.
+	var out *dynamodb.UpdateItemOutput
+	stored, err := s.settleWrite(ctx, webhookKey(id), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		var err error
+		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &s.table,
+			Key:                       webhookKey(id),
+			UpdateExpression:          aws.String(update),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND #h <> :h"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ReturnValues:              types.ReturnValueAllNew,
+		}, optFns...)
+		return err
+	}, func(item map[string]types.AttributeValue) bool { return holdsHash(item, tokenHash) })
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return nil, fmt.Errorf("rotate webhook %s: %w", id, lead.ErrNotFound)
@@ -97,7 +117,10 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 	if err != nil {
 		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
 	}
-	w, err := webhookFromItem(out.Attributes)
+	if stored == nil {
+		stored = out.Attributes
+	}
+	w, err := webhookFromItem(stored)
 	if err != nil {
 		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
 	}
@@ -112,14 +135,22 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 // conditional UpdateItem and returns the webhook as written; an unknown id is
 // lead.ErrNotFound.
 func (s *Store) SetAllowQueryToken(ctx context.Context, id string, allow bool) (*lead.Webhook, error) {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       webhookKey(id),
-		UpdateExpression:          aws.String("SET #q = :q"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
-		ReturnValues:              types.ReturnValueAllNew,
+	var out *dynamodb.UpdateItemOutput
+	stored, err := s.settleWrite(ctx, webhookKey(id), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		var err error
+		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &s.table,
+			Key:                       webhookKey(id),
+			UpdateExpression:          aws.String("SET #q = :q"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
+			ReturnValues:              types.ReturnValueAllNew,
+		}, optFns...)
+		return err
+	}, func(item map[string]types.AttributeValue) bool {
+		q, _ := item[attrAllowQueryToken].(*types.AttributeValueMemberBOOL)
+		return item != nil && (q != nil && q.Value) == allow
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -128,7 +159,10 @@ func (s *Store) SetAllowQueryToken(ctx context.Context, id string, allow bool) (
 	if err != nil {
 		return nil, fmt.Errorf("update webhook %s: %w", id, err)
 	}
-	w, err := webhookFromItem(out.Attributes)
+	if stored == nil {
+		stored = out.Attributes
+	}
+	w, err := webhookFromItem(stored)
 	if err != nil {
 		return nil, fmt.Errorf("update webhook %s: %w", id, err)
 	}
@@ -138,15 +172,7 @@ func (s *Store) SetAllowQueryToken(ctx context.Context, id string, allow bool) (
 // DeleteWebhook deletes a webhook item with a conditional DeleteItem; an unknown id is
 // lead.ErrNotFound.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:           &s.table,
-		Key:                 webhookKey(id),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("delete webhook %s: %w", id, lead.ErrNotFound)
-	}
+	err := s.deleteItem(ctx, webhookKey(id))
 	if err != nil {
 		return fmt.Errorf("delete webhook %s: %w", id, err)
 	}

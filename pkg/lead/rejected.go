@@ -200,7 +200,9 @@ func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id, requestID str
 		return nil, &Error{Code: ENOTFOUND, Reason: "Not found", Message: "this rejected request was replayed or discarded meanwhile"}
 	}
 	if err != nil {
-		if ErrorCode(err) == EINTERNAL {
+		if c := ErrorCode(err); c == EINTERNAL || c == EUNAVAILABLE {
+			// A failure of ours, not of the request: its recorded error stays the one that
+			// explains why it was refused, and nothing is written.
 			return nil, err
 		}
 		body, rerr := s.RenderError(withRejectedID(err, r.ID), requestID)

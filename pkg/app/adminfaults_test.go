@@ -1,0 +1,353 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
+	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+)
+
+// adminPath is one management route of the fault matrix: the function's builder, the
+// DynamoDB operations its request calls (each is faulted in turn), the status it answers
+// without faults, and setup, which prepares what the request needs (with no fault) and
+// returns the request and a check of what that answer must have stored or shown.
+type adminPath struct {
+	name   string
+	build  app.Builder[apigw.Handler]
+	ops    []string
+	status int
+	setup  func(t *testing.T, r *rejected) (apigw.Request, adminCheck)
+}
+
+// adminCheck checks, once the faults are off, what the answer resp stored or shows; it runs
+// for the answer without faults, and for every answer when always is set.
+type adminCheck struct {
+	always bool
+	check  func(t *testing.T, resp apigw.Response)
+}
+
+// on checks only the answer without faults.
+func on(check func(t *testing.T, resp apigw.Response)) adminCheck { return adminCheck{check: check} }
+
+// webhook reads a webhook as stored, with no fault on the way.
+func (f *fixture) webhook(t *testing.T, id string) *lead.Webhook {
+	t.Helper()
+	w, err := dynamo.New(f.env.DB, f.env.App.TableName).Webhook(context.Background(), id)
+	awstest.Must(t, err)
+	return w
+}
+
+// tokenHash is the stored form of a token.
+func tokenHash(t *testing.T, token string) []byte {
+	t.Helper()
+	h, err := lead.NewHasher([]byte(awstest.TokenKey))
+	awstest.Must(t, err)
+	return h.Hash(token)
+}
+
+// keepRejected locks age as a string, then sends a number: the refused request is kept, and
+// its id returned.
+func (r *rejected) keepRejected(t *testing.T) string {
+	t.Helper()
+	if resp, _ := r.do(t, r.post(`{"data":{"age":"36"}}`, r.token)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("locking POST = %d %s; want 201", resp.StatusCode, resp.Body)
+	}
+	resp, body := r.do(t, r.post(`{"data":{"age":41,"email":"kept@example.com"}}`, r.token))
+	id, _ := body["rejectedId"].(string)
+	if resp.StatusCode != http.StatusBadRequest || id == "" {
+		t.Fatalf("refused POST = %d %s; want 400 with a rejectedId", resp.StatusCode, resp.Body)
+	}
+	return id
+}
+
+// keptEntries counts the pool's entries of the kept request.
+func (r *rejected) keptEntries(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, e := range r.entries(t) {
+		if e.Data["email"] == "kept@example.com" {
+			n++
+		}
+	}
+	return n
+}
+
+func decode(t *testing.T, resp apigw.Response) map[string]any {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+		t.Fatalf("response body %q is not JSON: %v", resp.Body, err)
+	}
+	return body
+}
+
+// adminPaths lists every management function of the table in pkg/app/lambdas.
+func adminPaths() []adminPath {
+	return []adminPath{
+		{"create webhook", app.CreateWebhook, []string{"GetItem", "PutItem"}, http.StatusCreated,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				req := createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":"Form"}`, r.orgID, r.poolID))
+				return req, on(func(t *testing.T, resp apigw.Response) {
+					body := decode(t, resp)
+					id, _ := body["id"].(string)
+					token, _ := body["token"].(string)
+					if w := r.webhook(t, id); w == nil || !bytes.Equal(w.TokenHash, tokenHash(t, token)) {
+						t.Errorf("created webhook %s is not stored with the token shown", id)
+					}
+				})
+			}},
+		{"rotate webhook with a grace period", app.RotateWebhook, []string{"UpdateItem"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				return rotateReq(r.webhookID, `{"gracePeriodSeconds":3600}`), on(func(t *testing.T, resp apigw.Response) {
+					token, _ := decode(t, resp)["token"].(string)
+					w := r.webhook(t, r.webhookID)
+					if !bytes.Equal(w.TokenHash, tokenHash(t, token)) {
+						t.Errorf("the new token shown is not the one stored")
+					}
+					if !bytes.Equal(w.PreviousTokenHash, tokenHash(t, r.token)) {
+						t.Errorf("the replaced token is not the one kept for the grace period")
+					}
+				})
+			}},
+		{"list webhooks", app.ListWebhooks, []string{"Query"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				return listReq(map[string]string{"organizationId": r.orgID}), on(func(t *testing.T, resp apigw.Response) {
+					if !strings.Contains(resp.Body, r.webhookID) {
+						t.Errorf("listing %s does not show webhook %s", resp.Body, r.webhookID)
+					}
+				})
+			}},
+		{"update webhook", app.UpdateWebhook, []string{"UpdateItem"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", r.webhookID, `{"allowQueryToken":true}`, nil)
+				return req, on(func(t *testing.T, resp apigw.Response) {
+					if !r.webhook(t, r.webhookID).AllowQueryToken {
+						t.Errorf("allowQueryToken is not stored")
+					}
+				})
+			}},
+		{"delete webhook", app.DeleteWebhook, []string{"DeleteItem"}, http.StatusNoContent,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				return deleteReq(r.webhookID), on(func(t *testing.T, resp apigw.Response) {
+					if r.webhook(t, r.webhookID) != nil {
+						t.Errorf("the deleted webhook is still stored")
+					}
+				})
+			}},
+		{"show schema", app.ShowSchema, []string{"GetItem"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				r.keepRejected(t)
+				return schemaReq("GET", r.poolID, ""), on(func(t *testing.T, resp apigw.Response) {
+					if !strings.Contains(resp.Body, `"age":"string"`) {
+						t.Errorf("schema shown %s; want age locked as a string", resp.Body)
+					}
+				})
+			}},
+		{"patch schema", app.PatchSchema, []string{"GetItem", "UpdateItem"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				r.keepRejected(t)
+				return schemaReq("PATCH", r.poolID, `{"set":{"age":"number"}}`), on(func(t *testing.T, resp apigw.Response) {
+					if got := r.schema(t)["age"]; got != "number" {
+						t.Errorf("stored age is %q; want number", got)
+					}
+				})
+			}},
+		{"list rejected", app.ListRejected, []string{"GetItem", "Query"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				id := r.keepRejected(t)
+				return rejectedReq("GET", r.webhookID, "", "", nil), on(func(t *testing.T, resp apigw.Response) {
+					if !strings.Contains(resp.Body, id) {
+						t.Errorf("listing %s does not show the kept request %s", resp.Body, id)
+					}
+				})
+			}},
+		{"show rejected", app.ShowRejected, []string{"GetItem"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				id := r.keepRejected(t)
+				return rejectedReq("GET", r.webhookID, id, "", nil), on(func(t *testing.T, resp apigw.Response) {
+					if decode(t, resp)["id"] != id {
+						t.Errorf("shown %s; want the kept request %s", resp.Body, id)
+					}
+				})
+			}},
+		{"replay rejected", app.ReplayRejected, []string{"GetItem", "BatchGetItem", "TransactWriteItems"}, http.StatusCreated,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				id := r.keepRejected(t)
+				if resp, _ := call(t, r.patch, schemaReq("PATCH", r.poolID, `{"set":{"age":"number"}}`)); resp.StatusCode != http.StatusOK {
+					t.Fatalf("schema repair = %d %s; want 200", resp.StatusCode, resp.Body)
+				}
+				replay := func() apigw.Request { return rejectedReq("POST", r.webhookID, id, "/replay", nil) }
+				return replay(), adminCheck{always: true, check: func(t *testing.T, resp apigw.Response) {
+					// Whatever the faulted replay answered, one more leaves exactly one entry.
+					again, _ := call(t, r.replay, replay())
+					want := http.StatusNotFound
+					if resp.StatusCode >= 500 {
+						want = http.StatusCreated
+					}
+					if again.StatusCode != want {
+						t.Errorf("the next replay after a %d = %d %s; want %d", resp.StatusCode, again.StatusCode, again.Body, want)
+					}
+					if n := r.keptEntries(t); n != 1 {
+						t.Errorf("%d entries of the replayed request; want exactly 1", n)
+					}
+				}}
+			}},
+		{"replay rejected that fails again", app.ReplayRejected, []string{"GetItem", "BatchGetItem", "UpdateItem"}, http.StatusBadRequest,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				id := r.keepRejected(t)
+				req := rejectedReq("POST", r.webhookID, id, "/replay", nil)
+				return req, on(func(t *testing.T, resp apigw.Response) {
+					// The request stays, with the replay's error recorded.
+					_, body := call(t, r.get, rejectedReq("GET", r.webhookID, id, "", nil))
+					if recorded, _ := body["error"].(map[string]any); recorded["requestId"] != req.RequestContext.RequestID {
+						t.Errorf("recorded error %v; want the replay's (requestId %s)", body["error"], req.RequestContext.RequestID)
+					}
+				})
+			}},
+		{"discard rejected", app.DiscardRejected, []string{"GetItem", "DeleteItem"}, http.StatusNoContent,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				id := r.keepRejected(t)
+				return rejectedReq("DELETE", r.webhookID, id, "", nil), on(func(t *testing.T, resp apigw.Response) {
+					kept, err := dynamo.New(r.env.DB, r.env.App.TableName).Rejected(context.Background(), r.webhookID, id, time.Now())
+					awstest.Must(t, err)
+					if kept != nil {
+						t.Errorf("the discarded request is still kept")
+					}
+				})
+			}},
+	}
+}
+
+// adminFaultRuns bounds the matrix cases that run at once: they mostly wait on injected
+// faults and backoff, so more than the test's -parallel (the machine's cores) fit.
+const adminFaultRuns = 12
+
+// TestAdminPathsCallTheListedOperations keeps the fault matrix honest: each management
+// path calls exactly the DynamoDB operations the matrix faults for it.
+func TestAdminPathsCallTheListedOperations(t *testing.T) {
+	t.Parallel()
+	for _, p := range adminPaths() {
+		t.Run(p.name, func(t *testing.T) {
+			r := newRejected(t)
+			req, _ := p.setup(t, r)
+			h, err := p.build(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+			awstest.Must(t, err)
+			// A near-zero delay on every call counts the calls by operation without changing them.
+			_, err = r.env.Faults.Add(faults.Rule{Op: "*", Kind: faults.Slow, Probability: 1, Latency: time.Nanosecond})
+			awstest.Must(t, err)
+			resp, err := h(context.Background(), req)
+			awstest.Must(t, err)
+			var ops []string
+			for k := range r.env.Faults.Counts() {
+				ops = append(ops, k.Op)
+			}
+			slices.Sort(ops)
+			want := slices.Sorted(slices.Values(p.ops))
+			if resp.StatusCode != p.status || !slices.Equal(ops, want) {
+				t.Errorf("status %d calling %v; want %d calling %v", resp.StatusCode, ops, p.status, want)
+			}
+		})
+	}
+}
+
+// adminFault is how often a matrix case injects its fault: on the first count calls, or on
+// every call (count 0).
+type adminFault struct {
+	name  string
+	count int
+}
+
+// TestAdminUnderEachFaultKeepsThePromises injects each fault kind on each DynamoDB operation
+// of each management path, four times in a row (past the SDK's 3 attempts) or on every
+// call, a lost answer once too (the SDK's retry then meets its own commit), and checks the
+// promises: a success only when the change is stored (a created webhook or a rotated token
+// is stored with the token shown), a 5xx only when nothing changed (no orphan webhook, no
+// token hash nobody saw, no replayed entry), never another status because of a fault (no
+// 404 for a read that failed or a delete whose answer was lost), Retry-After on every 503
+// and an answer inside the request's deadline.
+func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
+	t.Parallel()
+	kinds := []faults.Kind{faults.Conflict, faults.Throttle, faults.Throughput, faults.Error, faults.Slow, faults.Lost}
+	sem := make(chan struct{}, adminFaultRuns)
+	var wg sync.WaitGroup
+	for _, p := range adminPaths() {
+		for _, op := range p.ops {
+			for _, kind := range kinds {
+				for _, f := range []adminFault{{"once", 1}, {"×4", 4}, {"always", 0}} {
+					if f.count == 1 && kind != faults.Lost {
+						continue
+					}
+					wg.Add(1)
+					sem <- struct{}{}
+					// The cases mostly wait: they run side by side, more of them than
+					// t.Parallel would run on this machine's cores.
+					go func() {
+						defer func() { <-sem; wg.Done() }()
+						t.Run(fmt.Sprintf("%s/%s %s %s", p.name, op, kind, f.name), func(t *testing.T) { adminUnderFault(t, p, op, kind, f.count) })
+					}()
+				}
+			}
+		}
+	}
+	wg.Wait()
+}
+
+func adminUnderFault(t *testing.T, p adminPath, op string, kind faults.Kind, count int) {
+	r := newRejected(t)
+	req, check := p.setup(t, r)
+	h, err := p.build(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+	awstest.Must(t, err)
+	before := r.scanTable(t)
+	rule := faults.Rule{Op: op, Kind: kind, Count: count, Latency: 1500 * time.Millisecond}
+	budget := apigw.RequestDeadline
+	if count == 0 {
+		// A fault on every call in a short deadline, to keep the test quick.
+		rule.Probability = 1
+		budget = 2 * time.Second
+	}
+	_, err = r.env.Faults.Add(rule)
+	awstest.Must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	resp, err := h(ctx, req)
+	took := time.Since(start)
+	r.env.Faults.Reset()
+	if err != nil {
+		t.Fatalf("handler error %v; want a response", err)
+	}
+	changed := !slices.Equal(r.scanTable(t), before)
+	switch {
+	case resp.StatusCode >= 500 && changed:
+		t.Errorf("%d, but the table changed: %s", resp.StatusCode, resp.Body)
+	case resp.StatusCode < 500 && resp.StatusCode != p.status:
+		t.Errorf("status %d because of a fault: %s; want %d or a 5xx", resp.StatusCode, resp.Body, p.status)
+	case resp.StatusCode == p.status && req.RequestContext.HTTP.Method == http.MethodGet && changed:
+		t.Errorf("a read changed the table")
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Headers["Retry-After"] == "" {
+		t.Errorf("503 without Retry-After")
+	}
+	if took > budget+dynamo.SettleTimeout {
+		t.Errorf("answered after %v; want inside the %v deadline and the read-back", took, budget)
+	}
+	if count > 0 && kind != faults.Slow && resp.StatusCode != p.status {
+		t.Errorf("status %d after %d faults; want %d (the retries outlast them): %s", resp.StatusCode, count, p.status, resp.Body)
+	}
+	if resp.StatusCode == p.status || check.always {
+		check.check(t, resp)
+	}
+}
