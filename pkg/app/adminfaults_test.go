@@ -231,9 +231,23 @@ func adminPaths() []adminPath {
 	}
 }
 
-// adminFaultRuns bounds the matrix cases that run at once: they mostly wait on injected
-// faults and backoff, so more than the test's -parallel (the machine's cores) fit.
+// adminFaultRuns is how many matrix cases run at once, each runner on an environment of its
+// own: the cases mostly wait on injected faults and backoff, so more of them fit than
+// t.Parallel would run on this machine's cores.
 const adminFaultRuns = 12
+
+// owned returns the items of the table that belong to the fixture's organization, pool or
+// webhook, as comparable JSON: the fixture's share of an environment other fixtures use too.
+func (f *fixture) owned(t *testing.T) []string {
+	t.Helper()
+	var own []string
+	for _, item := range f.scanTable(t) {
+		if strings.Contains(item, f.orgID) || strings.Contains(item, f.poolID) || strings.Contains(item, f.webhookID) {
+			own = append(own, item)
+		}
+	}
+	return own
+}
 
 // TestAdminPathsCallTheListedOperations keeps the fault matrix honest: each management
 // path calls exactly the DynamoDB operations the matrix faults for it.
@@ -280,9 +294,29 @@ type adminFault struct {
 // and an answer inside the request's deadline.
 func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 	t.Parallel()
-	kinds := []faults.Kind{faults.Conflict, faults.Throttle, faults.Throughput, faults.Error, faults.Slow, faults.Lost}
-	sem := make(chan struct{}, adminFaultRuns)
+	type matrixCase struct {
+		p     adminPath
+		op    string
+		kind  faults.Kind
+		fault adminFault
+	}
+	cases := make(chan matrixCase)
 	var wg sync.WaitGroup
+	for range adminFaultRuns {
+		// Faults are set per environment: a runner's cases follow each other on its own,
+		// each on a fresh organization, pool and webhook.
+		env := awstest.Start(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range cases {
+				t.Run(fmt.Sprintf("%s/%s %s %s", c.p.name, c.op, c.kind, c.fault.name), func(t *testing.T) {
+					adminUnderFault(t, env, c.p, c.op, c.kind, c.fault.count)
+				})
+			}
+		}()
+	}
+	kinds := []faults.Kind{faults.Conflict, faults.Throttle, faults.Throughput, faults.Error, faults.Slow, faults.Lost}
 	for _, p := range adminPaths() {
 		for _, op := range p.ops {
 			for _, kind := range kinds {
@@ -290,27 +324,21 @@ func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 					if f.count == 1 && kind != faults.Lost {
 						continue
 					}
-					wg.Add(1)
-					sem <- struct{}{}
-					// The cases mostly wait: they run side by side, more of them than
-					// t.Parallel would run on this machine's cores.
-					go func() {
-						defer func() { <-sem; wg.Done() }()
-						t.Run(fmt.Sprintf("%s/%s %s %s", p.name, op, kind, f.name), func(t *testing.T) { adminUnderFault(t, p, op, kind, f.count) })
-					}()
+					cases <- matrixCase{p, op, kind, f}
 				}
 			}
 		}
 	}
+	close(cases)
 	wg.Wait()
 }
 
-func adminUnderFault(t *testing.T, p adminPath, op string, kind faults.Kind, count int) {
-	r := newRejected(t)
+func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kind faults.Kind, count int) {
+	r := rejectedOf(t, schemaAdminOf(t, newFixtureOn(t, env, nil)))
 	req, check := p.setup(t, r)
-	h, err := p.build(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+	h, err := p.build(context.Background(), env.Config, env.App, env.App.Logger())
 	awstest.Must(t, err)
-	before := r.scanTable(t)
+	before := r.owned(t)
 	rule := faults.Rule{Op: op, Kind: kind, Count: count, Latency: 1500 * time.Millisecond}
 	budget := apigw.RequestDeadline
 	if count == 0 {
@@ -318,18 +346,19 @@ func adminUnderFault(t *testing.T, p adminPath, op string, kind faults.Kind, cou
 		rule.Probability = 1
 		budget = 2 * time.Second
 	}
-	_, err = r.env.Faults.Add(rule)
+	_, err = env.Faults.Add(rule)
 	awstest.Must(t, err)
+	defer env.Faults.Reset()
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	start := time.Now()
 	resp, err := h(ctx, req)
 	took := time.Since(start)
-	r.env.Faults.Reset()
+	env.Faults.Reset()
 	if err != nil {
 		t.Fatalf("handler error %v; want a response", err)
 	}
-	changed := !slices.Equal(r.scanTable(t), before)
+	changed := !slices.Equal(r.owned(t), before)
 	switch {
 	case resp.StatusCode >= 500 && changed:
 		t.Errorf("%d, but the table changed: %s", resp.StatusCode, resp.Body)

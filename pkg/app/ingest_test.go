@@ -49,7 +49,13 @@ func newFixture(t testing.TB) *fixture {
 // config the handler uses (to inject transport faults) without touching the seeding.
 func newFixtureWithConfig(t testing.TB, tweak func(*aws.Config)) *fixture {
 	t.Helper()
-	env := awstest.Start(t)
+	return newFixtureOn(t, awstest.Start(t), tweak)
+}
+
+// newFixtureOn seeds a fixture of its own (organization, pool, webhook) on an environment
+// that may hold others.
+func newFixtureOn(t testing.TB, env *awstest.Env, tweak func(*aws.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	f := &fixture{
 		env:       env,

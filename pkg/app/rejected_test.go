@@ -23,7 +23,13 @@ type rejected struct {
 
 func newRejected(t testing.TB) *rejected {
 	t.Helper()
-	r := &rejected{schemaAdmin: newSchemaAdmin(t)}
+	return rejectedOf(t, newSchemaAdmin(t))
+}
+
+// rejectedOf adds the rejected request handlers to a schema fixture.
+func rejectedOf(t testing.TB, s *schemaAdmin) *rejected {
+	t.Helper()
+	r := &rejected{schemaAdmin: s}
 	for _, b := range []struct {
 		h     *apigw.Handler
 		build app.Builder[apigw.Handler]

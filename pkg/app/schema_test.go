@@ -23,7 +23,12 @@ type schemaAdmin struct {
 
 func newSchemaAdmin(t testing.TB) *schemaAdmin {
 	t.Helper()
-	f := newFixture(t)
+	return schemaAdminOf(t, newFixture(t))
+}
+
+// schemaAdminOf adds the schema handlers to a fixture.
+func schemaAdminOf(t testing.TB, f *fixture) *schemaAdmin {
+	t.Helper()
 	s := &schemaAdmin{fixture: f}
 	// An administrator's change applies to requests that start up to POOL_CACHE_SECONDS
 	// later (that bound is proven in package lead); these steps follow each other at once.
