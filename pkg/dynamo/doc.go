@@ -24,8 +24,8 @@
 //
 // An idempotency record has a partition of its own (so idempotent leads are not capped by
 // one webhook key's writes) named by the webhook id and the SHA-256 of the caller's key
-// (base64url), and holds only the content's fingerprint, the entry id and expiresAt: under
-// 300 bytes whatever the lead. Its put, in the entry's transaction, asks for the old record
+// (base64url), and holds only the content's fingerprint, the entry id, the SHA-256 of the
+// first answer, createdAt and expiresAt: under 300 bytes whatever the lead. Its put, in the entry's transaction, asks for the old record
 // on a failed condition (ReturnValuesOnConditionCheckFailure ALL_OLD), so a repeat learns the
 // first request's entry without reading the record; the store reads it only when the engine
 // did not return it (the embedded one does not).

@@ -69,11 +69,16 @@ func epoch(t time.Time) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
 }
 
-// idempotencyItem is a record of well under 300 bytes: key, fingerprint, entry id, expiry.
+// idempotencyItem is a record of under 300 bytes: key, fingerprint, entry id, answer
+// digest, creation time and expiry.
 func idempotencyItem(r *lead.IdempotencyRecord) map[string]types.AttributeValue {
 	item := idempotencyKey(r.WebhookID, r.Key)
 	item["fp"] = &types.AttributeValueMemberB{Value: r.Fingerprint}
 	item[attrEntryID] = str(r.EntryID)
+	if len(r.Answer) > 0 {
+		item["answer"] = &types.AttributeValueMemberB{Value: r.Answer}
+	}
+	item["createdAt"] = epoch(r.CreatedAt)
 	item[TTLAttribute] = epoch(r.ExpiresAt)
 	return item
 }
@@ -87,6 +92,12 @@ func idempotencyFromItem(webhookID, idemKey string, item map[string]types.Attrib
 		Fingerprint: r.b("fp"),
 		EntryID:     r.s(attrEntryID),
 		ExpiresAt:   r.epoch(TTLAttribute),
+	}
+	if _, ok := item["answer"]; ok {
+		rec.Answer = r.b("answer")
+	}
+	if _, ok := item["createdAt"]; ok {
+		rec.CreatedAt = r.epoch("createdAt")
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("idempotency record: %w", r.err)

@@ -1,7 +1,9 @@
 package lead
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -33,16 +35,20 @@ func (e *IdempotencyKeyTakenError) Error() string { return ErrIdempotencyKeyTake
 func (e *IdempotencyKeyTakenError) Is(target error) bool { return target == ErrIdempotencyKeyTaken }
 
 // IdempotencyRecord remembers the first request with an Idempotency-Key for a webhook: the
-// fingerprint of its content and the entry it created, so a repeat within the window gets
-// the same answer (rebuilt from the entry) and creates nothing. It is small whatever the
-// lead's size.
+// fingerprint of its content, the entry it created and a digest of its answer, so a repeat
+// within the window gets the same answer and creates nothing. It is small whatever the
+// lead's size: a repeat has the same content, so its answer is rebuilt from the repeat
+// itself and the digest proves it byte-identical; only when it is not (the pool's default
+// lead state changed meanwhile…) is the stored entry read.
 type IdempotencyRecord struct {
 	WebhookID   string
 	Key         string
 	Fingerprint []byte // Fingerprint of the parsed body
 	EntryID     string
-	CreatedAt   time.Time // not stored: the write's "now" for the expiry condition
-	ExpiresAt   time.Time
+	// Answer is the SHA-256 of the first request's 201 body; nil in a record that has none.
+	Answer    []byte
+	CreatedAt time.Time // the first request's "now": its entry's createdAt, to the second
+	ExpiresAt time.Time
 }
 
 // IngestStore is what the ingest service needs from storage.
@@ -252,7 +258,7 @@ func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput)
 	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EKEYREUSED {
 		// A repeat of a request that was stored gets its answer even when the pool changed
 		// since so that its checks would now fail: the record is read only on this path.
-		if rres, rerr := s.replayStored(ctx, wh, idem, nil, now); rres != nil || rerr != nil {
+		if rres, rerr := s.replayStored(ctx, wh, idem, nil, nil, now); rres != nil || rerr != nil {
 			return rres, rerr
 		}
 	}
@@ -303,6 +309,7 @@ func (s *IngestService) store(ctx context.Context, wh *Webhook, in ingestInput, 
 		}
 		if idem != nil {
 			idem.EntryID = e.ID
+			idem.Answer = answerDigest(res.Body)
 		}
 		if in.rejectedID != "" {
 			err = s.Rejected.PutReplayedEntry(ctx, e, lock, idem, wh.ID, in.rejectedID)
@@ -319,7 +326,7 @@ func (s *IngestService) store(ctx context.Context, wh *Webhook, in ingestInput, 
 			if errors.As(err, &taken) {
 				rec = taken.Record
 			}
-			if res, err := s.replayStored(ctx, wh, idem, rec, now); res != nil || err != nil {
+			if res, err := s.replayStored(ctx, wh, idem, rec, e, now); res != nil || err != nil {
 				return res, err
 			}
 			return nil, fmt.Errorf("idempotency key of webhook %s taken, but its record is gone", wh.ID)
@@ -381,9 +388,11 @@ func (s *IngestService) keep(ctx context.Context, wh *Webhook, cmd IngestCommand
 }
 
 // replayStored answers a repeat from the record that holds its key (rec, or else the live
-// record read from the store; none: nil, nil): the stored entry rendered again, byte for
-// byte the first answer, for the same content; 422 naming the entry for other content.
-func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec *IdempotencyRecord, now time.Time) (*IngestResult, error) {
+// record read from the store; none: nil, nil), byte for byte the first answer, for the same
+// content; 422 naming the entry for other content. The answer is the repeat's own entry
+// (prepared, when it got that far) under the first request's id and time, when the record's
+// digest shows that to be the first answer; otherwise the stored entry rendered again.
+func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec *IdempotencyRecord, prepared *Entry, now time.Time) (*IngestResult, error) {
 	if rec == nil || !now.Before(rec.ExpiresAt) {
 		var err error
 		if rec, err = s.Store.Idempotency(ctx, want.WebhookID, want.Key, now); err != nil {
@@ -398,6 +407,18 @@ func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec
 		e.EntryID = rec.EntryID
 		return nil, e
 	}
+	if prepared != nil && len(rec.Answer) > 0 {
+		again := *prepared
+		again.ID = rec.EntryID
+		again.CreatedAt = rec.CreatedAt.UTC().Truncate(time.Second)
+		body, err := s.Render(&again)
+		if err != nil {
+			return nil, fmt.Errorf("render entry %s: %w", again.ID, err)
+		}
+		if bytes.Equal(answerDigest(body), rec.Answer) {
+			return &IngestResult{Body: body, Replayed: true}, nil
+		}
+	}
 	entry, err := s.Store.Entry(ctx, wh.PoolID, rec.EntryID)
 	if err != nil {
 		return nil, fmt.Errorf("read entry %s for an idempotent replay: %w", rec.EntryID, err)
@@ -410,6 +431,12 @@ func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec
 		return nil, fmt.Errorf("render entry %s: %w", entry.ID, err)
 	}
 	return &IngestResult{Body: body, Replayed: true}, nil
+}
+
+// answerDigest is the SHA-256 of a 201 body, kept in the idempotency record.
+func answerDigest(body []byte) []byte {
+	sum := sha256.Sum256(body)
+	return sum[:]
 }
 
 // prepare checks the body against the pool as last read and fills the entry's data and

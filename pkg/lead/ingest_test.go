@@ -318,6 +318,58 @@ func TestIngestRepeatAfterThePoolChangedStillReplays(t *testing.T) {
 	}
 }
 
+func TestIngestReplayIsRebuiltFromTheRepeatWhenItsDigestMatches(t *testing.T) {
+	const otherState = "0196b4a0-0000-7000-8000-0000000000e5"
+	tests := []struct {
+		name       string
+		change     func(m *memStore)
+		entryReads int
+	}{
+		{"the pool is unchanged: rebuilt, the entry is not read", func(*memStore) {}, 0},
+		{"the default lead state changed: the answer differs, so the entry is read", func(m *memStore) {
+			m.pools[testPool].LeadStateIDs = append(m.pools[testPool].LeadStateIDs, otherState)
+			m.pools[testPool].DefaultLeadStateID = otherState
+		}, 1},
+		{"a record without an answer digest: the entry is read", func(m *memStore) {
+			for _, r := range m.idem {
+				r.Answer = nil
+			}
+		}, 1},
+		{"a digest that does not match: the entry is read", func(m *memStore) {
+			for _, r := range m.idem {
+				r.Answer = answerDigest([]byte("another answer"))
+			}
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, m := ingestFixture(t)
+			n := 0
+			svc.NewID = func() (string, error) { n++; return testEntry[:len(testEntry)-1] + string(rune('0'+n)), nil }
+			cmd := IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
+				Payload: dataPayload(`{"data":{"email":"a@b.co"}}`, map[string]any{"email": "a@b.co"})}
+			first, err := svc.Ingest(context.Background(), cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(m)
+			// The repeat comes a minute later: its own entry would have another time and id.
+			later := svc.Now().Add(time.Minute)
+			svc.Now = func() time.Time { return later }
+			again, err := svc.Ingest(context.Background(), cmd)
+			if err != nil || !again.Replayed || string(again.Body) != string(first.Body) {
+				t.Fatalf("repeat = %+v, %v; want the first answer %s replayed", again, err, first.Body)
+			}
+			if len(m.entries) != 1 {
+				t.Errorf("%d entries stored; want 1", len(m.entries))
+			}
+			if m.entryReads != tt.entryReads {
+				t.Errorf("the replay read the entry %d times; want %d", m.entryReads, tt.entryReads)
+			}
+		})
+	}
+}
+
 func TestIngestReplaysAConcurrentRepeatThatWon(t *testing.T) {
 	svc, m := ingestFixture(t)
 	other := &Entry{ID: "01a22a37-7552-7050-90e9-e4f2990700ff", PoolID: testPool, OrganizationID: testOrg, Data: map[string]any{},

@@ -25,6 +25,7 @@ type memStore struct {
 	locks        []SchemaLock
 	idem         map[string]*IdempotencyRecord
 	putEntryErrs []error
+	entryReads   int    // calls of Entry
 	beforePut    func() // runs inside PutEntry before the write, to simulate a racing request
 	webhookErr   error
 	poolErr      error
@@ -121,6 +122,7 @@ func (m *memStore) PutEntry(_ context.Context, e *Entry, lock SchemaLock, idem *
 func (m *memStore) Entry(_ context.Context, poolID, entryID string) (*Entry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.entryReads++
 	if e, ok := m.entries[entryID]; ok && e.PoolID == poolID {
 		c := *e
 		return &c, nil
