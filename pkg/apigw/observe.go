@@ -40,6 +40,11 @@ const (
 	MetricLockRetries     = "LockConflictsRetried"
 	MetricRejectedKept    = "RejectedRequestsKept"
 	MetricRejectedNotKept = "RejectedRequestsNotKept"
+	// MetricEntryFences counts entry writes given up on whose key was fenced, so their
+	// failure is true; MetricUnsettledWrites those whose key could not be fenced: a write
+	// of theirs still on its way may commit behind the 5xx. Emitted when not zero.
+	MetricEntryFences     = "EntryFences"
+	MetricUnsettledWrites = "UnsettledWrites"
 	DimensionOutcome      = "Outcome"
 )
 
@@ -113,6 +118,9 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 		slog.Bool("dryRun", n.dryRun),
 	}, withoutKeys(n.attrs, "replayed", "dryRun")...)
 	attrs = append(attrs, errorAttrs(n.status, n.err)...)
+	if c.Fences > 0 || c.Unsettled > 0 {
+		attrs = append(attrs, slog.Int("entryFences", c.Fences), slog.Int("unsettledWrites", c.Unsettled))
+	}
 	var rejected *lead.RejectedFate
 	var le *lead.Error
 	if errors.As(n.err, &le) && le.Rejected != nil {
@@ -167,6 +175,9 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 		}
 		list = append(list, count(MetricLeadsAccepted, accepted), count(MetricLeadsRejected, rejectedN),
 			count(MetricReplays, replays), count(MetricKeysLocked, keys), count(MetricLockRetries, retries))
+	}
+	if c.Fences > 0 || c.Unsettled > 0 {
+		list = append(list, count(MetricEntryFences, c.Fences), count(MetricUnsettledWrites, c.Unsettled))
 	}
 	if rejected != nil {
 		if rejected.Kept {

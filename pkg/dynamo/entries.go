@@ -45,7 +45,8 @@ func entryKey(poolID, entryID string) map[string]types.AttributeValue {
 	return key(entryPK(poolID, EntryShard(entryID)), EntryPrefix+entryID)
 }
 
-// Entry reads one entry of a pool (strongly consistent), or nil if there is none.
+// Entry reads one entry of a pool (strongly consistent), or nil if there is none (a fence at
+// its key is none).
 func (s *Store) Entry(ctx context.Context, poolID, entryID string) (*lead.Entry, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
@@ -55,14 +56,14 @@ func (s *Store) Entry(ctx context.Context, poolID, entryID string) (*lead.Entry,
 	if err != nil {
 		return nil, fmt.Errorf("get entry %s of pool %s: %w", entryID, poolID, err)
 	}
-	if len(out.Item) == 0 {
+	if len(out.Item) == 0 || IsFence(out.Item) {
 		return nil, nil
 	}
 	return EntryFromItem(out.Item)
 }
 
 // Entries returns the oldest limit entries of a pool in id order (UUIDv7: creation order):
-// one Query per shard, each for at most limit entries, merged.
+// one Query per shard, each for at most limit entries, merged. Fences are not entries.
 func (s *Store) Entries(ctx context.Context, poolID string, limit int) ([]*lead.Entry, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -85,6 +86,9 @@ func (s *Store) Entries(ctx context.Context, poolID string, limit int) ([]*lead.
 				return nil, fmt.Errorf("query entries of pool %s, shard %d: %w", poolID, shard, err)
 			}
 			for _, item := range out.Items {
+				if IsFence(item) {
+					continue
+				}
 				e, err := EntryFromItem(item)
 				if err != nil {
 					return nil, fmt.Errorf("pool %s, shard %d: %w", poolID, shard, err)

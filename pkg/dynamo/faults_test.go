@@ -31,9 +31,16 @@ func faultStore(t *testing.T) (*dynamo.Store, *awstest.Env) {
 	return dynamo.New(db, env.App.TableName), env
 }
 
-// entryStored reads the entry's item back the way nothing in the store does: a Query on
-// its partition, so the test does not depend on the store's own read-back.
+// entryStored reads the entry's item back with the test's own client, so the test does not
+// depend on the store's own read-back. A fence at the entry's key is not the entry.
 func entryStored(t *testing.T, env *awstest.Env, e *lead.Entry) bool {
+	t.Helper()
+	item := atEntryKey(t, env, e)
+	return len(item) > 0 && !dynamo.IsFence(item)
+}
+
+// atEntryKey is the item at the entry's key, if any: the entry or a fence.
+func atEntryKey(t *testing.T, env *awstest.Env, e *lead.Entry) map[string]types.AttributeValue {
 	t.Helper()
 	item, err := dynamo.EntryItem(e)
 	awstest.Must(t, err)
@@ -42,7 +49,7 @@ func entryStored(t *testing.T, env *awstest.Env, e *lead.Entry) bool {
 		Key: map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]},
 	})
 	awstest.Must(t, err)
-	return len(out.Item) > 0
+	return out.Item
 }
 
 // writes are the two shapes of an entry write: a single PutItem (no new key, no

@@ -105,6 +105,41 @@ func idempotencyFromItem(webhookID, idemKey string, item map[string]types.Attrib
 	return rec, nil
 }
 
+// The type attribute every item carries, and the types an entry key can hold.
+const (
+	// TypeAttribute names the kind of an item ("entry", "fence", "pool", ...).
+	TypeAttribute = "type"
+	// EntryType is the type of an entry item.
+	EntryType = "entry"
+	// FenceType is the type of a fence: the tiny item the store writes at an entry's key
+	// when it gives up on the entry's write, so that a write still on its way can never
+	// commit after the failure was answered. A fence is never an entry: no event, no listing.
+	FenceType = "fence"
+)
+
+// FenceTTL is how long a fence keeps an entry key unusable before DynamoDB's TTL deletes it:
+// far longer than a write can stay on its way (DynamoDB refuses a request signed more than
+// 15 minutes before it arrives, and remembers a ClientRequestToken for 10).
+const FenceTTL = 24 * time.Hour
+
+// fenceItem is the fence of an entry key: the key, the type, when and until when. Under
+// 200 bytes.
+func fenceItem(pk, sk types.AttributeValue, now time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK:        pk,
+		attrSK:        sk,
+		TypeAttribute: str(FenceType),
+		"fencedAt":    str(lead.FormatTime(now)),
+		TTLAttribute:  epoch(now.Add(FenceTTL)),
+	}
+}
+
+// IsFence reports whether item, a table item or a stream record's image, is a fence.
+func IsFence(item map[string]types.AttributeValue) bool {
+	t, ok := item[TypeAttribute].(*types.AttributeValueMemberS)
+	return ok && t.Value == FenceType
+}
+
 // EntryItem is the DynamoDB item of an entry. A data or custom field value of a type the
 // domain does not know is an error, never a silent NULL.
 func EntryItem(e *lead.Entry) (map[string]types.AttributeValue, error) {
@@ -115,7 +150,7 @@ func EntryItem(e *lead.Entry) (map[string]types.AttributeValue, error) {
 	item := map[string]types.AttributeValue{
 		attrPK:           str(entryPK(e.PoolID, EntryShard(e.ID))),
 		attrSK:           str(EntryPrefix + e.ID),
-		"type":           str("entry"),
+		TypeAttribute:    str(EntryType),
 		"id":             str(e.ID),
 		"tableId":        str(e.PoolID),
 		"organizationId": str(e.OrganizationID),

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 )
 
 // DB is the part of the DynamoDB API the store calls; *dynamodb.Client implements it, and
@@ -234,12 +236,21 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 }
 
 // settle runs write, the entry's write, on a context detached from the caller's
-// cancellation, until its outcome is known. Any failed write is settled by reading the entry
-// back, so an earlier attempt's commit is never reported as a failure. A write that got no answer (timeout, lost
-// response, server fault) is settled by reading the entry back with a consistent read:
-// stored is a success; not stored is tried again (with the same content, so the same
-// condition and request token) until the request's deadline, and only then a failure, so
-// a failure always means nothing was stored.
+// cancellation, until its outcome is known, so that a failure always means nothing was or
+// will be stored:
+//   - a refusal may be an earlier attempt's own commit (one whose answer was lost, retried
+//     by the SDK) failing this attempt's conditions: the entry's key is read back, and an
+//     entry there is a success;
+//   - a write that got no answer (timeout, lost response, server fault) is settled by
+//     reading the entry back with a consistent read: stored is a success; not stored is
+//     tried again (with the same content, so the same condition and request token);
+//   - when the store gives up (the tries or the time are spent, DynamoDB kept refusing, or
+//     refused the request), a write of an earlier try may still be on its way and commit
+//     after a read said "not stored", so the entry's key is fenced before the failure is
+//     answered (fence), and the fence's own failed condition tells a committed entry.
+//
+// A refusal by a condition (the schema changed, the idempotency key is taken) is the
+// caller's answer and does not fence: the caller may write the same entry id again.
 func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue, write func(context.Context) error) error {
 	wctx, cancel := detached(ctx)
 	defer cancel()
@@ -249,46 +260,165 @@ func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue
 			return err
 		}
 		if !ambiguous(err) {
-			// A refusal may be an earlier attempt's own commit (one whose answer was lost,
-			// retried by the SDK) failing this attempt's conditions: the entry says.
-			if stored, rerr := s.stored(ctx, item); rerr == nil && stored {
+			switch held, rerr := s.held(ctx, item); {
+			case rerr == nil && held == heldEntry:
 				return nil
+			case rerr == nil && held == heldFence:
+				return decided{fmt.Errorf("%w (the write was refused: %v)", errFenced, err)}
 			}
-			return err
-		}
-		if stored, rerr := s.stored(ctx, item); rerr == nil && stored {
-			return nil
+			if refusedByCondition(err) {
+				return err
+			}
+			return s.fence(ctx, item, err)
 		}
 		if attempt == maxSettleAttempts {
-			return fmt.Errorf("write got no answer %d times and the entry is not stored: %w", attempt, err)
+			// The fence replaces the last read-back: it finds a committed entry as well.
+			return s.fence(ctx, item, fmt.Errorf("write got no answer %d times: %w", attempt, err))
+		}
+		if held, rerr := s.held(ctx, item); rerr == nil && held == heldEntry {
+			return nil
 		}
 		if !pause(wctx, attempt) {
-			// Out of time: the call kept failing or hanging, and nothing is stored.
-			return unavailable(fmt.Sprintf("write got no answer %d times and the entry is not stored", attempt), err)
+			// Out of time: the call kept failing or hanging, and nothing is stored yet.
+			return s.fence(ctx, item, unavailable(fmt.Sprintf("write got no answer %d times", attempt), err))
 		}
 	}
 }
 
 // maxSettleAttempts bounds the tries of a write that gets no answer: a fault that persists
-// (DynamoDB answering 500) is answered, after the read-back, as a 500 that stored nothing.
+// (DynamoDB answering 500) is answered, after the fence, as a 500 that stored nothing.
 const maxSettleAttempts = 3
 
-// stored reads the item's key back with a consistent read on a context of its own, detached
-// from the caller's, and reports whether the item exists.
-func (s *Store) stored(ctx context.Context, item map[string]types.AttributeValue) (bool, error) {
+// FenceTimeout bounds the fence, tries included. It stands in for the last read-back, so a
+// request that gives up still answers within its deadline plus SettleTimeout.
+const FenceTimeout = SettleTimeout
+
+// errFenced is the error of an entry write whose key holds a fence.
+var errFenced = errors.New("the entry's key is fenced")
+
+// fence makes the entry's key unusable after the store gave up on the entry's write, before
+// the failure cause is answered: a fence item (FenceType, under 200 bytes, expiring after
+// FenceTTL) is put at exactly the entry's key on condition that the key is free. Every
+// write of the entry carries that condition too, so a write still on its way is refused
+// when it lands, and cause is true: nothing was or will be stored. A failed condition
+// returns the item at the key (ALL_OLD; read back where the engine does not return it): the
+// entry means a try committed after all, a success; a fence means an earlier try of this
+// fence was written. A fence that cannot be settled within FenceTimeout (no answer,
+// throttled) leaves cause as it is, marked unsettled in the error and counted in the
+// request's metrics: only then may a late write still commit behind the failure.
+func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue, cause error) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FenceTimeout)
+	defer cancel()
+	calls := metrics.CallsFrom(ctx)
+	in := &dynamodb.PutItemInput{
+		TableName:                           &s.table,
+		Item:                                fenceItem(item[attrPK], item[attrSK], time.Now()),
+		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		_, err = s.db.PutItem(fctx, in)
+		if err == nil {
+			calls.Fence(true)
+			return fmt.Errorf("%w (the entry's key is fenced: nothing was or will be stored)", cause)
+		}
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			held, rerr := heldBy(ccf.Item), error(nil)
+			if len(ccf.Item) == 0 {
+				held, rerr = s.held(fctx, item)
+			}
+			switch {
+			case rerr == nil && held == heldEntry:
+				return nil
+			case rerr == nil && held == heldFence:
+				calls.Fence(true)
+				return fmt.Errorf("%w (the entry's key is fenced: nothing was or will be stored)", cause)
+			}
+			if rerr != nil {
+				err = rerr
+			}
+		}
+		if !fencePause(fctx, attempt) {
+			break
+		}
+	}
+	calls.Fence(false)
+	return fmt.Errorf("%w (unsettled: the entry's key could not be fenced, so a write still on its way may yet commit: %v)", cause, err)
+}
+
+// fencePause waits a jittered, growing delay before the next try of a fence (a random time
+// up to 25 ms·2^attempt), and reports false without waiting when it would end past ctx's
+// deadline.
+func fencePause(ctx context.Context, attempt int) bool {
+	d := time.Duration(rand.Int64N(int64(25*time.Millisecond<<min(attempt, 5))) + 1)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// refusedByCondition reports whether DynamoDB refused the write because a condition failed:
+// an answer about the data, not about DynamoDB.
+func refusedByCondition(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return true
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// What an entry's key holds.
+type holder int
+
+const (
+	heldNothing holder = iota
+	heldEntry
+	heldFence
+)
+
+func heldBy(item map[string]types.AttributeValue) holder {
+	switch {
+	case len(item) == 0:
+		return heldNothing
+	case IsFence(item):
+		return heldFence
+	}
+	return heldEntry
+}
+
+// held reads the entry's key back with a consistent read on a context of its own (at most
+// SettleTimeout), detached from the caller's, and reports what it holds.
+func (s *Store) held(ctx context.Context, item map[string]types.AttributeValue) (holder, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
 	defer cancel()
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                &s.table,
 		Key:                      map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]},
 		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#pk"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		ProjectionExpression:     aws.String("#pk, #t"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#t": TypeAttribute},
 	})
 	if err != nil {
-		return false, fmt.Errorf("read the entry back: %w", err)
+		return heldNothing, fmt.Errorf("read the entry back: %w", err)
 	}
-	return len(out.Item) > 0, nil
+	return heldBy(out.Item), nil
 }
 
 // decided wraps a refused write whose answer already says the entry is not stored: settle

@@ -164,7 +164,7 @@ func oldestAge(recs []events.DynamoDBEventRecord, now time.Time) time.Duration {
 }
 
 // IsEntryInsert reports whether rec is the INSERT of an entry item: the records the event
-// source filter of template.yaml lets through.
+// source filter of template.yaml lets through. A fence has an entry's key but is no entry.
 func IsEntryInsert(rec events.DynamoDBEventRecord) bool {
 	if rec.EventName != insert {
 		return false
@@ -172,6 +172,9 @@ func IsEntryInsert(rec events.DynamoDBEventRecord) bool {
 	sk, ok := rec.Change.Keys["sk"]
 	if !ok {
 		sk, ok = rec.Change.NewImage["sk"]
+	}
+	if t, ok := rec.Change.NewImage[TypeAttribute]; ok && t.DataType() == events.DataTypeString && t.String() == FenceType {
+		return false
 	}
 	return ok && sk.DataType() == events.DataTypeString && strings.HasPrefix(sk.String(), EntryPrefix)
 }

@@ -6,9 +6,11 @@ import (
 )
 
 // Calls counts the AWS calls of one request or batch: operations, attempts beyond the
-// first (retries) and attempts the service refused as throttled. A nil *Calls counts nothing.
+// first (retries) and attempts the service refused as throttled, and the fences the
+// DynamoDB store wrote after giving up on an entry write. A nil *Calls counts nothing.
 type Calls struct {
 	calls, attempts, throttles atomic.Int64
+	fences, unsettled          atomic.Int64
 }
 
 type callsKey struct{}
@@ -44,11 +46,27 @@ func (c *Calls) Attempt(throttled bool) {
 	}
 }
 
+// Fence counts one entry write the store gave up on: settled says its key was fenced (or
+// found to hold the entry), so the failure answered is true; an unsettled one may still
+// commit behind it.
+func (c *Calls) Fence(settled bool) {
+	if c == nil {
+		return
+	}
+	if settled {
+		c.fences.Add(1)
+	} else {
+		c.unsettled.Add(1)
+	}
+}
+
 // CallCounts is a snapshot of a Calls counter.
 type CallCounts struct {
 	Calls     int // operations
 	Retries   int // attempts beyond the first of each operation
 	Throttles int // attempts refused as throttled
+	Fences    int // entry keys fenced after the store gave up on the write
+	Unsettled int // entry writes given up on whose key could not be fenced
 }
 
 // Counts returns the counts so far.
@@ -57,5 +75,6 @@ func (c *Calls) Counts() CallCounts {
 		return CallCounts{}
 	}
 	calls, attempts := int(c.calls.Load()), int(c.attempts.Load())
-	return CallCounts{Calls: calls, Retries: max(attempts-calls, 0), Throttles: int(c.throttles.Load())}
+	return CallCounts{Calls: calls, Retries: max(attempts-calls, 0), Throttles: int(c.throttles.Load()),
+		Fences: int(c.fences.Load()), Unsettled: int(c.unsettled.Load())}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rocketlead/ingress-webhooks/infra/template"
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
 // TestEntryEventsConsumesTheStreamSafely checks the stream outbox consumer:
@@ -51,7 +52,7 @@ func TestEntryEventsConsumesTheStreamSafely(t *testing.T) {
 			}
 		}
 	}
-	must := json.Unmarshal([]byte(`{"eventName":["INSERT"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"ENTRY#"}]}}}}`), &wantPattern)
+	must := json.Unmarshal([]byte(`{"eventName":["INSERT"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"`+dynamo.EntryPrefix+`"}]}},"NewImage":{"`+dynamo.TypeAttribute+`":{"S":[{"anything-but":["`+dynamo.FenceType+`"]}]}}}}`), &wantPattern)
 	if must != nil {
 		t.Fatal(must)
 	}
@@ -71,7 +72,7 @@ func TestEntryEventsConsumesTheStreamSafely(t *testing.T) {
 		{"MaximumRetryAttempts bounded", num("MaximumRetryAttempts") >= 1 && num("MaximumRetryAttempts") <= 100, stream["MaximumRetryAttempts"]},
 		{"MaximumRecordAgeInSeconds bounded", num("MaximumRecordAgeInSeconds") >= 60 && num("MaximumRecordAgeInSeconds") <= 86400, stream["MaximumRecordAgeInSeconds"]},
 		{"FunctionResponseTypes", fmt.Sprint(stream["FunctionResponseTypes"]) == "[ReportBatchItemFailures]", stream["FunctionResponseTypes"]},
-		{"FilterCriteria: INSERT of ENTRY# only", reflect.DeepEqual(pattern, wantPattern), pattern},
+		{"FilterCriteria: INSERT of ENTRY# only, fences excluded", reflect.DeepEqual(pattern, wantPattern), pattern},
 		{"OnFailure is an SQS queue", strings.HasPrefix(dest, template.GetAttMarker) && strings.HasSuffix(dest, ".Arn") &&
 			template.ResourceType(p.raw, queue) == "AWS::SQS::Queue", dest},
 	}

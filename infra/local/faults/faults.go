@@ -21,13 +21,15 @@
 //
 // comma-separated, e.g. "TransactWriteItems:conflict:0.3,PutItem:lost:#2,*:slow:0.1:500ms,PutEvents:partial:0.1".
 // Op is a DynamoDB operation name (PutItem, TransactWriteItems, ...), "*" (every DynamoDB
-// operation) or PutEvents; the kinds are conflict, throttle, throughput, error, slow, lost and
-// partial; the latency field applies to slow (default 250ms). conflict and throughput are
+// operation) or PutEvents; the kinds are conflict, throttle, throughput, error, slow, lost,
+// late and partial; the latency field applies to slow (default 250ms) and late (the delay
+// before the request reaches the engine, default 1s). conflict, throughput and late are
 // DynamoDB's own and partial is PutEvents' own.
 package faults
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -72,15 +74,24 @@ const (
 	// are not put on the bus; the others are handed to the event bus as usual. Only for
 	// PutEvents.
 	Partial Kind = "partial"
+	// Late answers a DynamoDB call with HTTP 500 InternalServerError at once and applies the
+	// request to the engine the rule's Latency later: the client is told of a failure while
+	// its write is still on its way, and the write lands after the client has given up on it,
+	// as a request held up inside DynamoDB can. WaitLate reports what the engine answered.
+	Late Kind = "late"
 )
 
-var kinds = []Kind{Conflict, Throttle, Throughput, Error, Slow, Lost, Partial}
+var kinds = []Kind{Conflict, Throttle, Throughput, Error, Slow, Lost, Partial, Late}
 
 // PutEvents is the one EventBridge operation the injector acts on.
 const PutEvents = "PutEvents"
 
 // DefaultLatency is the delay of a Slow rule without a Latency.
 const DefaultLatency = 250 * time.Millisecond
+
+// DefaultLateDelay is how long a Late rule without a Latency holds a request before
+// applying it.
+const DefaultLateDelay = time.Second
 
 const (
 	targetPrefix           = "DynamoDB_20120810."
@@ -102,7 +113,8 @@ type Rule struct {
 	Probability float64
 	// Count, when positive, faults the first Count matching calls and then none.
 	Count int
-	// Latency is the delay of a Slow rule; 0 means DefaultLatency.
+	// Latency is the delay of a Slow rule (0 means DefaultLatency) or of a Late rule (0
+	// means DefaultLateDelay).
 	Latency time.Duration
 	// Conflicted lists the TransactItems indexes a Conflict rule reports as
 	// TransactionConflict; empty picks one at random (from the injector's seeded source).
@@ -119,7 +131,7 @@ func (r Rule) String() string {
 		when = "#" + strconv.Itoa(r.Count)
 	}
 	s := r.Op + ":" + string(r.Kind) + ":" + when
-	if r.Kind == Slow && r.Latency > 0 {
+	if (r.Kind == Slow || r.Kind == Late) && r.Latency > 0 {
 		s += ":" + r.Latency.String()
 	}
 	return s
@@ -130,12 +142,12 @@ func (r Rule) validate() error {
 		return fmt.Errorf("fault rule %s: empty operation", r)
 	}
 	if !slices.Contains(kinds, r.Kind) {
-		return fmt.Errorf("fault rule %s: unknown kind %q (want one of conflict, throttle, throughput, error, slow, lost, partial)", r, r.Kind)
+		return fmt.Errorf("fault rule %s: unknown kind %q (want one of conflict, throttle, throughput, error, slow, lost, late, partial)", r, r.Kind)
 	}
 	switch {
 	case r.Kind == Partial && r.Op != PutEvents:
 		return fmt.Errorf("fault rule %s: partial applies to PutEvents only", r)
-	case r.Op == PutEvents && (r.Kind == Conflict || r.Kind == Throughput):
+	case r.Op == PutEvents && (r.Kind == Conflict || r.Kind == Throughput || r.Kind == Late):
 		return fmt.Errorf("fault rule %s: %s is a DynamoDB fault, not an EventBridge one", r, r.Kind)
 	}
 	if r.Count < 0 {
@@ -178,8 +190,8 @@ func Parse(spec string) ([]Rule, error) {
 			r.Probability = p
 		}
 		if len(fields) == 4 {
-			if r.Kind != Slow {
-				return nil, fmt.Errorf("fault rule %q: only slow takes a latency", part)
+			if r.Kind != Slow && r.Kind != Late {
+				return nil, fmt.Errorf("fault rule %q: only slow and late take a latency", part)
 			}
 			d, err := time.ParseDuration(fields[3])
 			if err != nil {
@@ -223,6 +235,41 @@ type Injector struct {
 	nextID RuleID
 	rules  []*activeRule
 	counts map[Key]int
+	// Requests a Late rule holds: how many are still on their way, and what the engine
+	// answered the ones that arrived.
+	latePending int
+	lateResults []LateResult
+}
+
+// LateResult is what the engine answered a request a Late rule applied late.
+type LateResult struct {
+	// Op is the DynamoDB operation.
+	Op string
+	// Status is the engine's HTTP status code.
+	Status int
+	// Type is the engine's error type without its namespace (e.g.
+	// "TransactionCanceledException"), or "" for a success.
+	Type string
+}
+
+// WaitLate waits until every request Late rules have held so far has reached the engine,
+// or ctx ends, and returns what the engine answered each late request, in arrival order.
+func (in *Injector) WaitLate(ctx context.Context) ([]LateResult, error) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		in.mu.Lock()
+		pending, results := in.latePending, slices.Clone(in.lateResults)
+		in.mu.Unlock()
+		if pending == 0 {
+			return results, nil
+		}
+		select {
+		case <-ctx.Done():
+			return results, fmt.Errorf("%d late requests still on their way: %w", pending, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 type activeRule struct {
@@ -320,6 +367,7 @@ type decision struct {
 	kind       Kind // "" or Slow: pass through after the delay
 	conflicted []int
 	failed     []int
+	late       time.Duration // the hold of a Late fault
 }
 
 // decide applies the rules to one call of op; "*" rules match DynamoDB operations only.
@@ -352,6 +400,12 @@ func (in *Injector) decide(op string, dynamoDB bool) decision {
 		d.kind = a.rule.Kind
 		d.conflicted = a.rule.Conflicted
 		d.failed = a.rule.Failed
+		if d.kind == Late {
+			d.late = a.rule.Latency
+			if d.late == 0 {
+				d.late = DefaultLateDelay
+			}
+		}
 		break
 	}
 	return d
@@ -420,9 +474,51 @@ func (in *Injector) serveDynamoDB(w http.ResponseWriter, r *http.Request, op str
 			"Internal server error")
 	case Lost:
 		in.lose(r)
+	case Late:
+		in.late(w, r, op, d.late)
 	default:
 		in.next.ServeHTTP(w, r)
 	}
+}
+
+// late answers 500 now and hands the request to the engine after delay, on a context of its
+// own: the client is gone by then.
+func (in *Injector) late(w http.ResponseWriter, r *http.Request, op string, delay time.Duration) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		// The request never fully arrived: there is nothing to apply later.
+		writeError(w, http.StatusInternalServerError, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error")
+		return
+	}
+	held := r.Clone(context.Background())
+	held.Body = io.NopCloser(bytes.NewReader(body))
+	held.ContentLength = int64(len(body))
+	in.mu.Lock()
+	in.latePending++
+	in.mu.Unlock()
+	writeError(w, http.StatusInternalServerError, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error")
+	go func() {
+		time.Sleep(delay)
+		rec := httptest.NewRecorder()
+		in.next.ServeHTTP(rec, held)
+		res := LateResult{Op: op, Status: rec.Code}
+		if rec.Code != http.StatusOK {
+			var e struct {
+				Type string `json:"__type"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &e)
+			if _, after, ok := strings.Cut(e.Type, "#"); ok {
+				res.Type = after
+			} else {
+				res.Type = e.Type
+			}
+		}
+		in.logger.Info("late request applied", "op", op, "status", res.Status, "type", res.Type)
+		in.mu.Lock()
+		in.latePending--
+		in.lateResults = append(in.lateResults, res)
+		in.mu.Unlock()
+	}()
 }
 
 // servePutEvents answers as EventBridge does when it throttles a PutEvents, fails inside,

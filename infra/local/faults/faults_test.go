@@ -41,6 +41,11 @@ func TestParse(t *testing.T) {
 			{Op: "UpdateItem", Kind: faults.Throttle, Probability: 1},
 			{Op: "*", Kind: faults.Throughput, Count: 1},
 		}},
+		{spec: "PutItem:late:#1:2s,TransactWriteItems:late:0.5", want: []faults.Rule{
+			{Op: "PutItem", Kind: faults.Late, Count: 1, Latency: 2 * time.Second},
+			{Op: "TransactWriteItems", Kind: faults.Late, Probability: 0.5},
+		}},
+		{spec: "PutEvents:late:1", wantErr: true},
 		{spec: "PutItem:lost", wantErr: true},
 		{spec: "PutItem:boom:0.1", wantErr: true},
 		{spec: "PutItem:lost:1.5", wantErr: true},
@@ -394,5 +399,58 @@ func TestPutEventsRulesAreChecked(t *testing.T) {
 	want := []faults.Rule{{Op: "PutEvents", Kind: faults.Partial, Probability: 0.1}, {Op: "PutEvents", Kind: faults.Lost, Count: 2}}
 	if err != nil || !reflect.DeepEqual(rules, want) {
 		t.Errorf("Parse = %v, %v; want %v", rules, err, want)
+	}
+}
+
+// TestLateAppliesTheWriteAfterAnsweringAFailure checks the late kind: the client gets a 500
+// at once and nothing is written yet; the write reaches the engine after the rule's latency,
+// and WaitLate reports what the engine answered it (applied, or refused by its condition).
+func TestLateAppliesTheWriteAfterAnsweringAFailure(t *testing.T) {
+	tests := []struct {
+		name     string
+		seed     bool // the item exists before the late write arrives
+		wantType string
+	}{
+		{name: "applied", wantType: ""},
+		{name: "refused by its condition", seed: true, wantType: "ConditionalCheckFailedException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := awstest.Start(t)
+			noRetry := dynamodb.NewFromConfig(env.Config, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+			in := put("late")
+			in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+			if tt.seed {
+				if _, err := env.DB.PutItem(context.Background(), put("late")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := env.Faults.Add(faults.Rule{Op: "PutItem", Kind: faults.Late, Count: 1, Latency: 300 * time.Millisecond}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := noRetry.PutItem(context.Background(), in)
+			var ise *types.InternalServerError
+			if !errors.As(err, &ise) {
+				t.Fatalf("PutItem under a late rule error = %v; want *types.InternalServerError", err)
+			}
+			if !tt.seed && exists(t, env.DB, "late") {
+				t.Fatalf("the late write was applied before its delay")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, err := env.Faults.WaitLate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Op != "PutItem" || got[0].Type != tt.wantType {
+				t.Fatalf("WaitLate = %+v; want one PutItem answered %q", got, tt.wantType)
+			}
+			if !exists(t, env.DB, "late") {
+				t.Errorf("the item is not there after the late write")
+			}
+			if n := env.Faults.Count("PutItem", faults.Late); n != 1 {
+				t.Errorf("Count(PutItem, late) = %d; want 1", n)
+			}
+		})
 	}
 }

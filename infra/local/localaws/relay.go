@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,10 @@ type RelayOptions struct {
 	// SortKeyPrefix is the event source filter of template.yaml: only items whose sk starts
 	// with it are relayed. Default "ENTRY#".
 	SortKeyPrefix string
+	// SkipTypes is the rest of that filter (anything-but on the type attribute): items
+	// whose type is one of them are not relayed. Default "fence", the item the store writes
+	// at an entry's key when it gives up on the entry.
+	SkipTypes []string
 	// BatchSize is the most records per invocation. Default 100, the template's BatchSize.
 	BatchSize int
 	// MaxAttempts bounds the invocations per record, the first included. Default 3.
@@ -67,6 +72,9 @@ func NewRelay(handler StreamHandler, opts RelayOptions) *Relay {
 	if opts.SortKeyPrefix == "" {
 		opts.SortKeyPrefix = "ENTRY#"
 	}
+	if opts.SkipTypes == nil {
+		opts.SkipTypes = []string{"fence"}
+	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 100
 	}
@@ -106,6 +114,9 @@ func (r *Relay) Observe(table string, item map[string]types.AttributeValue) {
 	}
 	sk, _ := item["sk"].(*types.AttributeValueMemberS)
 	if sk == nil || !strings.HasPrefix(sk.Value, r.opts.SortKeyPrefix) {
+		return
+	}
+	if typ, _ := item["type"].(*types.AttributeValueMemberS); typ != nil && slices.Contains(r.opts.SkipTypes, typ.Value) {
 		return
 	}
 	image := StreamImage(item)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,7 @@ type StreamPollerOptions struct {
 // DynamoDB Streams API (DynamoDB Local): it reads the table's latest stream from the position
 // it had when the poller started (StartingPosition LATEST), shard by shard and parents before
 // children, keeps the records the template's FilterCriteria lets through (INSERT with an sk
-// starting with the relay's SortKeyPrefix) and hands them to a Relay, which invokes the
+// starting with the relay's SortKeyPrefix, of none of its SkipTypes) and hands them to a Relay, which invokes the
 // handler in order and retries the failures it reports.
 type StreamPoller struct {
 	ddb     *dynamodb.Client
@@ -181,6 +182,9 @@ func (p *StreamPoller) filter(recs []stypes.Record) []events.DynamoDBEventRecord
 		}
 		sk, _ := r.Dynamodb.Keys["sk"].(*stypes.AttributeValueMemberS)
 		if sk == nil || !strings.HasPrefix(sk.Value, p.relay.opts.SortKeyPrefix) {
+			continue
+		}
+		if typ, _ := r.Dynamodb.NewImage["type"].(*stypes.AttributeValueMemberS); typ != nil && slices.Contains(p.relay.opts.SkipTypes, typ.Value) {
 			continue
 		}
 		var created events.SecondsEpochTime
