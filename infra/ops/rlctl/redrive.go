@@ -262,7 +262,9 @@ func (r *redriver) fromStream(ctx context.Context, streamArn, shard, start, end 
 				return nil, "", fmt.Errorf("record %s: %w", aws.ToString(rec.Dynamodb.SequenceNumber), err)
 			}
 			sk, _ := item["sk"].(*ddbtypes.AttributeValueMemberS)
-			if sk == nil || !strings.HasPrefix(sk.Value, dynamo.EntryPrefix) {
+			if sk == nil || !strings.HasPrefix(sk.Value, dynamo.EntryPrefix) || dynamo.IsFence(item) {
+				// Not an entry: a fence has an entry's key but no event (the template's
+				// filter drops it too).
 				continue
 			}
 			e, err := dynamo.EntryFromItem(item)
@@ -291,6 +293,7 @@ func isGone(err error) bool {
 
 // fromTable reads the entries created between first and last (the arrival times of the
 // failed range, whole seconds): every entry of those seconds, a superset of the failed ones.
+// A fence at an entry's key has no createdAt, so the filter leaves it out.
 func (r *redriver) fromTable(ctx context.Context, first, last time.Time) ([]*lead.Entry, error) {
 	var entries []*lead.Entry
 	in := &dynamodb.ScanInput{
