@@ -12,6 +12,7 @@
 //	pool                 TABLE#<poolId>           TABLE
 //	lead state           TABLE#<poolId>           LEADSTATE#<id>
 //	entry                TABLE#<poolId>#<shard>   ENTRY#<uuidv7>
+//	fence                TABLE#<poolId>#<shard>   ENTRY#<uuidv7>         (type "fence")
 //	custom field         ORG#<orgId>              CUSTOMFIELD#<id>
 //	idempotency record   IDEMPOTENCY#<id>#<hash>  IDEMPOTENCY
 //	rejected request     WEBHOOK#<id>             REJECTED#<uuidv7>
@@ -67,6 +68,16 @@
 // Schema administration (ReplaceSchema) writes the whole map on the same version
 // condition; the map is an attribute value, bounded by the item size, not the expression
 // limit.
+//
+// A write whose outcome is unknown is settled by reading the entry back. When the store gives
+// up on an entry write, it first fences the entry's key: a fence item (type "fence", pk, sk,
+// fencedAt and expiresAt, under 200 bytes, deleted by the TTL after FenceTTL) is put at
+// exactly the entry's key on condition that the key is free, and since every write of the
+// entry carries the same condition, a write still on its way is refused when it lands: the
+// failure is true. A failed fence condition returns the item at the key (ALL_OLD): the entry
+// is a success. A fence is not an entry: Entry, Entries and the stream handler skip it, and
+// the template's stream filter drops it (type anything-but "fence"). The idempotency record
+// commits with the entry, so a fenced write leaves the caller's key free.
 //
 // A failed schema condition is lead.ErrSchemaChanged, a taken idempotency key
 // lead.ErrIdempotencyKeyTaken, and a failed condition on the entry itself means an earlier
