@@ -238,9 +238,9 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 // settle runs write, the entry's write, on a context detached from the caller's
 // cancellation, until its outcome is known, so that a failure always means nothing was or
 // will be stored:
-//   - a refusal may be an earlier attempt's own commit (one whose answer was lost, retried
-//     by the SDK) failing this attempt's conditions: the entry's key is read back, and an
-//     entry there is a success;
+//   - a refusal by a condition may be an earlier attempt's own commit (one whose answer was
+//     lost, retried by the SDK) failing this attempt's conditions: the entry's key is read
+//     back, and an entry there is a success;
 //   - a write that got no answer (timeout, lost response, server fault) is settled by
 //     reading the entry back with a consistent read: stored is a success; not stored is
 //     tried again (with the same content, so the same condition and request token);
@@ -260,16 +260,18 @@ func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue
 			return err
 		}
 		if !ambiguous(err) {
+			if !refusedByCondition(err) {
+				// DynamoDB kept refusing or refused the request: the fence also finds an
+				// earlier try's commit.
+				return s.fence(ctx, item, err)
+			}
 			switch held, rerr := s.held(ctx, item); {
 			case rerr == nil && held == heldEntry:
 				return nil
 			case rerr == nil && held == heldFence:
 				return decided{fmt.Errorf("%w (the write was refused: %v)", errFenced, err)}
 			}
-			if refusedByCondition(err) {
-				return err
-			}
-			return s.fence(ctx, item, err)
+			return err
 		}
 		if attempt == maxSettleAttempts {
 			// The fence replaces the last read-back: it finds a committed entry as well.
@@ -289,9 +291,13 @@ func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue
 // (DynamoDB answering 500) is answered, after the fence, as a 500 that stored nothing.
 const maxSettleAttempts = 3
 
-// FenceTimeout bounds the fence, tries included. It stands in for the last read-back, so a
-// request that gives up still answers within its deadline plus SettleTimeout.
+// FenceTimeout bounds the fence, tries included. It stands in for the last read-back, and
+// it ends answerMargin before the request's deadline plus SettleTimeout at the latest, so a
+// request that gives up still answers within that.
 const FenceTimeout = SettleTimeout
+
+// answerMargin is the time kept after the fence to answer.
+const answerMargin = 100 * time.Millisecond
 
 // errFenced is the error of an entry write whose key holds a fence.
 var errFenced = errors.New("the entry's key is fenced")
@@ -307,7 +313,11 @@ var errFenced = errors.New("the entry's key is fenced")
 // throttled) leaves cause as it is, marked unsettled in the error and counted in the
 // request's metrics: only then may a late write still commit behind the failure.
 func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue, cause error) error {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FenceTimeout)
+	end := time.Now().Add(FenceTimeout)
+	if last := deadline(ctx).Add(SettleTimeout - answerMargin); last.Before(end) {
+		end = last
+	}
+	fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 	defer cancel()
 	calls := metrics.CallsFrom(ctx)
 	in := &dynamodb.PutItemInput{
