@@ -50,6 +50,7 @@ func TestEntryEventsHandlerUnderPutEventsFaults(t *testing.T) {
 			wantFailed: append([]int{4}, span(10, n)...)},
 		{name: "partial failure of a whole request", rule: faults.Rule{Op: faults.PutEvents, Kind: faults.Partial, Count: 1, Failed: span(0, 10)},
 			wantFailed: span(0, n)},
+		{name: "slow inside the deadline: published", rule: faults.Rule{Op: faults.PutEvents, Kind: faults.Slow, Probability: 1, Latency: 300 * time.Millisecond}},
 		{name: "slow past the deadline: reported before it", rule: faults.Rule{Op: faults.PutEvents, Kind: faults.Slow, Probability: 1, Latency: 10 * time.Second},
 			wantFailed: span(0, n)},
 		// The handler reads the entry from the stream image and never calls DynamoDB.
@@ -118,7 +119,8 @@ func span(from, to int) []int {
 
 // TestEveryStoredEntryGetsItsEventUnderFaults sends POSTs through the ingest handler while
 // the injector fails the DynamoDB writes (conflicts, throttling, 500s, lost responses) and
-// the entry-events handler's PutEvents calls, with the stream relay retrying reported records
+// the entry-events handler's PutEvents calls (and, for a few POSTs, fails every entry write:
+// 5xx, nothing stored), with the stream relay retrying reported records
 // as the template's event source mapping does (11 attempts). It checks the outbox promises:
 // every stored entry was answered 201 and reaches the bus at least once, no event names an
 // entry that was not stored, each event carries its entry's id (the consumers' de-duplication
@@ -140,7 +142,16 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 			const posts = 60
 			f := newFixture(t)
 			relay := f.env.StartRelayWith(t, entryEvents(t, f.env, nil), localaws.RelayOptions{MaxAttempts: 11})
-			awstest.Must(t, f.env.Faults.AddSpec(writes+","+tt.putEvents))
+			spec := writes + "," + tt.putEvents
+			awstest.Must(t, f.env.Faults.AddSpec(spec))
+			// counts sums the faults injected across the resets around each outage.
+			counts := map[faults.Key]int{}
+			stopFaults := func() {
+				for k, c := range f.env.Faults.Counts() {
+					counts[k] += c
+				}
+				f.env.Faults.Reset()
+			}
 
 			statuses := map[int]int{}
 			created := map[string]bool{}
@@ -151,7 +162,21 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 				if i%5 == 0 {
 					body = fmt.Sprintf(`{"data":{"email":"lead%d@example.com","n":%d,"k%d":"v"}}`, i, i, i)
 				}
+				// Every fifteenth POST meets an entry write that fails on every call (and
+				// nothing else): a 5xx with nothing stored, and no event.
+				outage := i%15 == 14
+				if outage {
+					stopFaults()
+					for _, op := range []string{"PutItem", "TransactWriteItems"} {
+						_, err := f.env.Faults.Add(faults.Rule{Op: op, Kind: faults.Error, Probability: 1})
+						awstest.Must(t, err)
+					}
+				}
 				resp, got := f.do(t, f.post(body, f.token))
+				if outage {
+					stopFaults()
+					awstest.Must(t, f.env.Faults.AddSpec(spec))
+				}
 				statuses[resp.StatusCode]++
 				switch {
 				case resp.StatusCode == http.StatusCreated:
@@ -159,11 +184,13 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 				case resp.StatusCode < 500:
 					t.Errorf("POST %d: status %d because of a fault: %s", i, resp.StatusCode, resp.Body)
 				}
+				if outage && resp.StatusCode < 500 {
+					t.Errorf("POST %d during a write outage: status %d; want a 5xx", i, resp.StatusCode)
+				}
 			}
 			waitRelay(t, relay)
-			counts := f.env.Faults.Counts()
-			lost := f.env.Faults.Count(faults.PutEvents, faults.Lost)
-			f.env.Faults.Reset()
+			stopFaults()
+			lost := counts[faults.Key{Op: faults.PutEvents, Kind: faults.Lost}]
 
 			stored := map[string]bool{}
 			for _, e := range f.entries(t) {
@@ -214,8 +241,8 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 					onWrites += c
 				}
 			}
-			if onEvents == 0 || onWrites == 0 || len(stored) == 0 {
-				t.Errorf("faults %v, %d entries stored: the run did not exercise both paths", counts, len(stored))
+			if onEvents == 0 || onWrites == 0 || len(stored) == 0 || statuses[http.StatusCreated] == posts {
+				t.Errorf("faults %v, statuses %v: the run did not exercise both paths and the outages", counts, statuses)
 			}
 			t.Logf("%d POSTs: statuses %v; %d entries stored, %d events, %d duplicates (%d lost PutEvents responses); faults %v",
 				posts, statuses, len(stored), len(f.env.Events()), duplicates, lost, counts)
