@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,29 +121,42 @@ func span(from, to int) []int {
 // TestEveryStoredEntryGetsItsEventUnderFaults sends POSTs through the ingest handler while
 // the injector fails the DynamoDB writes (conflicts, throttling, 500s, lost responses) and
 // the entry-events handler's PutEvents calls (and, for a few POSTs, fails every entry write:
-// 5xx, nothing stored), with the stream relay retrying reported records
-// as the template's event source mapping does (11 attempts). It checks the outbox promises:
-// every stored entry was answered 201 and reaches the bus at least once, no event names an
-// entry that was not stored, each event carries its entry's id (the consumers' de-duplication
-// key) and a repeated event is byte for byte the first. Duplicates come from lost PutEvents
-// responses only: without them there are none, with them at most one request's worth (10)
-// per lost response.
+// 5xx, nothing stored), with the stream relay retrying from the first reported record as
+// Lambda does, as often as the template's event source mapping (11 attempts). It checks the
+// outbox promises: every stored entry was answered 201 and reaches the bus at least once, no
+// event names an entry that was not stored, each event carries its entry's id (the consumers'
+// de-duplication key) and a repeated event is byte for byte the first. Duplicates come only
+// from puts EventBridge applied that are then retried: a lost answer (its whole request, at
+// most 10) and a partial failure (the accepted entries after the failed one, which the retry
+// from the failed record hands over again); with neither there are none.
 func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 	const writes = "TransactWriteItems:conflict:0.1,TransactWriteItems:throttle:0.05,TransactWriteItems:lost:0.1," +
 		"PutItem:throttle:0.05,PutItem:error:0.1,PutItem:lost:0.1"
 	tests := []struct {
-		name      string
-		putEvents string
+		name string
+		// putEvents are the PutEvents faults: each once in turn on the first calls, then
+		// on 10 % of the calls.
+		putEvents []faults.Kind
 	}{
-		{name: "PutEvents throttled, failing and partially failing", putEvents: "PutEvents:throttle:0.15,PutEvents:error:0.15,PutEvents:partial:0.15"},
-		{name: "PutEvents responses lost too", putEvents: "PutEvents:throttle:0.15,PutEvents:error:0.15,PutEvents:partial:0.15,PutEvents:lost:0.2"},
+		{name: "PutEvents throttled and failing: no duplicate", putEvents: []faults.Kind{faults.Throttle, faults.Error}},
+		{name: "PutEvents partially failing too", putEvents: []faults.Kind{faults.Throttle, faults.Error, faults.Partial}},
+		{name: "PutEvents answers lost too", putEvents: []faults.Kind{faults.Throttle, faults.Error, faults.Partial, faults.Lost}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			const posts = 60
+			const posts, clients, outages = 45, 5, 3
 			f := newFixture(t)
-			relay := f.env.StartRelayWith(t, entryEvents(t, f.env, nil), localaws.RelayOptions{MaxAttempts: 11})
-			spec := writes + "," + tt.putEvents
+			// Batches of at most 4 records: several entries per PutEvents request, and
+			// many requests.
+			relay := f.env.StartRelayWith(t, entryEvents(t, f.env, nil), localaws.RelayOptions{MaxAttempts: 11, BatchSize: 4})
+			// Each PutEvents fault first on one call, in turn, then at random.
+			spec := writes
+			for _, kind := range tt.putEvents {
+				spec += fmt.Sprintf(",PutEvents:%s:#1", kind)
+			}
+			for _, kind := range tt.putEvents {
+				spec += fmt.Sprintf(",PutEvents:%s:0.1", kind)
+			}
 			awstest.Must(t, f.env.Faults.AddSpec(spec))
 			// counts sums the faults injected across the resets around each outage.
 			counts := map[faults.Key]int{}
@@ -153,44 +167,80 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 				f.env.Faults.Reset()
 			}
 
-			statuses := map[int]int{}
-			created := map[string]bool{}
-			for i := range posts {
+			// Five clients at once, so the relay's batches hold several records.
+			type result struct {
+				status int
+				id     string
+				err    error
+			}
+			results := make([]result, posts)
+			post := func(i int) result {
 				// Every fifth POST locks a new key (TransactWriteItems); the others write
 				// with PutItem once their keys are locked.
 				body := fmt.Sprintf(`{"data":{"email":"lead%d@example.com","n":%d}}`, i, i)
 				if i%5 == 0 {
 					body = fmt.Sprintf(`{"data":{"email":"lead%d@example.com","n":%d,"k%d":"v"}}`, i, i, i)
 				}
-				// Every fifteenth POST meets an entry write that fails on every call (and
-				// nothing else): a 5xx with nothing stored, and no event.
-				outage := i%15 == 14
-				if outage {
-					stopFaults()
-					for _, op := range []string{"PutItem", "TransactWriteItems"} {
-						_, err := f.env.Faults.Add(faults.Rule{Op: op, Kind: faults.Error, Probability: 1})
-						awstest.Must(t, err)
+				resp, err := f.handler(context.Background(), f.post(body, f.token))
+				if err != nil {
+					return result{err: err}
+				}
+				r := result{status: resp.StatusCode}
+				if resp.StatusCode == http.StatusCreated {
+					var got struct {
+						ID string `json:"id"`
 					}
+					r.err = json.Unmarshal([]byte(resp.Body), &got)
+					r.id = got.ID
 				}
-				resp, got := f.do(t, f.post(body, f.token))
-				if outage {
-					stopFaults()
-					awstest.Must(t, f.env.Faults.AddSpec(spec))
+				return r
+			}
+			var wg sync.WaitGroup
+			for w := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < posts; i += clients {
+						results[i] = post(i)
+					}
+				}()
+			}
+			wg.Wait()
+			waitRelay(t, relay)
+			// Then a few POSTs meet an entry write that fails on every call (and nothing
+			// else): a 5xx with nothing stored, and no event.
+			stopFaults()
+			for _, op := range []string{"PutItem", "TransactWriteItems"} {
+				_, err := f.env.Faults.Add(faults.Rule{Op: op, Kind: faults.Error, Probability: 1})
+				awstest.Must(t, err)
+			}
+			for i := range outages {
+				r := post(posts + i)
+				if r.err != nil || r.status < 500 {
+					t.Errorf("POST during a write outage: status %d, error %v; want a 5xx", r.status, r.err)
 				}
-				statuses[resp.StatusCode]++
+				results = append(results, r)
+			}
+			stopFaults()
+			awstest.Must(t, f.env.Faults.AddSpec(spec))
+
+			statuses := map[int]int{}
+			created := map[string]bool{}
+			for i, r := range results {
+				statuses[r.status]++
 				switch {
-				case resp.StatusCode == http.StatusCreated:
-					created[got["id"].(string)] = true
-				case resp.StatusCode < 500:
-					t.Errorf("POST %d: status %d because of a fault: %s", i, resp.StatusCode, resp.Body)
-				}
-				if outage && resp.StatusCode < 500 {
-					t.Errorf("POST %d during a write outage: status %d; want a 5xx", i, resp.StatusCode)
+				case r.err != nil:
+					t.Errorf("POST %d: %v", i, r.err)
+				case r.status == http.StatusCreated:
+					created[r.id] = true
+				case r.status < 500:
+					t.Errorf("POST %d: status %d because of a fault", i, r.status)
 				}
 			}
 			waitRelay(t, relay)
 			stopFaults()
 			lost := counts[faults.Key{Op: faults.PutEvents, Kind: faults.Lost}]
+			partial := counts[faults.Key{Op: faults.PutEvents, Kind: faults.Partial}]
 
 			stored := map[string]bool{}
 			for _, e := range f.entries(t) {
@@ -230,8 +280,9 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 			if relay.Dropped() != 0 {
 				t.Errorf("relay gave up on %d records", relay.Dropped())
 			}
-			if duplicates > 10*lost {
-				t.Errorf("%d duplicate events with %d lost PutEvents responses; want at most 10 per lost response", duplicates, lost)
+			if duplicates > 10*(lost+partial) {
+				t.Errorf("%d duplicate events with %d lost PutEvents answers and %d partial failures; want at most 10 per such fault",
+					duplicates, lost, partial)
 			}
 			onEvents, onWrites := 0, 0
 			for k, c := range counts {
@@ -241,11 +292,16 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 					onWrites += c
 				}
 			}
-			if onEvents == 0 || onWrites == 0 || len(stored) == 0 || statuses[http.StatusCreated] == posts {
-				t.Errorf("faults %v, statuses %v: the run did not exercise both paths and the outages", counts, statuses)
+			if onEvents == 0 || onWrites == 0 || len(stored) == 0 {
+				t.Errorf("faults %v, %d entries stored: the run did not exercise both paths", counts, len(stored))
 			}
-			t.Logf("%d POSTs: statuses %v; %d entries stored, %d events, %d duplicates (%d lost PutEvents responses); faults %v",
-				posts, statuses, len(stored), len(f.env.Events()), duplicates, lost, counts)
+			for _, kind := range tt.putEvents {
+				if counts[faults.Key{Op: faults.PutEvents, Kind: kind}] == 0 {
+					t.Errorf("no PutEvents %s fault injected: faults %v", kind, counts)
+				}
+			}
+			t.Logf("%d POSTs: statuses %v; %d entries stored, %d events, %d duplicates (%d lost PutEvents answers, %d partial failures); faults %v",
+				posts+outages, statuses, len(stored), len(f.env.Events()), duplicates, lost, partial, counts)
 		})
 	}
 }

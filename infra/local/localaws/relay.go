@@ -47,9 +47,11 @@ type RelayOptions struct {
 // Relay stands in for DynamoDB Streams and the Lambda event source mapping locally: it
 // receives committed items from (*Server).OnWrite, keeps those the template's filter lets
 // through, and hands them in commit order to a stream handler as DynamoDB stream records
-// (INSERT, NEW_IMAGE), retrying the records the handler reports failed a bounded number of
-// times, one batch at a time like a shard. Records still failing are logged and counted, as
-// the on-failure destination would receive them.
+// (INSERT, NEW_IMAGE), one batch at a time like a shard. As Lambda does for a stream with
+// ReportBatchItemFailures, it retries the batch from the first record the handler reports
+// failed on (later records included, even those the handler published), a bounded number of
+// times. Records still failing are logged and counted, as the on-failure destination would
+// receive them.
 type Relay struct {
 	handler StreamHandler
 	opts    RelayOptions
@@ -261,8 +263,9 @@ func (r *Relay) deliver(batch []events.DynamoDBEventRecord) int {
 	}
 }
 
-// invoke runs the handler once, as Lambda would, and returns the records to retry: those it
-// reported, or all of them when it failed or named a record that is not in the batch.
+// invoke runs the handler once, as Lambda would, and returns the records to retry: every
+// record from the first one it reported on (the batch's checkpoint), or all of them when it
+// failed or named a record that is not in the batch.
 func (r *Relay) invoke(batch []events.DynamoDBEventRecord) (failed []events.DynamoDBEventRecord, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
 	defer cancel()
@@ -277,25 +280,22 @@ func (r *Relay) invoke(batch []events.DynamoDBEventRecord) (failed []events.Dyna
 	if err != nil {
 		return batch, fmt.Errorf("stream handler: %w", err)
 	}
-	bySeq := make(map[string]events.DynamoDBEventRecord, len(batch))
-	for _, rec := range batch {
-		bySeq[rec.Change.SequenceNumber] = rec
+	index := make(map[string]int, len(batch))
+	for i, rec := range batch {
+		index[rec.Change.SequenceNumber] = i
 	}
-	seen := make(map[string]bool, len(resp.BatchItemFailures))
+	first := len(batch)
 	for _, f := range resp.BatchItemFailures {
-		rec, ok := bySeq[f.ItemIdentifier]
+		i, ok := index[f.ItemIdentifier]
 		if !ok {
 			return batch, errors.New("stream handler reported an unknown item identifier")
 		}
-		if !seen[f.ItemIdentifier] {
-			seen[f.ItemIdentifier] = true
-			failed = append(failed, rec)
-		}
+		first = min(first, i)
 	}
-	if len(failed) > 0 {
-		err = errors.New("stream handler reported batch item failures")
+	if first == len(batch) {
+		return nil, nil
 	}
-	return failed, err
+	return batch[first:], errors.New("stream handler reported batch item failures")
 }
 
 // StreamImage converts an SDK item to the image a DynamoDB stream record carries; numbers

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,8 +51,15 @@ func (h *recordingHandler) records() []events.DynamoDBEventRecord {
 
 func relayEnv(t *testing.T, h localaws.StreamHandler, attempts int) (*dynamodb.Client, *localaws.Relay) {
 	t.Helper()
+	return relayEnvWith(t, h, localaws.RelayOptions{MaxAttempts: attempts})
+}
+
+// relayEnvWith is relayEnv with the relay's options; its Table and RetryDelay are set here.
+func relayEnvWith(t *testing.T, h localaws.StreamHandler, opts localaws.RelayOptions) (*dynamodb.Client, *localaws.Relay) {
+	t.Helper()
 	srv := localaws.New(localaws.Options{})
-	relay := localaws.NewRelay(h, localaws.RelayOptions{Table: table, MaxAttempts: attempts, RetryDelay: time.Millisecond})
+	opts.Table, opts.RetryDelay = table, time.Millisecond
+	relay := localaws.NewRelay(h, opts)
 	srv.OnWrite(relay.Observe)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
@@ -171,7 +180,8 @@ func TestRelayRetriesReportedRecordsABoundedNumberOfTimes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &recordingHandler{respond: tt.respond}
-			db, relay := relayEnv(t, h.handle, 3)
+			// One record per invocation: what a retry holds is tested below.
+			db, relay := relayEnvWith(t, h.handle, localaws.RelayOptions{MaxAttempts: 3, BatchSize: 1})
 			for i := 1; i <= 3; i++ {
 				put(t, db, table, "TABLE#t", fmt.Sprintf("ENTRY#%d", i))
 			}
@@ -187,6 +197,77 @@ func TestRelayRetriesReportedRecordsABoundedNumberOfTimes(t *testing.T) {
 				if attempts[sk] != want {
 					t.Errorf("%s handed over %d times; want %d (all: %v)", sk, attempts[sk], want, attempts)
 				}
+			}
+			if got := relay.Dropped(); got != tt.wantDropped {
+				t.Errorf("Dropped() = %d; want %d", got, tt.wantDropped)
+			}
+		})
+	}
+}
+
+// TestRelayRetriesFromTheFirstReportedRecord checks that a retry holds, as Lambda's does for
+// a stream, every record of the batch from the first one reported failed on, later ones
+// included, and that a batch still failing after the attempts gives up on all of those.
+func TestRelayRetriesFromTheFirstReportedRecord(t *testing.T) {
+	tests := []struct {
+		name string
+		// failTimes is how many invocations report ENTRY#2 (and ENTRY#4, when failBoth).
+		failTimes   int
+		failBoth    bool
+		wantCalls   []string
+		wantDropped int
+	}{
+		{name: "a middle record fails once", failTimes: 1,
+			wantCalls: []string{"1", "2 3 4", "3 4"}},
+		{name: "two records fail once: the retry starts at the first", failTimes: 1, failBoth: true,
+			wantCalls: []string{"1", "2 3 4", "3 4"}},
+		{name: "a record that keeps failing takes the later ones with it", failTimes: 100,
+			wantCalls: []string{"1", "2 3 4", "3 4", "3 4"}, wantDropped: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			started, release := make(chan struct{}), make(chan struct{})
+			failed := 0
+			h := &recordingHandler{respond: func(call int, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+				if call == 0 {
+					// Hold the first invocation (ENTRY#1 alone) until the others are
+					// queued, so the second one holds all three.
+					close(started)
+					<-release
+					return events.DynamoDBEventResponse{}, nil
+				}
+				var resp events.DynamoDBEventResponse
+				for _, r := range ev.Records {
+					sk := r.Change.Keys["sk"].String()
+					if (sk == "ENTRY#3" || (tt.failBoth && sk == "ENTRY#4")) && failed < tt.failTimes {
+						resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+					}
+				}
+				if len(resp.BatchItemFailures) > 0 {
+					failed++
+				}
+				return resp, nil
+			}}
+			db, relay := relayEnvWith(t, h.handle, localaws.RelayOptions{MaxAttempts: 3})
+			put(t, db, table, "TABLE#t", "ENTRY#1")
+			<-started
+			for i := 2; i <= 4; i++ {
+				put(t, db, table, "TABLE#t", fmt.Sprintf("ENTRY#%d", i))
+			}
+			close(release)
+			wait(t, relay)
+			var calls []string
+			h.mu.Lock()
+			for _, c := range h.calls {
+				var sks []string
+				for _, r := range c {
+					sks = append(sks, strings.TrimPrefix(r.Change.Keys["sk"].String(), "ENTRY#"))
+				}
+				calls = append(calls, strings.Join(sks, " "))
+			}
+			h.mu.Unlock()
+			if !reflect.DeepEqual(calls, tt.wantCalls) {
+				t.Errorf("invocations %q; want %q", calls, tt.wantCalls)
 			}
 			if got := relay.Dropped(); got != tt.wantDropped {
 				t.Errorf("Dropped() = %d; want %d", got, tt.wantDropped)
