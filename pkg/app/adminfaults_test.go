@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/lambdas"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -249,10 +251,20 @@ func (f *fixture) owned(t *testing.T) []string {
 	return own
 }
 
-// TestAdminPathsCallTheListedOperations keeps the fault matrix honest: each management
-// path calls exactly the DynamoDB operations the matrix faults for it.
+// TestAdminPathsCallTheListedOperations keeps the fault matrix honest: it covers every HTTP
+// function of the table in pkg/app/lambdas but the public ingest, and each management path
+// calls exactly the DynamoDB operations the matrix faults for it.
 func TestAdminPathsCallTheListedOperations(t *testing.T) {
 	t.Parallel()
+	covered := map[uintptr]bool{}
+	for _, p := range adminPaths() {
+		covered[reflect.ValueOf(p.build).Pointer()] = true
+	}
+	for _, fn := range lambdas.Functions() {
+		if fn.HTTP != nil && fn.LogicalID != "IngressFunction" && !covered[reflect.ValueOf(fn.HTTP).Pointer()] {
+			t.Errorf("%s has no path in the admin fault matrix", fn.LogicalID)
+		}
+	}
 	for _, p := range adminPaths() {
 		t.Run(p.name, func(t *testing.T) {
 			r := newRejected(t)
