@@ -328,7 +328,9 @@ func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue,
 	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		_, err = s.db.PutItem(fctx, in)
+		// One attempt per call: this loop retries every failure with short pauses, where
+		// the SDK's backoff after a throttle could spend the whole budget on one wait.
+		_, err = s.db.PutItem(fctx, in, oneAttempt)
 		if err == nil {
 			calls.Fence(true)
 			return fmt.Errorf("%w (the entry's key is fenced: nothing was or will be stored)", cause)
@@ -358,11 +360,14 @@ func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue,
 	return fmt.Errorf("%w (unsettled: the entry's key could not be fenced, so a write still on its way may yet commit: %v)", cause, err)
 }
 
-// fencePause waits a jittered, growing delay before the next try of a fence (a random time
-// up to 25 ms·2^attempt), and reports false without waiting when it would end past ctx's
-// deadline.
+// oneAttempt turns the SDK's retries off for one call.
+func oneAttempt(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
+
+// fencePause waits a short jittered delay before the next try of a fence (a random time up
+// to 10 ms·2^attempt, at most 80 ms, so that many tries fit in FenceTimeout), and reports
+// false without waiting when it would end past ctx's deadline.
 func fencePause(ctx context.Context, attempt int) bool {
-	d := time.Duration(rand.Int64N(int64(25*time.Millisecond<<min(attempt, 5))) + 1)
+	d := time.Duration(rand.Int64N(int64(10*time.Millisecond<<min(attempt, 3))) + 1)
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		return false
 	}

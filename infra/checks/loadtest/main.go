@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
@@ -146,6 +148,11 @@ func run(w io.Writer, n, clients int, faultSpec string, faultSeed int64, endpoin
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	// A late fault's write lands after its delay: wait for the last ones, so that a write
+	// committing behind a 5xx is in the accounting.
+	if d := lateDelay(faultSpec); d > 0 {
+		time.Sleep(d + 500*time.Millisecond)
+	}
 
 	// Read back every entry of the pool (through the same faulted AWS address: the store
 	// retries) and wait for the relay to publish them.
@@ -153,6 +160,18 @@ func run(w io.Writer, n, clients int, faultSpec string, faultSeed int64, endpoin
 		BaseEndpoint: aws.String("http://" + awsAddr), RetryMaxAttempts: 10}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), "rocketlead-local") // the runner's table
 	return account(w, store, s, eventsFile, outcomes, elapsed, clients)
+}
+
+// lateDelay is the longest delay of the spec's late rules, 0 without any.
+func lateDelay(spec string) time.Duration {
+	rules, _ := faults.Parse(spec) // the runner refuses a bad spec
+	var d time.Duration
+	for _, r := range rules {
+		if r.Kind == faults.Late {
+			d = max(d, cmp.Or(r.Latency, faults.DefaultLateDelay))
+		}
+	}
+	return d
 }
 
 // send is request i: a valid lead (2 in 3, some of them locking a new key), an invalid body,

@@ -28,3 +28,26 @@ func TestShortLoadKeepsTheAccounting(t *testing.T) {
 		t.Fatalf("loadtest: %v", err)
 	}
 }
+
+// LateFaults add to the default faults writes that DynamoDB applies after answering 500, on
+// half the entry writes: about one valid request in ten runs out of tries and is answered
+// 500, while writes of its earlier tries are still on their way.
+const LateFaults = DefaultFaults + ",PutItem:late:0.5,TransactWriteItems:late:0.5"
+
+// TestLoadWithLateWritesHasNoEntryBehindA5xx sends 600 requests with LateFaults: the
+// entry write the store gives up on is fenced, so the late writes are refused and no entry
+// stands behind a 5xx (without the fence, about one in ten valid requests ended so).
+func TestLoadWithLateWritesHasNoEntryBehindA5xx(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a runner and sends 600 requests")
+	}
+	var out strings.Builder
+	err := run(&out, 600, 32, LateFaults, 1, ddblocal.Endpoint())
+	t.Log(out.String())
+	if err != nil {
+		t.Fatalf("loadtest: %v", err)
+	}
+	if !strings.Contains(out.String(), "500:") {
+		t.Errorf("no request was answered 500: the late faults did not make the store give up, so the test shows nothing")
+	}
+}
