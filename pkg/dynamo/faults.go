@@ -89,9 +89,14 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 // 25 ms·2^attempt (capped at 1 s). It reports false, without waiting, when the attempt
 // would start inside the settle reserve of the deadline.
 func pause(ctx context.Context, attempt int) bool {
-	ceiling := min(25*time.Millisecond<<min(attempt, 6), time.Second)
+	return backoff(ctx, min(25*time.Millisecond<<min(attempt, 6), time.Second), deadline(ctx).Add(-settleReserve))
+}
+
+// backoff waits a random time up to ceiling and reports true, or reports false without
+// waiting when the wait would end after last, and early when ctx ends.
+func backoff(ctx context.Context, ceiling time.Duration, last time.Time) bool {
 	d := time.Duration(rand.Int64N(int64(ceiling)) + 1)
-	if time.Until(deadline(ctx)) < d+settleReserve {
+	if time.Until(last) < d {
 		return false
 	}
 	t := time.NewTimer(d)

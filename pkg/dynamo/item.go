@@ -93,12 +93,8 @@ func idempotencyFromItem(webhookID, idemKey string, item map[string]types.Attrib
 		EntryID:     r.s(attrEntryID),
 		ExpiresAt:   r.epoch(TTLAttribute),
 	}
-	if _, ok := item["answer"]; ok {
-		rec.Answer = r.b("answer")
-	}
-	if _, ok := item["createdAt"]; ok {
-		rec.CreatedAt = r.epoch("createdAt")
-	}
+	rec.Answer = r.optB("answer")
+	rec.CreatedAt = r.optEpoch("createdAt")
 	if r.err != nil {
 		return nil, fmt.Errorf("idempotency record: %w", r.err)
 	}
@@ -394,6 +390,14 @@ func (r *itemReader) epoch(name string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, 0)
+}
+
+// optEpoch returns an optional epoch seconds attribute, zero when absent.
+func (r *itemReader) optEpoch(name string) time.Time {
+	if r.absent(name) {
+		return time.Time{}
+	}
+	return r.epoch(name)
 }
 
 // optInt returns an optional whole number attribute, 0 when absent.

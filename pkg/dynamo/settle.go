@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -95,12 +96,23 @@ func (s *Store) settleWrite(ctx context.Context, key map[string]types.AttributeV
 	}
 }
 
-// readBack reads the item at key with a consistent read on a context of its own, detached
-// from the caller's: nil when there is none.
-func (s *Store) readBack(ctx context.Context, key map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+// readBack reads the item at key with a consistent read on a context of its own (at most
+// SettleTimeout), detached from the caller's: nil when there is none. Only the attributes
+// named in project are read when there are any.
+func (s *Store) readBack(ctx context.Context, key map[string]types.AttributeValue, project ...string) (map[string]types.AttributeValue, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
 	defer cancel()
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key, ConsistentRead: aws.Bool(true)})
+	in := &dynamodb.GetItemInput{TableName: &s.table, Key: key, ConsistentRead: aws.Bool(true)}
+	if len(project) > 0 {
+		in.ExpressionAttributeNames = make(map[string]string, len(project))
+		refs := make([]string, len(project))
+		for i, name := range project {
+			refs[i] = fmt.Sprintf("#p%d", i)
+			in.ExpressionAttributeNames[refs[i]] = name
+		}
+		in.ProjectionExpression = aws.String(strings.Join(refs, ", "))
+	}
+	out, err := s.db.GetItem(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("read the item back: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -367,18 +366,7 @@ func oneAttempt(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
 // to 10 ms·2^attempt, at most 80 ms, so that many tries fit in FenceTimeout), and reports
 // false without waiting when it would end past ctx's deadline.
 func fencePause(ctx context.Context, attempt int) bool {
-	d := time.Duration(rand.Int64N(int64(10*time.Millisecond<<min(attempt, 3))) + 1)
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return false
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return backoff(ctx, 10*time.Millisecond<<min(attempt, 3), deadline(ctx))
 }
 
 // refusedByCondition reports whether DynamoDB refused the write because a condition failed:
@@ -418,22 +406,14 @@ func heldBy(item map[string]types.AttributeValue) holder {
 	return heldEntry
 }
 
-// held reads the entry's key back with a consistent read on a context of its own (at most
-// SettleTimeout), detached from the caller's, and reports what it holds.
+// held reads the entry's key back (readBack, projected to what tells an entry from a fence)
+// and reports what it holds.
 func (s *Store) held(ctx context.Context, item map[string]types.AttributeValue) (holder, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
-	defer cancel()
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                &s.table,
-		Key:                      map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]},
-		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#pk, #t"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#t": TypeAttribute},
-	})
+	got, err := s.readBack(ctx, map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]}, attrPK, TypeAttribute)
 	if err != nil {
-		return heldNothing, fmt.Errorf("read the entry back: %w", err)
+		return heldNothing, err
 	}
-	return heldBy(out.Item), nil
+	return heldBy(got), nil
 }
 
 // decided wraps a refused write whose answer already says the entry is not stored: settle
@@ -632,43 +612,35 @@ func requestToken(items []types.TransactWriteItem) string {
 			h.Write([]byte(p))
 		}
 	}
-	writeNames := func(m map[string]string) {
-		w("names", strconv.Itoa(len(m)))
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			w(k, m[k])
-		}
-	}
-	writeItem := func(kind string, m map[string]types.AttributeValue) {
-		w(kind)
-		hashItem(w, m)
-	}
 	for _, it := range items {
+		// Each action as its kind, table, expressions, item or key, names and values.
+		var (
+			kind, table, update, cond string
+			item                      map[string]types.AttributeValue
+			names                     map[string]string
+			values                    map[string]types.AttributeValue
+		)
 		switch {
 		case it.Put != nil:
 			p := it.Put
-			w("put", aws.ToString(p.TableName), aws.ToString(p.ConditionExpression))
-			writeItem("item", p.Item)
-			writeNames(p.ExpressionAttributeNames)
-			writeItem("values", p.ExpressionAttributeValues)
+			kind, table, cond, item, names, values = "put", aws.ToString(p.TableName), aws.ToString(p.ConditionExpression), p.Item, p.ExpressionAttributeNames, p.ExpressionAttributeValues
 		case it.Update != nil:
 			u := it.Update
-			w("update", aws.ToString(u.TableName), aws.ToString(u.UpdateExpression), aws.ToString(u.ConditionExpression))
-			writeItem("key", u.Key)
-			writeNames(u.ExpressionAttributeNames)
-			writeItem("values", u.ExpressionAttributeValues)
+			kind, table, update, cond, item, names, values = "update", aws.ToString(u.TableName), aws.ToString(u.UpdateExpression), aws.ToString(u.ConditionExpression), u.Key, u.ExpressionAttributeNames, u.ExpressionAttributeValues
 		case it.Delete != nil:
 			d := it.Delete
-			w("delete", aws.ToString(d.TableName), aws.ToString(d.ConditionExpression))
-			writeItem("key", d.Key)
-			writeNames(d.ExpressionAttributeNames)
-			writeItem("values", d.ExpressionAttributeValues)
+			kind, table, cond, item, names, values = "delete", aws.ToString(d.TableName), aws.ToString(d.ConditionExpression), d.Key, d.ExpressionAttributeNames, d.ExpressionAttributeValues
 		case it.ConditionCheck != nil:
 			c := it.ConditionCheck
-			w("check", aws.ToString(c.TableName), aws.ToString(c.ConditionExpression))
-			writeItem("key", c.Key)
-			writeNames(c.ExpressionAttributeNames)
-			writeItem("values", c.ExpressionAttributeValues)
+			kind, table, cond, item, names, values = "check", aws.ToString(c.TableName), aws.ToString(c.ConditionExpression), c.Key, c.ExpressionAttributeNames, c.ExpressionAttributeValues
 		}
+		w(kind, table, update, cond)
+		hashItem(w, item)
+		w("names", strconv.Itoa(len(names)))
+		for _, k := range slices.Sorted(maps.Keys(names)) {
+			w(k, names[k])
+		}
+		hashItem(w, values)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:36]
 }

@@ -96,33 +96,14 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 	// attempt committed without an answer, fail instead of applying twice (which, with a
 	// grace period, would copy the new hash over the replaced one); the item read back then
 	// says the rotation is stored.
-	var out *dynamodb.UpdateItemOutput
-	stored, err := s.settleWrite(ctx, webhookKey(id), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
-		var err error
-		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 &s.table,
-			Key:                       webhookKey(id),
-			UpdateExpression:          aws.String(update),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND #h <> :h"),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-			ReturnValues:              types.ReturnValueAllNew,
-		}, optFns...)
-		return err
+	w, err := s.updateWebhook(ctx, "rotate", id, &dynamodb.UpdateItemInput{
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #h <> :h"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	}, func(item map[string]types.AttributeValue) bool { return holdsHash(item, tokenHash) })
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return nil, fmt.Errorf("rotate webhook %s: %w", id, lead.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
-	}
-	if stored == nil {
-		stored = out.Attributes
-	}
-	w, err := webhookFromItem(stored)
-	if err != nil {
-		return nil, fmt.Errorf("rotate webhook %s: %w", id, err)
+		return nil, err
 	}
 	if !bytes.Equal(w.TokenHash, tokenHash) {
 		// The write committed with ALL_NEW; anything else is a broken store, not a retry case.
@@ -135,36 +116,42 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 // conditional UpdateItem and returns the webhook as written; an unknown id is
 // lead.ErrNotFound.
 func (s *Store) SetAllowQueryToken(ctx context.Context, id string, allow bool) (*lead.Webhook, error) {
-	var out *dynamodb.UpdateItemOutput
-	stored, err := s.settleWrite(ctx, webhookKey(id), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
-		var err error
-		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 &s.table,
-			Key:                       webhookKey(id),
-			UpdateExpression:          aws.String("SET #q = :q"),
-			ConditionExpression:       aws.String("attribute_exists(pk)"),
-			ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
-			ReturnValues:              types.ReturnValueAllNew,
-		}, optFns...)
-		return err
+	return s.updateWebhook(ctx, "update", id, &dynamodb.UpdateItemInput{
+		UpdateExpression:          aws.String("SET #q = :q"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
 	}, func(item map[string]types.AttributeValue) bool {
 		q, _ := item[attrAllowQueryToken].(*types.AttributeValueMemberBOOL)
 		return item != nil && (q != nil && q.Value) == allow
 	})
+}
+
+// updateWebhook applies in (its expressions and a condition that includes the item's
+// existence; the table, key and ALL_NEW are set here) to the webhook with the id, settled
+// like every management write (applied says whether an item read back holds the update), and
+// returns the webhook as written; a failed condition is lead.ErrNotFound.
+func (s *Store) updateWebhook(ctx context.Context, op, id string, in *dynamodb.UpdateItemInput, applied func(map[string]types.AttributeValue) bool) (*lead.Webhook, error) {
+	in.TableName, in.Key, in.ReturnValues = &s.table, webhookKey(id), types.ReturnValueAllNew
+	var out *dynamodb.UpdateItemOutput
+	stored, err := s.settleWrite(ctx, in.Key, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		var err error
+		out, err = s.db.UpdateItem(ctx, in, optFns...)
+		return err
+	}, applied)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return nil, fmt.Errorf("update webhook %s: %w", id, lead.ErrNotFound)
+		return nil, fmt.Errorf("%s webhook %s: %w", op, id, lead.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("update webhook %s: %w", id, err)
+		return nil, fmt.Errorf("%s webhook %s: %w", op, id, err)
 	}
 	if stored == nil {
 		stored = out.Attributes
 	}
 	w, err := webhookFromItem(stored)
 	if err != nil {
-		return nil, fmt.Errorf("update webhook %s: %w", id, err)
+		return nil, fmt.Errorf("%s webhook %s: %w", op, id, err)
 	}
 	return w, nil
 }
