@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -98,6 +99,10 @@ curl -i -X POST '%s' \
   -H 'x-rocketlead-ingress-token: %s' \
   -d '{"data":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace","phone":"+44 20 7946 0958","age":36,"newsletter":true,"interests":["analytics","engines"]},"customFieldData":{"%s":"instagram_ad"}}'
 
+Set the variables the README's examples use, in the terminal you send from:
+
+%s
+
 Look at the table (--endpoint-url because older AWS CLI v1 releases ignore AWS_ENDPOINT_URL;
 AWS_DEFAULT_REGION because v1 ignores AWS_REGION):
 
@@ -106,5 +111,14 @@ AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 Each table.entry.added event is printed below as one JSON line (-events-file PATH also appends it there).
 Ctrl-C stops.
 `, s.URL, s.Token, s.OrganizationID, s.PoolID, s.LeadStateID, s.CustomFieldID, awsAddr, localTable,
-		s.URL, s.Token, s.CustomFieldID, awsAddr, localTable)
+		s.URL, s.Token, s.CustomFieldID, s.exports(awsAddr), awsAddr, localTable)
+}
+
+// exports is the one shell line that sets the variables the README's examples use: the
+// webhook's URL, token and id, the pool, organization and custom field ids, the API base and
+// the AWS address rlctl takes as --endpoint. The README's doc test runs it too.
+func (s *seed) exports(awsAddr string) string {
+	api := strings.TrimSuffix(s.URL, "/public/ingress_webhooks/"+s.WebhookID)
+	return fmt.Sprintf("export URL=%s TOKEN=%s ID=%s POOL=%s ORG=%s FIELD=%s API=%s ENDPOINT=http://%s",
+		s.URL, s.Token, s.WebhookID, s.PoolID, s.OrganizationID, s.CustomFieldID, api, awsAddr)
 }
