@@ -171,7 +171,7 @@ func TestEveryAlarmNotifiesTheAlarmTopicAndSaysWhatToDo(t *testing.T) {
 		t.Fatal("no alarms")
 	}
 	const want = "!If [AlarmsNotify, [!If [HasAlarmTopicArn, !Ref AlarmTopicArn, !Ref AlarmTopic]], !Ref AWS::NoValue]"
-	readme, err := os.ReadFile(repoRoot + "/README.md")
+	runbook, err := os.ReadFile(repoRoot + "/infra/ops/RUNBOOK.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +189,8 @@ func TestEveryAlarmNotifiesTheAlarmTopicAndSaysWhatToDo(t *testing.T) {
 			if m == nil {
 				t.Fatalf("AlarmDescription %q names no runbook row (Runbook row \"...\")", desc)
 			}
-			if !strings.Contains(string(readme), "| "+m[1]+" |") {
-				t.Errorf("README runbook has no row | %s |", m[1])
+			if !strings.Contains(string(runbook), "| "+m[1]+" |") {
+				t.Errorf("infra/ops/RUNBOOK.md has no row | %s |", m[1])
 			}
 			var queries []*yaml.Node
 			if m := child(props, "Metrics"); m != nil {

@@ -15,6 +15,7 @@ const (
 	samLocalEnvFile = repoRoot + "/infra/samlocal/env.json"
 	samConfigFile   = repoRoot + "/samconfig.toml"
 	readmeFile      = repoRoot + "/README.md"
+	infraReadmeFile = repoRoot + "/infra/README.md"
 	// runnerAWSPort is the local runner's default -aws-addr port, which the functions of
 	// sam local reach from their containers.
 	runnerAWSPort = "4566"
@@ -125,7 +126,7 @@ func TestSAMLocalEnvFileMatchesTemplate(t *testing.T) {
 
 var readmeHeadingRE = regexp.MustCompile(`(?m)^##+ (.+)$`)
 
-// readmeSection returns the text of the README section whose heading starts with title.
+// readmeSection returns the text of the Markdown section whose heading starts with title.
 func readmeSection(t *testing.T, readme, title string) string {
 	t.Helper()
 	locs := readmeHeadingRE.FindAllStringSubmatchIndex(readme, -1)
@@ -143,19 +144,15 @@ func readmeSection(t *testing.T, readme, title string) string {
 		}
 		return readme[loc[1]:end]
 	}
-	t.Fatalf("README.md has no section %q", title)
+	t.Fatalf("no section %q", title)
 	return ""
 }
 
-// TestREADMEDeployLocalAndTroubleshooting keeps the README's runbook sections honest: the
-// deploy steps, the sam local steps with the runner address and port that samconfig.toml
-// and infra/samlocal/env.json use, and a troubleshooting row for every error status.
+// TestREADMEDeployLocalAndTroubleshooting keeps the deploy and troubleshooting sections of
+// the README and the sam local section of infra/README.md honest: the deploy steps, the sam
+// local steps with the runner address and port that samconfig.toml and
+// infra/samlocal/env.json use, and a troubleshooting row for every error status.
 func TestREADMEDeployLocalAndTroubleshooting(t *testing.T) {
-	b, err := os.ReadFile(readmeFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
 	cfg, err := os.ReadFile(samConfigFile)
 	if err != nil {
 		t.Fatal(err)
@@ -165,19 +162,23 @@ func TestREADMEDeployLocalAndTroubleshooting(t *testing.T) {
 		t.Fatalf("%s sets no sam local port", samConfigFile)
 	}
 	sections := []struct {
-		title string
-		want  []string
+		file, title string
+		want        []string
 	}{
-		{"Deploy", []string{"sam build", "sam deploy --guided", "IngressBaseUrl", "POST /admin/ingress_webhooks", "x-rocketlead-ingress-token"}},
-		{"Local with sam local start-api", []string{"-aws-addr 0.0.0.0:" + runnerAWSPort, "sam build", "sam local start-api",
+		{readmeFile, "Deploy", []string{"sam build", "sam deploy --guided", "IngressBaseUrl", "POST /admin/ingress_webhooks", "x-rocketlead-ingress-token"}},
+		{infraReadmeFile, "Local with sam local start-api", []string{"-aws-addr 0.0.0.0:" + runnerAWSPort, "sam build", "sam local start-api",
 			"infra/samlocal/env.json", "127.0.0.1:" + port[1]}},
-		{"Troubleshooting", []string{"| 400 ", "| 401 ", "| 404 ", "| 413 ", "| 422 ", "| 500 ", "| 502 ", "| 403 "}},
+		{readmeFile, "Troubleshooting", []string{"| 400 ", "| 401 ", "| 404 ", "| 413 ", "| 422 ", "| 500 ", "| 502 ", "| 403 "}},
 	}
 	for _, s := range sections {
-		text := readmeSection(t, readme, s.title)
+		b, err := os.ReadFile(s.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := readmeSection(t, string(b), s.title)
 		for _, w := range s.want {
 			if !strings.Contains(text, w) {
-				t.Errorf("README section %q does not mention %q", s.title, w)
+				t.Errorf("%s section %q does not mention %q", s.file, s.title, w)
 			}
 		}
 	}
