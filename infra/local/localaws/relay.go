@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
 // StreamHandler is a Lambda handler for DynamoDB stream batches that reports partial
@@ -26,11 +28,11 @@ type RelayOptions struct {
 	// Table is the table whose writes are relayed; empty relays every table.
 	Table string
 	// SortKeyPrefix is the event source filter of template.yaml: only items whose sk starts
-	// with it are relayed. Default "ENTRY#".
+	// with it are relayed. Default dynamo.EntryPrefix.
 	SortKeyPrefix string
 	// SkipTypes is the rest of that filter (anything-but on the type attribute): items
-	// whose type is one of them are not relayed. Default "fence", the item the store writes
-	// at an entry's key when it gives up on the entry.
+	// whose type is one of them are not relayed. Default dynamo.FenceType, the item the store
+	// writes at an entry's key when it gives up on the entry.
 	SkipTypes []string
 	// BatchSize is the most records per invocation. Default 100, the template's BatchSize.
 	BatchSize int
@@ -72,10 +74,10 @@ type Relay struct {
 // NewRelay starts a relay to handler; Close stops it.
 func NewRelay(handler StreamHandler, opts RelayOptions) *Relay {
 	if opts.SortKeyPrefix == "" {
-		opts.SortKeyPrefix = "ENTRY#"
+		opts.SortKeyPrefix = dynamo.EntryPrefix
 	}
 	if opts.SkipTypes == nil {
-		opts.SkipTypes = []string{"fence"}
+		opts.SkipTypes = []string{dynamo.FenceType}
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 100
@@ -118,7 +120,7 @@ func (r *Relay) Observe(table string, item map[string]types.AttributeValue) {
 	if sk == nil || !strings.HasPrefix(sk.Value, r.opts.SortKeyPrefix) {
 		return
 	}
-	if typ, _ := item["type"].(*types.AttributeValueMemberS); typ != nil && slices.Contains(r.opts.SkipTypes, typ.Value) {
+	if typ, _ := item[dynamo.TypeAttribute].(*types.AttributeValueMemberS); typ != nil && slices.Contains(r.opts.SkipTypes, typ.Value) {
 		return
 	}
 	image := StreamImage(item)

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
 // dynamoDBStreamsPrefix is the X-Amz-Target prefix of the DynamoDB Streams API.
@@ -184,7 +186,7 @@ func (p *StreamPoller) filter(recs []stypes.Record) []events.DynamoDBEventRecord
 		if sk == nil || !strings.HasPrefix(sk.Value, p.relay.opts.SortKeyPrefix) {
 			continue
 		}
-		if typ, _ := r.Dynamodb.NewImage["type"].(*stypes.AttributeValueMemberS); typ != nil && slices.Contains(p.relay.opts.SkipTypes, typ.Value) {
+		if typ, _ := r.Dynamodb.NewImage[dynamo.TypeAttribute].(*stypes.AttributeValueMemberS); typ != nil && slices.Contains(p.relay.opts.SkipTypes, typ.Value) {
 			continue
 		}
 		var created events.SecondsEpochTime
