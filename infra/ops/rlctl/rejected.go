@@ -137,26 +137,40 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 		return err
 	}
 	if !*all {
-		res, err := svc.Replay(ctx, *webhook, *id, replayRequestID())
-		if err != nil {
-			return err
-		}
-		var entry map[string]any
-		if err := json.Unmarshal(res.Body, &entry); err != nil {
-			return fmt.Errorf("read replayed entry: %w", err)
-		}
-		return s.print(entry, [][]string{{"ENTRY ID", "REPLAYED REQUEST"}, {fmt.Sprint(entry["id"]), *id}})
+		return replayOne(ctx, s, svc, *webhook, *id)
 	}
+	ids, err := rejectedIDs(ctx, svc, *webhook, *errFilter)
+	if err != nil {
+		return err
+	}
+	return replayAll(ctx, s, svc, *webhook, ids)
+}
 
-	// Collect the ids first: replaying deletes, which would shift the pages being read.
+// replayOne replays one kept request and prints the entry it made.
+func replayOne(ctx context.Context, s *session, svc *lead.RejectedAdmin, webhook, id string) error {
+	res, err := svc.Replay(ctx, webhook, id, replayRequestID())
+	if err != nil {
+		return err
+	}
+	var entry map[string]any
+	if err := json.Unmarshal(res.Body, &entry); err != nil {
+		return fmt.Errorf("read replayed entry: %w", err)
+	}
+	return s.print(entry, [][]string{{"ENTRY ID", "REPLAYED REQUEST"}, {fmt.Sprint(entry["id"]), id}})
+}
+
+// rejectedIDs lists the ids of a webhook's kept requests whose error reason is errFilter
+// (any, when empty), oldest first: the order they arrived in. The ids are collected before
+// any replay, since replaying deletes, which would shift the pages being read.
+func rejectedIDs(ctx context.Context, svc *lead.RejectedAdmin, webhook, errFilter string) ([]string, error) {
 	var ids []string
 	for cursor := ""; ; {
-		page, err := svc.List(ctx, *webhook, lead.MaxListLimit, cursor)
+		page, err := svc.List(ctx, webhook, lead.MaxListLimit, cursor)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, r := range page.Rejected {
-			if *errFilter == "" || r.ErrorReason == *errFilter {
+			if errFilter == "" || r.ErrorReason == errFilter {
 				ids = append(ids, r.ID)
 			}
 		}
@@ -164,25 +178,17 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 			break
 		}
 	}
-	slices.Reverse(ids) // oldest first, the order they arrived in
+	slices.Reverse(ids)
+	return ids, nil
+}
+
+// replayAll replays each of ids with a progress line, then prints the summary; it fails
+// when a replay failed (not when a request is still refused: that is its answer).
+func replayAll(ctx context.Context, s *session, svc *lead.RejectedAdmin, webhook string, ids []string) error {
 	sum := replaySummary{ByError: map[string]int{}}
 	for i, rid := range ids {
-		_, err := svc.Replay(ctx, *webhook, rid, replayRequestID())
-		switch code := lead.ErrorCode(err); {
-		case err == nil:
-			sum.Replayed++
-		case code == lead.ENOTFOUND:
-			sum.Gone++
-		case code == lead.EINTERNAL:
-			sum.Failed++
-			fmt.Fprintf(progressOut, "\nreplay of %s failed: %v\n", rid, err)
-		default:
-			sum.StillRejected++
-			var e *lead.Error
-			if errors.As(err, &e) {
-				sum.ByError[e.Reason]++
-			}
-		}
+		_, err := svc.Replay(ctx, webhook, rid, replayRequestID())
+		sum.count(rid, err)
 		fmt.Fprintf(progressOut, "\rreplaying %d/%d: %d replayed, %d still rejected", i+1, len(ids), sum.Replayed, sum.StillRejected)
 	}
 	if len(ids) > 0 {
@@ -200,4 +206,23 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 		return fmt.Errorf("%d replays failed; run the command again to retry them", sum.Failed)
 	}
 	return nil
+}
+
+// count adds the outcome of the replay of rid to the summary.
+func (sum *replaySummary) count(rid string, err error) {
+	switch code := lead.ErrorCode(err); {
+	case err == nil:
+		sum.Replayed++
+	case code == lead.ENOTFOUND:
+		sum.Gone++
+	case code == lead.EINTERNAL:
+		sum.Failed++
+		fmt.Fprintf(progressOut, "\nreplay of %s failed: %v\n", rid, err)
+	default:
+		sum.StillRejected++
+		var e *lead.Error
+		if errors.As(err, &e) {
+			sum.ByError[e.Reason]++
+		}
+	}
 }
