@@ -231,10 +231,15 @@ func (s *Store) CreatePool(ctx context.Context, p *lead.Pool, state *lead.State)
 		},
 	})
 	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
+	switch {
+	case cancelled(err) >= 0:
+		// Only a failed condition says the pool or its state is already there.
 		return fmt.Errorf("create pool %s: %w", p.ID, ErrExists)
-	}
-	if err != nil {
+	case errors.As(err, &tce) && lead.ErrorCode(err) != lead.EUNAVAILABLE:
+		// Cancelled without a failed condition (a conflict, a throttle): nothing is written,
+		// and a later try may succeed.
+		return unavailable("create pool "+p.ID, err)
+	case err != nil:
 		return fmt.Errorf("create pool %s: %w", p.ID, err)
 	}
 	return nil

@@ -60,10 +60,18 @@
 //     attribute_not_exists, so requests adding different keys do not conflict, and the
 //     schema must have room for them (size), so concurrent requests never push it past
 //     1,000 keys;
-//   - otherwise (the first lock of a pool, or more keys than per-key conditions fit in the
-//     4 KB expression limit) the merged map is written on condition that schemaVersion is
-//     still the one read. A version, not the size: an administrator's unlock can make a
-//     schema shrink and grow back to the same size with other types.
+//   - otherwise (the first lock of a pool, more keys, or keys whose per-key form would not
+//     fit DynamoDB's limits or would name one of its placeholders) the merged map is
+//     written on condition that schemaVersion is still the one read. A version, not the
+//     size: an administrator's unlock can make a schema shrink and grow back to the same
+//     size with other types.
+//
+// Placeholders have a fixed size (#s, #v, #k<i>, :t<i>): a key's text is only ever a
+// placeholder's value or a map key inside a value. Before the write, the expressions,
+// names and values are checked against DynamoDB's limits (4 KB per expression, 255 bytes
+// per placeholder, 2 MB of substitutions, 300 operators) and the schema map against the
+// pool item (400 KB less a reserve for its other attributes); a set of keys that cannot be
+// locked in one write is a 400, never a request DynamoDB refuses with a 500.
 //
 // Schema administration (ReplaceSchema) writes the whole map on the same version
 // condition; the map is an attribute value, bounded by the item size, not the expression

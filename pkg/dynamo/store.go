@@ -165,7 +165,11 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	schemaAt, idemAt := -1, -1
 	if len(newKeys) > 0 {
 		schemaAt = len(items)
-		items = append(items, types.TransactWriteItem{Update: s.lockSchema(e.PoolID, lock)})
+		u, err := s.lockSchema(e.PoolID, lock)
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Update: u})
 	}
 	if idem != nil {
 		idemAt = len(items)
@@ -437,61 +441,54 @@ func takenRecord(err error, idemAt int) map[string]types.AttributeValue {
 	return r.Item
 }
 
-// maxKeysPerCondition keeps the per-key lock expressions under DynamoDB's 4 KB limit for
-// expression strings (about 34 bytes per key in the condition).
-const maxKeysPerCondition = 100
-
 // attrSchemaVersion counts the changes of a pool's schema. Every write of the schema adds
 // one, so "the version I read" is "the schema I read", even though an administrator's
 // unlock can make a schema shrink and grow back to the same size.
 const attrSchemaVersion = "schemaVersion"
 
+// schemaNames are the placeholders of the schema and its version. Every placeholder of a
+// schema write has a fixed size: these two, #k<i> for the i-th new key and :t<i> for its
+// type; a key's text travels only as a placeholder's value or as a map key in a value.
+var schemaNames = map[string]string{"#s": "schema", "#v": attrSchemaVersion}
+
 // lockSchema adds the new keys to the pool schema only if none of them is there yet, and
-// counts one more schema version.
-//   - Up to maxKeysPerCondition keys onto a schema that has keys, each key is its own
-//     nested SET with attribute_not_exists, so requests adding different keys do not
-//     conflict; the schema must still exist and have room for them (size), so concurrent
-//     requests never push it past the limit.
-//   - Otherwise (the first lock of a pool, or more keys than per-key expressions fit in
-//     DynamoDB's 4 KB) the whole merged map is written on condition that the schema
-//     version is still the one read (absent for a pool whose schema never changed), so a
-//     pool never holds an empty schema map and no concurrent change is overwritten.
-func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
-	names := map[string]string{"#s": "schema", "#v": attrSchemaVersion}
-	values := map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}
-	var update, cond string
-	switch {
-	case len(lock.Locked) > 0 && len(lock.New) <= maxKeysPerCondition:
-		sets := make([]string, 0, len(lock.New))
-		conds := []string{"attribute_exists(#s)", "size(#s) <= :room"}
-		values[":room"] = &types.AttributeValueMemberN{Value: strconv.Itoa(s.maxSchemaKeys - len(lock.New))}
-		prefix := placeholderPrefix(lock.New)
-		for i, k := range slices.Sorted(maps.Keys(lock.New)) {
-			n, v := prefix+strconv.Itoa(i), ":"+strconv.Itoa(i)
-			names[n] = k
-			values[v] = str(string(lock.New[k]))
-			sets = append(sets, "#s."+n+" = "+v)
-			conds = append(conds, "attribute_not_exists(#s."+n+")")
-		}
-		update, cond = "SET "+strings.Join(sets, ", ")+" ADD #v :one", strings.Join(conds, " AND ")
-	default:
-		merged := make(map[string]types.AttributeValue, len(lock.Locked)+len(lock.New))
-		for k, t := range lock.Locked {
-			merged[k] = str(string(t))
-		}
-		for k, t := range lock.New {
-			merged[k] = str(string(t))
-		}
-		values[":m"] = &types.AttributeValueMemberM{Value: merged}
-		update, cond = "SET #s = :m ADD #v :one", "attribute_exists(pk) AND "+versionCondition(lock.Version, values)
+// counts one more schema version. Before anything is sent it checks that the write is
+// within DynamoDB's limits (checkExpressions, and the pool item's size): a set of keys that
+// cannot be locked in one write is a 400 (lead.EINVALID), never a request DynamoDB refuses.
+//   - New keys onto a schema that has keys: each key is its own nested SET with
+//     attribute_not_exists, so requests adding different keys do not conflict; the schema
+//     must still exist and have room for them (size), so concurrent requests never push it
+//     past the limit. This form is used only for up to maxKeysPerCondition keys, when its
+//     expressions fit DynamoDB's limits and no key aliases one of its placeholders
+//     (aliasesAPlaceholder).
+//   - Otherwise (the first lock of a pool, or keys the per-key form does not fit) the
+//     whole merged map is written as one value on condition that the schema version is
+//     still the one read (absent for a pool whose schema never changed), so a pool never
+//     holds an empty schema map and no concurrent change is overwritten. Its expressions
+//     have a fixed size whatever the keys.
+func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) (*types.Update, error) {
+	merged := make(map[string]types.AttributeValue, len(lock.Locked)+len(lock.New))
+	for k, t := range lock.Locked {
+		merged[k] = str(string(t))
 	}
-	// The schema and version placeholders too carry the prefix: a key "#s" never names them.
-	prefix := placeholderPrefix(lock.New)
-	fixed := strings.NewReplacer("#s", prefix+"s", "#v", prefix+"v")
-	update, cond = fixed.Replace(update), fixed.Replace(cond)
-	names[prefix+"s"], names[prefix+"v"] = names["#s"], names["#v"]
-	delete(names, "#s")
-	delete(names, "#v")
+	for k, t := range lock.New {
+		merged[k] = str(string(t))
+	}
+	if err := s.checkSchemaSize(merged); err != nil {
+		return nil, err
+	}
+	if len(lock.Locked) > 0 {
+		if u := s.lockKeys(poolID, lock); u != nil {
+			return u, nil
+		}
+	}
+	names := maps.Clone(schemaNames)
+	values := map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}, ":m": &types.AttributeValueMemberM{Value: merged}}
+	update, cond := "SET #s = :m ADD #v :one", "attribute_exists(pk) AND "+versionCondition(lock.Version, values)
+	if err := checkExpressions([]string{update, cond}, names, values); err != nil {
+		return nil, lead.Invalid(fmt.Sprintf("these %d new keys cannot be locked in one write: %v", len(lock.New), err),
+			lead.Detail{Path: "data", Problem: "the keys cannot be locked in one write; send fewer new keys"})
+	}
 	return &types.Update{
 		TableName:                 &s.table,
 		Key:                       poolKey(poolID),
@@ -499,28 +496,72 @@ func (s *Store) lockSchema(poolID string, lock lead.SchemaLock) *types.Update {
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-	}
+	}, nil
 }
 
-// placeholderPrefix is the prefix of the name placeholders of the keys: "#k", or "#kk",
-// "#kkk"... when a key of the request could equal a placeholder name (a data key "#k0"), so
-// that no placeholder's value is ever the name of another (minidyn resolves a placeholder's
-// value again, and a key "#0" named "#0" recursed until the process died).
-func placeholderPrefix(keys lead.Schema) string {
-	prefix := "#k"
-	for clashes(keys, prefix) {
-		prefix += "k"
-	}
-	return prefix
-}
+// maxKeysPerCondition bounds the keys of lockSchema's per-key form: 100 keys of any text
+// make a condition of about 3.5 KB, within DynamoDB's 4 KB (checked all the same).
+const maxKeysPerCondition = 100
 
-func clashes(keys lead.Schema, prefix string) bool {
-	for k := range keys {
-		if strings.HasPrefix(k, prefix) {
-			return true
+// lockKeys is lockSchema's per-key form, or nil when the keys are more than
+// maxKeysPerCondition, the form does not fit DynamoDB's limits or a key aliases one of its
+// placeholders.
+func (s *Store) lockKeys(poolID string, lock lead.SchemaLock) *types.Update {
+	if len(lock.New) > maxKeysPerCondition {
+		return nil
+	}
+	names := maps.Clone(schemaNames)
+	values := map[string]types.AttributeValue{
+		":one":  &types.AttributeValueMemberN{Value: "1"},
+		":room": &types.AttributeValueMemberN{Value: strconv.Itoa(s.maxSchemaKeys - len(lock.New))},
+	}
+	keys := slices.Sorted(maps.Keys(lock.New))
+	for i, k := range keys {
+		names["#k"+strconv.Itoa(i)] = k
+	}
+	for _, k := range keys {
+		if aliasesAPlaceholder(k, names) {
+			return nil
 		}
 	}
-	return false
+	var update, cond strings.Builder
+	update.WriteString("SET ")
+	cond.WriteString("attribute_exists(#s) AND size(#s) <= :room")
+	for i, k := range keys {
+		n, v := "#k"+strconv.Itoa(i), ":t"+strconv.Itoa(i)
+		values[v] = str(string(lock.New[k]))
+		if i > 0 {
+			update.WriteString(", ")
+		}
+		update.WriteString("#s." + n + " = " + v)
+		cond.WriteString(" AND attribute_not_exists(#s." + n + ")")
+		if update.Len() > maxExpressionBytes || cond.Len() > maxExpressionBytes {
+			return nil
+		}
+	}
+	update.WriteString(" ADD #v :one")
+	if checkExpressions([]string{update.String(), cond.String()}, names, values) != nil {
+		return nil
+	}
+	return &types.Update{
+		TableName:                 &s.table,
+		Key:                       poolKey(poolID),
+		UpdateExpression:          aws.String(update.String()),
+		ConditionExpression:       aws.String(cond.String()),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}
+}
+
+// checkSchemaSize refuses a schema map that would not leave poolReserveBytes of the pool
+// item to its other attributes: a 400 before the write.
+func (s *Store) checkSchemaSize(schema map[string]types.AttributeValue) error {
+	size := len("schema") + valueSize(&types.AttributeValueMemberM{Value: schema})
+	if limit := s.maxItemBytes - poolReserveBytes; size > limit {
+		return lead.Invalid(fmt.Sprintf("the pool schema would be %d bytes, above the %d bytes a pool item keeps for it", size, limit),
+			lead.Detail{Path: "data", Problem: "the pool's schema is too large; unlock keys no sender uses"})
+	}
+	return nil
 }
 
 // versionCondition is the condition that the pool's schema version (#v) is still version;
@@ -536,14 +577,18 @@ func versionCondition(version int64, values map[string]types.AttributeValue) str
 // ReplaceSchema writes the whole schema of a pool (possibly empty: the next request's lock
 // then writes the whole map, conditional on the version) and counts one more version, on condition
 // that the pool exists and the version is still the one read: lead.ErrSchemaChanged
-// otherwise. The map travels as an attribute value, so its size is bounded by the item,
-// not by the 4 KB expression limit.
+// otherwise. The map travels as an attribute value, so its size is bounded by the item
+// (checkSchemaSize: a 400 before the write), not by the 4 KB expression limit, and its
+// expressions have a fixed size.
 func (s *Store) ReplaceSchema(ctx context.Context, poolID string, version int64, schema lead.Schema) error {
-	names := map[string]string{"#s": "schema", "#v": attrSchemaVersion}
+	names := maps.Clone(schemaNames)
 	values := map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}
 	m := make(map[string]types.AttributeValue, len(schema))
 	for k, t := range schema {
 		m[k] = str(string(t))
+	}
+	if err := s.checkSchemaSize(m); err != nil {
+		return err
 	}
 	values[":m"] = &types.AttributeValueMemberM{Value: m}
 	update := "SET #s = :m ADD #v :one"

@@ -94,6 +94,9 @@ type Server struct {
 
 	eventObservers []func(PublishedEvent)
 	eventFailure   EventFailure
+
+	// empties keeps empty lists and maps through the embedded engine (see empties).
+	empties empties
 }
 
 type ttlSetting struct {
@@ -123,6 +126,7 @@ func New(opts Options) *Server {
 		created:  time.Now().UTC().Truncate(time.Second),
 		ttl:      make(map[string]ttlSetting),
 		tables:   make(map[string]tableSpec),
+		empties:  newEmpties(),
 	}
 }
 
@@ -183,8 +187,11 @@ func (s *Server) serveDynamoDB(w http.ResponseWriter, r *http.Request, op string
 	case op == "CreateTable" || op == "DeleteTable" || op == "DescribeTable" || op == "ListTables":
 		s.catalogCall(w, r, op)
 	case minidynOperations[op]:
-		rec := newRecorder()
-		s.ddb.ServeHTTP(rec, r)
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		rec := s.embedded(r, body)
 		s.logger.Debug("localaws: dynamodb", "op", op, "status", rec.status)
 		rec.copyTo(w)
 	default:
@@ -197,29 +204,61 @@ func (s *Server) serveDynamoDB(w http.ResponseWriter, r *http.Request, op string
 // observedWrite forwards a PutItem or TransactWriteItems to minidyn and, when it succeeded,
 // hands the written items to the observers.
 func (s *Server) observedWrite(w http.ResponseWriter, r *http.Request, op string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
-	if err != nil {
-		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "SerializationException", "cannot read request body")
+	body, ok := readBody(w, r)
+	if !ok {
 		return
 	}
-	if len(body) > maxRequestBody {
-		writeAWSError(w, dynamoDBContentType, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
-		return
-	}
-	fwd := r.Clone(r.Context())
-	fwd.Body = io.NopCloser(bytes.NewReader(body))
-	fwd.ContentLength = int64(len(body))
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 
-	rec := newRecorder()
-	s.ddb.ServeHTTP(rec, fwd)
+	var rec *recorder
+	if s.external {
+		rec = newRecorder()
+		s.ddb.ServeHTTP(rec, forward(r, body))
+	} else {
+		rec = s.embedded(r, body)
+	}
 	s.logger.Debug("localaws: dynamodb", "op", op, "status", rec.status)
 	if rec.status == http.StatusOK && s.replays.first(op, body) {
 		s.notify(op, body)
 	}
 	rec.copyTo(w)
+}
+
+// readBody reads a request body of at most maxRequestBody bytes, or answers the error.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "SerializationException", "cannot read request body")
+		return nil, false
+	}
+	if len(body) > maxRequestBody {
+		writeAWSError(w, dynamoDBContentType, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
+		return nil, false
+	}
+	return body, true
+}
+
+// forward returns r with body as its body.
+func forward(r *http.Request, body []byte) *http.Request {
+	fwd := r.Clone(r.Context())
+	fwd.Body = io.NopCloser(bytes.NewReader(body))
+	fwd.ContentLength = int64(len(body))
+	return fwd
+}
+
+// embedded serves a DynamoDB request with the embedded engine, its empty lists and maps
+// carried through it (empties), and returns the buffered answer.
+func (s *Server) embedded(r *http.Request, body []byte) *recorder {
+	rec := newRecorder()
+	s.ddb.ServeHTTP(rec, forward(r, s.empties.request(body)))
+	if out, changed := s.empties.response(rec.body.Bytes()); changed {
+		rec.body.Reset()
+		rec.body.Write(out)
+		rec.header.Del("Content-Length")
+	}
+	return rec
 }
 
 func (s *Server) notify(op string, body []byte) {
