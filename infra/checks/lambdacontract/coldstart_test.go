@@ -9,13 +9,17 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
 
 const (
@@ -324,5 +328,75 @@ func TestEmulatorFailsABootstrapWithoutLambdaStart(t *testing.T) {
 				t.Errorf("invoke %s = %d %s; want %d\n%s", tt.pkg, status, body, tt.wantStatus, emu.out)
 			}
 		})
+	}
+}
+
+// laggingWriter forwards each write after a pause, as the goroutine exec copies a child's
+// output with may run late on a busy machine; entered is closed at the first write.
+type laggingWriter struct {
+	to      io.Writer
+	lag     time.Duration
+	once    sync.Once
+	entered chan struct{}
+}
+
+func (w *laggingWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.entered) })
+	time.Sleep(w.lag)
+	return w.to.Write(p)
+}
+
+// TestInitDurationReadsTheWholeOutput proves initDuration finds a line the process wrote
+// before it was asked, though the copy of its output into the buffer lags: it reads only
+// once the process is stopped and its output copied to the end. Reading the buffer as the
+// response came (as make coldstart did) misses the line.
+func TestInitDurationReadsTheWholeOutput(t *testing.T) {
+	e := &emulator{
+		cmd:    exec.Command("sh", "-c", `echo 'INIT REPORT(durationMs: 5.250000)'; exec sleep 60`),
+		out:    &testsupport.SyncBuffer{},
+		exited: make(chan struct{}),
+	}
+	w := &laggingWriter{to: e.out, lag: 300 * time.Millisecond, entered: make(chan struct{})}
+	if err := e.launch(w); err != nil {
+		t.Fatal(err)
+	}
+	defer e.stop()
+	select {
+	case <-w.entered: // the line is written and being copied
+	case <-time.After(10 * time.Second):
+		t.Fatal("the process wrote nothing in 10s")
+	}
+	got, err := e.initDuration()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 5250 * time.Microsecond; got != want {
+		t.Errorf("initDuration = %v; want %v", got, want)
+	}
+}
+
+// TestInitDurationFailsWithoutTheLine: a process that never writes INIT REPORT is reported
+// as such, once its whole output is read.
+func TestInitDurationFailsWithoutTheLine(t *testing.T) {
+	e := &emulator{
+		cmd:    exec.Command("sh", "-c", `echo 'INIT START(type: on-demand, phase: init)'; exec sleep 60`),
+		out:    &testsupport.SyncBuffer{},
+		exited: make(chan struct{}),
+	}
+	w := &laggingWriter{to: e.out, entered: make(chan struct{})}
+	if err := e.launch(w); err != nil {
+		t.Fatal(err)
+	}
+	defer e.stop()
+	select {
+	case <-w.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the process wrote nothing in 10s")
+	}
+	if _, err := e.initDuration(); err == nil || !strings.Contains(err.Error(), "no INIT REPORT") {
+		t.Errorf("initDuration error = %v; want one saying the emulator wrote no INIT REPORT", err)
+	}
+	if !strings.Contains(e.out.String(), "INIT START") {
+		t.Errorf("output %q lacks the line the process wrote", e.out)
 	}
 }

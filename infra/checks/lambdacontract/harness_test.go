@@ -39,6 +39,10 @@ const tokenKey = "contract-token-key-0123456789abcdef0123456789abcdef"
 var workDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(lateRuntimeAPIEnv) != "" {
+		lateRuntimeAPI()
+		return
+	}
 	dir, err := os.MkdirTemp("", "lambdacontract-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lambdacontract:", err)
@@ -239,17 +243,9 @@ func tryStartEmulator(rie, bootstrap string, env map[string]string) (*emulator, 
 	for k, v := range env {
 		e.cmd.Env = append(e.cmd.Env, k+"="+v)
 	}
-	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
-	// Once the emulator is dead, Wait waits at most this long for the output pipe's copy.
-	e.cmd.WaitDelay = outputDrainBound
-	// Its own process group, so stop ends the emulator. The bootstrap runs in a group of its
-	// own (the emulator's supervisor sets Setpgid) and exits when its Runtime API goes away.
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	e.started = time.Now()
-	if err := e.cmd.Start(); err != nil {
+	if err := e.launch(e.out); err != nil {
 		return nil, fmt.Errorf("start %s: %w", rie, err)
 	}
-	go func() { _ = e.cmd.Wait(); close(e.exited) }()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for _, a := range []string{addr, apiAddr} {
@@ -272,6 +268,22 @@ func tryStartEmulator(rie, bootstrap string, env map[string]string) (*emulator, 
 		}
 	}
 	return e, nil
+}
+
+// launch starts e.cmd with its stdout and stderr copied to out, and notes its start time.
+func (e *emulator) launch(out io.Writer) error {
+	e.cmd.Stdout, e.cmd.Stderr = out, out
+	// Once the emulator is dead, Wait waits at most this long for the output pipe's copy.
+	e.cmd.WaitDelay = outputDrainBound
+	// Its own process group, so stop ends the emulator. The bootstrap runs in a group of its
+	// own (the emulator's supervisor sets Setpgid) and exits when its Runtime API goes away.
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	e.started = time.Now()
+	if err := e.cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = e.cmd.Wait(); close(e.exited) }()
+	return nil
 }
 
 // stop kills the emulator's process group and waits for the process to be reaped and for
@@ -329,4 +341,57 @@ func (e *emulator) initDuration() (time.Duration, error) {
 		return 0, fmt.Errorf("INIT REPORT duration %q: %w", m[1], err)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
+}
+
+// lateRuntimeAPIEnv makes the test binary, started as the emulator, an emulator whose
+// Runtime API listens lateRuntimeAPIDelay after its invoke endpoint (see lateRuntimeAPI).
+const (
+	lateRuntimeAPIEnv   = "LAMBDACONTRACT_LATE_RUNTIME_API"
+	lateRuntimeAPIDelay = 300 * time.Millisecond
+)
+
+// lateRuntimeAPI stands in for aws-lambda-rie on a busy machine: it listens on the invoke
+// address at once and on the Runtime API address lateRuntimeAPIDelay later, as the real one
+// can, whose Runtime API listener opens in a goroutine of its own. It accepts nothing and
+// runs until killed.
+func lateRuntimeAPI() {
+	addrs := map[string]string{}
+	for i, a := range os.Args {
+		if strings.HasPrefix(a, "--") && i+1 < len(os.Args) {
+			addrs[a] = os.Args[i+1]
+		}
+	}
+	var lns []net.Listener
+	for _, flag := range []string{"--runtime-interface-emulator-address", "--runtime-api-address"} {
+		ln, err := net.Listen("tcp", addrs[flag])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "late runtime API:", err)
+			os.Exit(2)
+		}
+		lns = append(lns, ln)
+		time.Sleep(lateRuntimeAPIDelay)
+	}
+	fmt.Println("listening on", lns[0].Addr(), "and", lns[1].Addr())
+	select {}
+}
+
+// TestStartEmulatorWaitsForTheRuntimeAPI proves startEmulator returns only once the Runtime
+// API accepts connections too: a bootstrap started by the first invocation before it did
+// got "connection refused" on its first /next, and the invocation a 502.
+func TestStartEmulatorWaitsForTheRuntimeAPI(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu, err := startEmulator(self, "bootstrap-unused", map[string]string{lateRuntimeAPIEnv: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.stop()
+	conn, err := net.DialTimeout("tcp", emu.apiAddr, time.Second)
+	if err != nil {
+		t.Fatalf("startEmulator returned %v after the start, before the Runtime API %s listened: %v",
+			time.Since(emu.started), emu.apiAddr, err)
+	}
+	conn.Close()
 }
