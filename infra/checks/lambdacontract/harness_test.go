@@ -188,8 +188,9 @@ type emulator struct {
 }
 
 // outputDrainBound bounds how long stop waits, once the emulator is dead, for its output to
-// reach the buffer: exec copies the pipe in a goroutine, and only a process outside the
-// group still holding the pipe (none is expected) could make the wait run out.
+// reach the buffer: exec copies the pipe in a goroutine until every writer has closed it,
+// and the bootstrap, which writes to the same pipe from a process group of its own, holds
+// it until it notices its Runtime API is gone and exits (milliseconds, as observed).
 const outputDrainBound = 5 * time.Second
 
 func freePort() (string, error) {
@@ -276,7 +277,8 @@ func (e *emulator) launch(out io.Writer) error {
 	// Once the emulator is dead, Wait waits at most this long for the output pipe's copy.
 	e.cmd.WaitDelay = outputDrainBound
 	// Its own process group, so stop ends the emulator. The bootstrap runs in a group of its
-	// own (the emulator's supervisor sets Setpgid) and exits when its Runtime API goes away.
+	// own (the emulator's supervisor sets Setpgid), shares the emulator's stdout and stderr,
+	// and exits when its Runtime API goes away.
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	e.started = time.Now()
 	if err := e.cmd.Start(); err != nil {
