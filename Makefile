@@ -152,6 +152,8 @@ bench: dynamodb-local
 
 # coldstart: per function, the stripped arm64 bootstrap size and the start-to-first-response
 # time under aws-lambda-rie (median of 7 fresh starts), each beside a hello-world Lambda.
+# make test runs the same instrument once (TestColdstartSmoke: hello-world and the ingress
+# function, one start each), so it stays working; this target prints the full table.
 coldstart: tools
 	LAMBDACONTRACT_COLDSTART=1 $(GO) test -count=1 -run '^$$' -bench Coldstart -benchtime 1x ./infra/checks/lambdacontract
 

@@ -10,6 +10,8 @@
 // every AWS call the binary made is granted by the function's IAM policy.
 //
 // BenchmarkColdstart (make coldstart) measures, per function and beside a hello-world Lambda
-// built the same way (testdata/hello), the stripped arm64 bootstrap size and the time from
-// process start under the emulator to the first response.
+// built the same way (testdata/hello), the stripped arm64 bootstrap size, the time from
+// process start under the emulator to the first response, and the emulator's INIT REPORT
+// duration. TestColdstartSmoke runs that instrument once on hello-world and the ingress
+// function, so make test keeps it working.
 package lambdacontract

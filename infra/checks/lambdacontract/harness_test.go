@@ -5,7 +5,6 @@ package lambdacontract
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +39,10 @@ const tokenKey = "contract-token-key-0123456789abcdef0123456789abcdef"
 var workDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(lateRuntimeAPIEnv) != "" {
+		lateRuntimeAPI()
+		return
+	}
 	dir, err := os.MkdirTemp("", "lambdacontract-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lambdacontract:", err)
@@ -174,13 +177,21 @@ func (w *statusWriter) WriteHeader(status int) {
 
 // emulator is one aws-lambda-rie process running one bootstrap.
 type emulator struct {
-	cmd     *exec.Cmd
-	addr    string
-	started time.Time
-	out     *testsupport.SyncBuffer
-	exited  chan struct{}
-	client  *http.Client
+	cmd      *exec.Cmd
+	addr     string // the invoke endpoint
+	apiAddr  string // the Runtime API the bootstrap polls
+	started  time.Time
+	out      *testsupport.SyncBuffer
+	exited   chan struct{}
+	stopOnce sync.Once
+	client   *http.Client
 }
+
+// outputDrainBound bounds how long stop waits, once the emulator is dead, for its output to
+// reach the buffer: exec copies the pipe in a goroutine until every writer has closed it,
+// and the bootstrap, which writes to the same pipe from a process group of its own, holds
+// it until it notices its Runtime API is gone and exits (milliseconds, as observed).
+const outputDrainBound = 5 * time.Second
 
 func freePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -192,8 +203,10 @@ func freePort() (string, error) {
 }
 
 // startEmulator starts rie with bootstrap and exactly env as the process environment,
-// on free loopback ports, and waits until it accepts invocations. The bootstrap itself
-// starts on the first invocation, as in Lambda.
+// on free loopback ports, and waits until it accepts invocations and its Runtime API
+// accepts connections (the emulator opens that listener in a goroutine of its own, so its
+// invoke endpoint can be up first). The bootstrap itself starts on the first invocation, as
+// in Lambda.
 func startEmulator(rie, bootstrap string, env map[string]string) (*emulator, error) {
 	var lastErr error
 	for range 3 { // a free port may be taken between probing and binding
@@ -215,11 +228,15 @@ func tryStartEmulator(rie, bootstrap string, env map[string]string) (*emulator, 
 	if err != nil {
 		return nil, err
 	}
+	if apiAddr == addr { // two probes can get the same port back
+		return nil, fmt.Errorf("free port probe returned %s twice", addr)
+	}
 	e := &emulator{
-		addr:   addr,
-		out:    &testsupport.SyncBuffer{},
-		exited: make(chan struct{}),
-		client: &http.Client{Timeout: 60 * time.Second},
+		addr:    addr,
+		apiAddr: apiAddr,
+		out:     &testsupport.SyncBuffer{},
+		exited:  make(chan struct{}),
+		client:  &http.Client{Timeout: 60 * time.Second},
 	}
 	e.cmd = exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr,
 		"--log-level", "info", bootstrap)
@@ -227,41 +244,60 @@ func tryStartEmulator(rie, bootstrap string, env map[string]string) (*emulator, 
 	for k, v := range env {
 		e.cmd.Env = append(e.cmd.Env, k+"="+v)
 	}
-	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
-	// Its own process group, so stop ends the emulator and the bootstrap it started.
+	if err := e.launch(e.out); err != nil {
+		return nil, fmt.Errorf("start %s: %w", rie, err)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for _, a := range []string{addr, apiAddr} {
+		for {
+			conn, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			select {
+			case <-e.exited:
+				return nil, fmt.Errorf("aws-lambda-rie exited before listening on %s:\n%s", a, e.out)
+			default:
+			}
+			if time.Now().After(deadline) {
+				e.stop()
+				return nil, fmt.Errorf("aws-lambda-rie not listening on %s after 10s:\n%s", a, e.out)
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+	}
+	return e, nil
+}
+
+// launch starts e.cmd with its stdout and stderr copied to out, and notes its start time.
+func (e *emulator) launch(out io.Writer) error {
+	e.cmd.Stdout, e.cmd.Stderr = out, out
+	// Once the emulator is dead, Wait waits at most this long for the output pipe's copy.
+	e.cmd.WaitDelay = outputDrainBound
+	// Its own process group, so stop ends the emulator. The bootstrap runs in a group of its
+	// own (the emulator's supervisor sets Setpgid), shares the emulator's stdout and stderr,
+	// and exits when its Runtime API goes away.
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	e.started = time.Now()
 	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", rie, err)
+		return err
 	}
 	go func() { _ = e.cmd.Wait(); close(e.exited) }()
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return e, nil
-		}
-		select {
-		case <-e.exited:
-			return nil, fmt.Errorf("aws-lambda-rie exited before listening on %s:\n%s", addr, e.out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("aws-lambda-rie not listening on %s after 10s:\n%s", addr, e.out)
-		}
-		time.Sleep(500 * time.Microsecond)
-	}
+	return nil
 }
 
-// stop kills the emulator's process group (the emulator and the bootstrap it started).
+// stop kills the emulator's process group and waits for the process to be reaped and for
+// its output to be copied to the end (at most outputDrainBound after its death): after
+// stop, e.out holds everything the emulator wrote. Calling it again does nothing.
 func (e *emulator) stop() {
-	if e.cmd.Process != nil {
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-	}
-	<-e.exited
+	e.stopOnce.Do(func() {
+		if e.cmd.Process != nil {
+			_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		}
+		<-e.exited
+	})
 }
 
 // invoke sends one event to the function and returns the emulator's answer.
@@ -279,18 +315,85 @@ func (e *emulator) invoke(event []byte) (status int, body []byte, err error) {
 	return resp.StatusCode, body, nil
 }
 
-var initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+// initReportRE matches the line aws-lambda-rie logs at the end of the init phase, which
+// it writes to its stderr before it hands the first event to the bootstrap (rapid's
+// doRuntimeDomainInit logs it on return, and the invoke waits for that return):
+// "INIT REPORT(durationMs: 5.304000)" on the classic path the harness runs; the managed
+// instances path (AWS_LAMBDA_MAX_CONCURRENCY set) writes
+// "INIT REPORT(initType: …, durationMs: 5.30, …)".
+var initReportRE = regexp.MustCompile(`INIT REPORT\([^)]*durationMs: ([0-9.]+)`)
 
-// initDuration is the emulator's Init Duration of the bootstrap: from its start to its
-// first request for work, as Lambda reports it.
+// initDuration stops the emulator and returns its Init Duration of the bootstrap, from its
+// INIT START (on the first invocation) to the bootstrap's first request for work, as
+// Lambda reports it. The line is in the emulator's output pipe by the time the first
+// response arrives, but exec copies that pipe into e.out in a goroutine of the test
+// process, which may not have run yet: so it is read only after stop has copied the
+// output to the end. A missing line then means the emulator never wrote it.
 func (e *emulator) initDuration() (time.Duration, error) {
-	m := initReportRE.FindStringSubmatch(e.out.String())
+	e.stop()
+	out := e.out.String()
+	m := initReportRE.FindStringSubmatch(out)
 	if m == nil {
-		return 0, errors.New("no INIT REPORT in the emulator's output")
+		return 0, fmt.Errorf("aws-lambda-rie wrote no INIT REPORT(durationMs: …) line in its output (read to its end, or to %v after its stop): "+
+			"the build the Makefile pins (RIE_VERSION) writes it before the first event reaches the bootstrap; "+
+			"compare `go version -m %s` with RIE_VERSION (make tools installs it)", outputDrainBound, rieBinary)
 	}
 	ms, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("INIT REPORT duration %q: %w", m[1], err)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
+}
+
+// lateRuntimeAPIEnv makes the test binary, started as the emulator, an emulator whose
+// Runtime API listens lateRuntimeAPIDelay after its invoke endpoint (see lateRuntimeAPI).
+const (
+	lateRuntimeAPIEnv   = "LAMBDACONTRACT_LATE_RUNTIME_API"
+	lateRuntimeAPIDelay = 300 * time.Millisecond
+)
+
+// lateRuntimeAPI stands in for aws-lambda-rie on a busy machine: it listens on the invoke
+// address at once and on the Runtime API address lateRuntimeAPIDelay later, as the real one
+// can, whose Runtime API listener opens in a goroutine of its own. It accepts nothing and
+// runs until killed.
+func lateRuntimeAPI() {
+	addrs := map[string]string{}
+	for i, a := range os.Args {
+		if strings.HasPrefix(a, "--") && i+1 < len(os.Args) {
+			addrs[a] = os.Args[i+1]
+		}
+	}
+	var lns []net.Listener
+	for _, flag := range []string{"--runtime-interface-emulator-address", "--runtime-api-address"} {
+		ln, err := net.Listen("tcp", addrs[flag])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "late runtime API:", err)
+			os.Exit(2)
+		}
+		lns = append(lns, ln)
+		time.Sleep(lateRuntimeAPIDelay)
+	}
+	fmt.Println("listening on", lns[0].Addr(), "and", lns[1].Addr())
+	select {}
+}
+
+// TestStartEmulatorWaitsForTheRuntimeAPI proves startEmulator returns only once the Runtime
+// API accepts connections too: a bootstrap started by the first invocation before it did
+// got "connection refused" on its first /next, and the invocation a 502.
+func TestStartEmulatorWaitsForTheRuntimeAPI(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu, err := startEmulator(self, "bootstrap-unused", map[string]string{lateRuntimeAPIEnv: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.stop()
+	conn, err := net.DialTimeout("tcp", emu.apiAddr, time.Second)
+	if err != nil {
+		t.Fatalf("startEmulator returned %v after the start, before the Runtime API %s listened: %v",
+			time.Since(emu.started), emu.apiAddr, err)
+	}
+	conn.Close()
 }
