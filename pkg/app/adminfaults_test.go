@@ -392,3 +392,130 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 		check.check(t, resp)
 	}
 }
+
+// lateDelay is how long a late write of the "later change" cases stays on its way: long
+// enough for the later change to be answered first, short enough to keep the tests quick.
+const lateDelay = 300 * time.Millisecond
+
+// landLate waits until every write the injector held back has reached the engine, and
+// requires that each was refused by its condition: a late write may change nothing that
+// was answered after it.
+func landLate(t *testing.T, env *awstest.Env) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	results, err := env.Faults.WaitLate(ctx)
+	awstest.Must(t, err)
+	if len(results) == 0 {
+		t.Fatalf("no late write was held back")
+	}
+	for _, r := range results {
+		if r.Status == http.StatusOK {
+			t.Errorf("the late %s landed after the later change and was applied", r.Op)
+		}
+	}
+}
+
+// adminOn is the ingest fixture and its management handlers on env.
+func adminOn(t *testing.T, env *awstest.Env) (*fixture, map[string]apigw.Handler) {
+	t.Helper()
+	f := newFixtureOn(t, env, nil)
+	hs := map[string]apigw.Handler{}
+	for name, build := range map[string]app.Builder[apigw.Handler]{
+		"create": app.CreateWebhook, "rotate": app.RotateWebhook, "update": app.UpdateWebhook,
+		"delete": app.DeleteWebhook, "list": app.ListWebhooks,
+	} {
+		h, err := build(context.Background(), env.Config, env.App, env.App.Logger())
+		awstest.Must(t, err)
+		hs[name] = h
+	}
+	return f, hs
+}
+
+// TestALateWriteUndoesNoLaterChange is the "a later change, then the late write lands" shape
+// of the admin fault matrix (SPEC §11 "An answered write is final"): the first write of a
+// change reaches DynamoDB only after a later change was answered, and the later change
+// must survive it.
+func TestALateWriteUndoesNoLaterChange(t *testing.T) {
+	t.Parallel()
+	t.Run("rotate, rotate again, the first rotation lands", func(t *testing.T) {
+		t.Parallel()
+		env := awstest.Start(t)
+		f, hs := adminOn(t, env)
+		_, err := env.Faults.Add(faults.Rule{Op: "UpdateItem", Kind: faults.Late, Count: 1, Latency: lateDelay})
+		awstest.Must(t, err)
+		resp, body := call(t, hs["rotate"], rotateReq(f.webhookID, `{}`))
+		first, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusOK || first == "" {
+			t.Fatalf("first rotation = %d %s; want 200 with a token", resp.StatusCode, resp.Body)
+		}
+		resp, body = call(t, hs["rotate"], rotateReq(f.webhookID, `{}`))
+		second, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusOK || second == "" {
+			t.Fatalf("second rotation = %d %s; want 200 with a token", resp.StatusCode, resp.Body)
+		}
+		landLate(t, env)
+		if got := ingest(t, f.handler, f.webhookID, second); got != http.StatusCreated {
+			t.Errorf("the token of the later rotation = %d; want 201", got)
+		}
+		if got := ingest(t, f.handler, f.webhookID, first); got != http.StatusUnauthorized {
+			t.Errorf("the rotated-away token = %d; want 401", got)
+		}
+	})
+	t.Run("opt in to ?token=, opt out, the opt-in lands", func(t *testing.T) {
+		t.Parallel()
+		env := awstest.Start(t)
+		f, hs := adminOn(t, env)
+		_, err := env.Faults.Add(faults.Rule{Op: "UpdateItem", Kind: faults.Late, Count: 1, Latency: lateDelay})
+		awstest.Must(t, err)
+		for _, allow := range []bool{true, false} {
+			req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", f.webhookID, fmt.Sprintf(`{"allowQueryToken":%t}`, allow), nil)
+			if resp, _ := call(t, hs["update"], req); resp.StatusCode != http.StatusOK {
+				t.Fatalf("allowQueryToken %t = %d %s; want 200", allow, resp.StatusCode, resp.Body)
+			}
+		}
+		landLate(t, env)
+		if f.webhook(t, f.webhookID).AllowQueryToken {
+			t.Errorf("the webhook accepts ?token= again")
+		}
+		_, body := call(t, hs["list"], listReq(map[string]string{"organizationId": f.orgID}))
+		if listed := fmt.Sprint(body["webhooks"]); !strings.Contains(listed, "allowQueryToken:false") {
+			t.Errorf("listing %s; want allowQueryToken false", listed)
+		}
+		byQuery := f.post(`{"data":{"email":"ada@example.com"}}`, "")
+		byQuery.QueryStringParameters = map[string]string{apigw.TokenQueryParameter: f.token}
+		if resp, _ := f.do(t, byQuery); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("?token= after the opt-out = %d %s; want 401", resp.StatusCode, resp.Body)
+		}
+	})
+	t.Run("create, delete, the create lands", func(t *testing.T) {
+		t.Parallel()
+		env := awstest.Start(t)
+		f, hs := adminOn(t, env)
+		_, err := env.Faults.Add(faults.Rule{Op: "PutItem", Kind: faults.Late, Count: 1, Latency: lateDelay})
+		awstest.Must(t, err)
+		resp, body := call(t, hs["create"], createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":"Form"}`, f.orgID, f.poolID)))
+		id, _ := body["id"].(string)
+		token, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusCreated || id == "" {
+			t.Fatalf("create = %d %s; want 201", resp.StatusCode, resp.Body)
+		}
+		if resp, _ := call(t, hs["delete"], deleteReq(id)); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("delete = %d %s; want 204", resp.StatusCode, resp.Body)
+		}
+		landLate(t, env)
+		if resp, _ := call(t, hs["delete"], deleteReq(id)); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("deleting again = %d %s; want 404", resp.StatusCode, resp.Body)
+		}
+		if got := ingest(t, f.handler, id, token); got != http.StatusNotFound && got != http.StatusUnauthorized {
+			t.Errorf("a POST to the deleted webhook = %d; want it refused", got)
+		}
+		if f.webhook(t, id) != nil {
+			t.Errorf("the deleted webhook is read back")
+		}
+		_, body = call(t, hs["list"], listReq(map[string]string{"organizationId": f.orgID}))
+		if strings.Contains(fmt.Sprint(body["webhooks"]), id) {
+			t.Errorf("the deleted webhook is listed: %v", body["webhooks"])
+		}
+	})
+}
