@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
@@ -111,7 +114,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"rotate webhook with a grace period", app.RotateWebhook, []string{"UpdateItem"}, http.StatusOK,
+		{"rotate webhook with a grace period", app.RotateWebhook, []string{"GetItem", "UpdateItem"}, http.StatusOK,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				return rotateReq(r.webhookID, `{"gracePeriodSeconds":3600}`), on(func(t *testing.T, resp apigw.Response) {
 					token, _ := decode(t, resp)["token"].(string)
@@ -132,7 +135,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"update webhook", app.UpdateWebhook, []string{"UpdateItem"}, http.StatusOK,
+		{"update webhook", app.UpdateWebhook, []string{"GetItem", "UpdateItem"}, http.StatusOK,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", r.webhookID, `{"allowQueryToken":true}`, nil)
 				return req, on(func(t *testing.T, resp apigw.Response) {
@@ -141,7 +144,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"delete webhook", app.DeleteWebhook, []string{"DeleteItem"}, http.StatusNoContent,
+		{"delete webhook", app.DeleteWebhook, []string{"GetItem", "PutItem"}, http.StatusNoContent,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				return deleteReq(r.webhookID), on(func(t *testing.T, resp apigw.Response) {
 					if r.webhook(t, r.webhookID) != nil {
@@ -219,7 +222,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"discard rejected", app.DiscardRejected, []string{"GetItem", "DeleteItem"}, http.StatusNoContent,
+		{"discard rejected", app.DiscardRejected, []string{"GetItem", "PutItem"}, http.StatusNoContent,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				id := r.keepRejected(t)
 				return rejectedReq("DELETE", r.webhookID, id, "", nil), on(func(t *testing.T, resp apigw.Response) {
@@ -239,16 +242,102 @@ func adminPaths() []adminPath {
 const adminFaultRuns = 12
 
 // owned returns the items of the table that belong to the fixture's organization, pool or
-// webhook, as comparable JSON: the fixture's share of an environment other fixtures use too.
+// webhook, as comparable JSON without their version attribute: the fixture's share of an
+// environment other fixtures use too. The version is left out because a write the store
+// gives up on is fenced by writing the next version and nothing else (so that the write can
+// never land later): the 5xx that follows changed no content.
 func (f *fixture) owned(t *testing.T) []string {
 	t.Helper()
+	out, err := f.env.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.env.App.TableName), ConsistentRead: aws.Bool(true)})
+	awstest.Must(t, err)
 	var own []string
-	for _, item := range f.scanTable(t) {
-		if strings.Contains(item, f.orgID) || strings.Contains(item, f.poolID) || strings.Contains(item, f.webhookID) {
+	for _, it := range out.Items {
+		if dynamo.IsFence(it) {
+			continue
+		}
+		delete(it, "version")
+		b, err := json.Marshal(it)
+		awstest.Must(t, err)
+		if item := string(b); strings.Contains(item, f.orgID) || strings.Contains(item, f.poolID) || strings.Contains(item, f.webhookID) {
 			own = append(own, item)
 		}
 	}
+	slices.Sort(own)
 	return own
+}
+
+// laterChanges are the "a later change, then the late write lands" cases of the matrix: for
+// a write path, a change made (with no fault) after the path's write was answered while
+// an attempt of it is still on its way, and the check, once every late write has landed,
+// that the later change survived.
+func laterChanges() map[string]func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+	rotate := func(t *testing.T, r *rejected) string {
+		h, err := app.RotateWebhook(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+		awstest.Must(t, err)
+		resp, body := call(t, h, rotateReq(r.webhookID, `{}`))
+		token, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusOK || token == "" {
+			t.Fatalf("the later rotation = %d %s; want 200", resp.StatusCode, resp.Body)
+		}
+		return token
+	}
+	return map[string]func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T){
+		"create webhook": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			id, _ := decode(t, resp)["id"].(string)
+			h, err := app.DeleteWebhook(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+			awstest.Must(t, err)
+			if resp, _ := call(t, h, deleteReq(id)); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("the later delete = %d %s; want 204", resp.StatusCode, resp.Body)
+			}
+			return func(t *testing.T) {
+				if r.webhook(t, id) != nil {
+					t.Errorf("the deleted webhook came back")
+				}
+			}
+		},
+		"rotate webhook with a grace period": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			// The later rotation has no grace period: the token of the first is refused at once.
+			second := rotate(t, r)
+			return func(t *testing.T) {
+				w := r.webhook(t, r.webhookID)
+				if !bytes.Equal(w.TokenHash, tokenHash(t, second)) || len(w.PreviousTokenHash) != 0 {
+					t.Errorf("the later rotation was undone: the token stored is not its token, or an earlier one is still valid")
+				}
+			}
+		},
+		"update webhook": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			h, err := app.UpdateWebhook(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+			awstest.Must(t, err)
+			req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", r.webhookID, `{"allowQueryToken":false}`, nil)
+			if resp, _ := call(t, h, req); resp.StatusCode != http.StatusOK {
+				t.Fatalf("the later opt-out = %d %s; want 200", resp.StatusCode, resp.Body)
+			}
+			return func(t *testing.T) {
+				if r.webhook(t, r.webhookID).AllowQueryToken {
+					t.Errorf("the opt-out of ?token= was undone")
+				}
+			}
+		},
+		"patch schema": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			if resp, _ := call(t, r.patch, schemaReq("PATCH", r.poolID, `{"set":{"age":"boolean"}}`)); resp.StatusCode != http.StatusOK {
+				t.Fatalf("the later schema change = %d %s; want 200", resp.StatusCode, resp.Body)
+			}
+			return func(t *testing.T) {
+				if got := r.schema(t)["age"]; got != "boolean" {
+					t.Errorf("stored age is %q; want the later change's boolean", got)
+				}
+			}
+		},
+		"discard rejected": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			// Nothing can change a discarded request: the late discard must not fail loudly
+			// or bring it back.
+			return func(t *testing.T) {
+				if listed := r.listed(t); len(listed) != 0 {
+					t.Errorf("rejected requests %v after the discard; want none", listed)
+				}
+			}
+		},
+	}
 }
 
 // TestAdminPathsCallTheListedOperations keeps the fault matrix honest: it covers every HTTP
@@ -328,15 +417,18 @@ func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 			}
 		}()
 	}
-	kinds := []faults.Kind{faults.Conflict, faults.Throttle, faults.Throughput, faults.Error, faults.Slow, faults.Lost}
+	kinds := []faults.Kind{faults.Conflict, faults.Throttle, faults.Throughput, faults.Error, faults.Slow, faults.Lost, faults.Late}
 	for _, p := range adminPaths() {
 		for _, op := range p.ops {
 			for _, kind := range kinds {
 				for _, f := range []adminFault{{"once", 1}, {"×4", 4}, {"always", 0}} {
-					if f.count == 1 && kind != faults.Lost {
+					if f.count == 1 && kind != faults.Lost && kind != faults.Late {
 						continue
 					}
 					cases <- matrixCase{p, op, kind, f}
+				}
+				if _, ok := laterChanges()[p.name]; ok && kind == faults.Late && isWrite(op) {
+					cases <- matrixCase{p, op, kind, adminFault{"once, then a later change", -1}}
 				}
 			}
 		}
@@ -345,13 +437,29 @@ func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 	wg.Wait()
 }
 
+// isWrite reports whether a DynamoDB operation writes.
+func isWrite(op string) bool {
+	return op == "PutItem" || op == "UpdateItem" || op == "DeleteItem" || op == "TransactWriteItems"
+}
+
+// adminUnderFault runs one matrix case: count faults of kind on op (0: every call; -1: one
+// late write, then the path's later change, which must survive it).
 func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kind faults.Kind, count int) {
 	r := rejectedOf(t, schemaAdminOf(t, newFixtureOn(t, env, nil)))
 	req, check := p.setup(t, r)
 	h, err := p.build(context.Background(), env.Config, env.App, env.App.Logger())
 	awstest.Must(t, err)
 	before := r.owned(t)
+	later := laterChanges()[p.name]
+	if count < 0 {
+		count = 1
+	} else {
+		later = nil
+	}
 	rule := faults.Rule{Op: op, Kind: kind, Count: count, Latency: 1500 * time.Millisecond}
+	if kind == faults.Late {
+		rule.Latency = lateDelay
+	}
 	budget := apigw.RequestDeadline
 	if count == 0 {
 		// A fault on every call in a short deadline, to keep the test quick.
@@ -369,6 +477,25 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 	env.Faults.Reset()
 	if err != nil {
 		t.Fatalf("handler error %v; want a response", err)
+	}
+	var survived func(t *testing.T)
+	if later != nil {
+		if resp.StatusCode != p.status {
+			t.Fatalf("status %d after one late write; want %d (the retry outlasts it): %s", resp.StatusCode, p.status, resp.Body)
+		}
+		survived = later(t, r, resp)
+	}
+	if kind == faults.Late {
+		// The answer is final: whatever the late writes still on their way do when they land
+		// must not change it.
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := env.Faults.WaitLate(wctx)
+		awstest.Must(t, err)
+	}
+	if survived != nil {
+		survived(t)
+		return
 	}
 	changed := !slices.Equal(r.owned(t), before)
 	switch {
