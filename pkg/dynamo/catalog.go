@@ -66,7 +66,7 @@ func (s *Store) AddLeadState(ctx context.Context, poolID string, st *lead.State)
 			},
 		})
 		switch reason := cancelled(err); {
-		case reason == 0 && race < maxVersionRaces:
+		case reason == 0 && raceAgain(ctx, race):
 			continue
 		case reason == 0:
 			return fmt.Errorf("add lead state to pool %s: %w", poolID, unavailable("the pool kept changing", err))
@@ -162,7 +162,7 @@ func (s *Store) DeleteLeadState(ctx context.Context, poolID, stateID string) err
 		})
 		if cancelled(err) >= 0 {
 			// One of them changed since it was read: read both again.
-			if race < maxVersionRaces {
+			if raceAgain(ctx, race) {
 				continue
 			}
 			return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, poolID, unavailable("the pool kept changing", err))

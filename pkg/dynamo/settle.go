@@ -284,14 +284,19 @@ func (s *Store) current(ctx context.Context, key map[string]types.AttributeValue
 	return out.Item, v, nil
 }
 
-// maxVersionRaces bounds how often a read-modify-write of one item starts over because
-// another change overtook it between its read and its write.
-const maxVersionRaces = 5
+// raceAgain waits a short jittered delay before a read-modify-write of one item starts over
+// because another change overtook it between its read and its write (a random time up to
+// 5 ms·2^race, at most 160 ms), and reports false, without waiting, when the next try would
+// start inside the settle reserve of the request's deadline: then the caller answers 503.
+func raceAgain(ctx context.Context, race int) bool {
+	return backoff(ctx, 5*time.Millisecond<<min(race, 5), deadline(ctx).Add(-settleReserve))
+}
 
 // changeItem applies one change to the item at key, on the version it reads: change builds
 // the write for the item as read at version from (its content check, holds, goes into
 // the settlement), and a write overtaken by another change between the read and the write
-// starts over on the new version. An absent item (or a tombstone) is lead.ErrNotFound. It
+// starts over on the new version (raceAgain), so concurrent changes serialise on the item
+// and the last committed one wins. An absent item (or a tombstone) is lead.ErrNotFound. It
 // returns the item as written when the settlement read it back, else nil.
 func (s *Store) changeItem(ctx context.Context, key map[string]types.AttributeValue,
 	change func(item map[string]types.AttributeValue, from int64) (func(context.Context, ...func(*dynamodb.Options)) error, func(map[string]types.AttributeValue) bool, error),
@@ -310,13 +315,12 @@ func (s *Store) changeItem(ctx context.Context, key map[string]types.AttributeVa
 		}
 		stored, err := s.settleWrite(ctx, versioned{key: key, attr: attrVersion, from: from, holds: holds}, write)
 		var ccf *types.ConditionalCheckFailedException
-		if (errors.As(err, &ccf) || errors.Is(err, errOvertaken)) && race < maxVersionRaces {
-			continue
+		if !errors.As(err, &ccf) && !errors.Is(err, errOvertaken) {
+			return stored, err
 		}
-		if errors.As(err, &ccf) || errors.Is(err, errOvertaken) {
+		if !raceAgain(ctx, race) {
 			return nil, unavailable(fmt.Sprintf("the item changed %d times while it was being written", race), err)
 		}
-		return stored, err
 	}
 }
 
