@@ -640,8 +640,8 @@ func TestALateWriteUndoesNoLaterChange(t *testing.T) {
 		if f.webhook(t, id) != nil {
 			t.Errorf("the deleted webhook is read back")
 		}
-		_, body = call(t, hs["list"], listReq(map[string]string{"organizationId": f.orgID}))
-		if strings.Contains(fmt.Sprint(body["webhooks"]), id) {
+		resp, body = call(t, hs["list"], listReq(map[string]string{"organizationId": f.orgID}))
+		if resp.StatusCode != http.StatusOK || strings.Contains(fmt.Sprint(body["webhooks"]), id) {
 			t.Errorf("the deleted webhook is listed: %v", body["webhooks"])
 		}
 	})

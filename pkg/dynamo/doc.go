@@ -46,8 +46,9 @@
 // schema keeps its own schemaVersion (entry writes lock keys on it without conflicting with
 // an administrator's lead state changes). A delete does not remove the item: it puts a
 // tombstone at the same key (type "deleted", version+1, deletedAt and expiresAt a day
-// later, nothing else: no gsi1 keys, so a deleted webhook is not listed) that every read
-// treats as not found and that a create's condition refuses. Items written before versions
+// later, nothing else; a webhook's moves to a gsi1 partition of its own, deleted#<pk>, so
+// it is not listed) that every read treats as not found and that a create's condition
+// refuses. Items written before versions
 // have none, which reads as 0 (the condition is then that the attribute does not exist).
 //
 // So a write that reaches DynamoDB late (after its caller was answered, and maybe after a

@@ -129,8 +129,8 @@ const TombstoneTTL = 24 * time.Hour
 const attrVersion = "version"
 
 // tombstoneItem is the tombstone of the item at key whose version was from: the key, the
-// type, the next version, when and until when. It has none of the item's other attributes,
-// the index keys of gsi1 included, so a deleted webhook is no longer listed.
+// type, the next version, when and until when. It has none of the item's other attributes
+// (a webhook's delete adds index keys outside every organization's listing: deleteItem).
 func tombstoneItem(key map[string]types.AttributeValue, from int64, now time.Time) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		attrPK:        key[attrPK],
