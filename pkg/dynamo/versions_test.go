@@ -166,3 +166,34 @@ func TestALateKeepAfterTheReplayIsRefused(t *testing.T) {
 		t.Errorf("a second replay = %v; want lead.ErrRejectedGone", err)
 	}
 }
+
+// TestAWriteWhoseReadBackIsSlowIsStillSettled is the root of the flaky "500, but the table
+// changed" of the admin fault matrix (rotate, UpdateItem lost always) on a busy machine:
+// every answer of the rotation is lost, so only the item read back can tell that it was
+// applied, and that read took longer than its SettleTimeout. One slow read must not turn an
+// applied write into a failure: the store keeps fencing and reading back until the
+// request's deadline plus SettleTimeout, and settles the rotation as applied.
+func TestAWriteWhoseReadBackIsSlowIsStillSettled(t *testing.T) {
+	s, env := faultStore(t)
+	ctx := context.Background()
+	id := uuid.NewString()
+	awstest.Must(t, s.CreateWebhook(ctx, &lead.Webhook{ID: id, OrganizationID: uuid.NewString(), PoolID: uuid.NewString(),
+		Name: "n", TokenHash: []byte("h0"), CreatedAt: time.Now()}))
+	_, err := env.Faults.Add(faults.Rule{Op: "UpdateItem", Kind: faults.Lost, Probability: 1})
+	awstest.Must(t, err)
+	// Every read slower than SettleTimeout, the version read before the write included.
+	_, err = env.Faults.Add(faults.Rule{Op: "GetItem", Kind: faults.Slow, Probability: 1, Latency: dynamo.SettleTimeout + 200*time.Millisecond})
+	awstest.Must(t, err)
+	rctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	w, err := s.RotateWebhook(rctx, id, []byte("h1"), time.Now(), time.Time{})
+	env.Faults.Reset()
+	stored, gerr := s.Webhook(ctx, id)
+	awstest.Must(t, gerr)
+	if err != nil {
+		t.Fatalf("RotateWebhook = %v; want the applied rotation settled as a success (stored hash %q)", err, stored.TokenHash)
+	}
+	if string(w.TokenHash) != "h1" || string(stored.TokenHash) != "h1" {
+		t.Errorf("returned hash %q, stored %q; want h1", w.TokenHash, stored.TokenHash)
+	}
+}
