@@ -197,3 +197,73 @@ func TestAWriteWhoseReadBackIsSlowIsStillSettled(t *testing.T) {
 		t.Errorf("returned hash %q, stored %q; want h1", w.TokenHash, stored.TokenHash)
 	}
 }
+
+// TestALateCatalogWriteUndoesNoLaterChange: the catalog's writes (rlctl's) are versioned
+// too. Each first write reaches DynamoDB twice, its first attempt late (the SDK's retry
+// applies it at once), and the late attempt lands after a later change, which survives.
+func TestALateCatalogWriteUndoesNoLaterChange(t *testing.T) {
+	late := func(t *testing.T, env *awstest.Env, op string) {
+		t.Helper()
+		_, err := env.Faults.Add(faults.Rule{Op: op, Kind: faults.Late, Count: 1, Latency: 300 * time.Millisecond})
+		awstest.Must(t, err)
+	}
+	land := func(t *testing.T, env *awstest.Env) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		landed, err := env.Faults.WaitLate(ctx)
+		awstest.Must(t, err)
+		if len(landed) != 1 {
+			t.Fatalf("late writes %+v; want 1", landed)
+		}
+	}
+	ctx := context.Background()
+	t.Run("create a custom field, delete it", func(t *testing.T) {
+		t.Parallel()
+		s, env := faultStore(t)
+		org := uuid.NewString()
+		f := &lead.CustomField{ID: uuid.NewString(), OrganizationID: org, Name: "Note", Type: lead.CustomText}
+		late(t, env, "PutItem")
+		awstest.Must(t, s.PutCustomField(ctx, f))
+		awstest.Must(t, s.DeleteCustomField(ctx, org, f.ID))
+		land(t, env)
+		fields, err := s.ListCustomFields(ctx, org)
+		awstest.Must(t, err)
+		if len(fields) != 0 {
+			t.Errorf("the deleted custom field came back: %+v", fields)
+		}
+	})
+	t.Run("set the default lead state, set it back", func(t *testing.T) {
+		t.Parallel()
+		s, env := faultStore(t)
+		p := newPool(t, s)
+		st := &lead.State{ID: uuid.NewString(), Name: "Won"}
+		awstest.Must(t, s.AddLeadState(ctx, p.ID, st))
+		late(t, env, "UpdateItem")
+		awstest.Must(t, s.SetDefaultLeadState(ctx, p.ID, st.ID))
+		awstest.Must(t, s.SetDefaultLeadState(ctx, p.ID, p.DefaultLeadStateID))
+		land(t, env)
+		got, err := s.Pool(ctx, p.ID)
+		awstest.Must(t, err)
+		if got.DefaultLeadStateID != p.DefaultLeadStateID {
+			t.Errorf("default lead state %s; want the later change's %s", got.DefaultLeadStateID, p.DefaultLeadStateID)
+		}
+	})
+	t.Run("add a lead state, delete it", func(t *testing.T) {
+		t.Parallel()
+		s, env := faultStore(t)
+		p := newPool(t, s)
+		st := &lead.State{ID: uuid.NewString(), Name: "Won"}
+		late(t, env, "TransactWriteItems")
+		awstest.Must(t, s.AddLeadState(ctx, p.ID, st))
+		awstest.Must(t, s.DeleteLeadState(ctx, p.ID, st.ID))
+		land(t, env)
+		got, err := s.Pool(ctx, p.ID)
+		awstest.Must(t, err)
+		states, err := s.ListLeadStates(ctx, p.ID)
+		awstest.Must(t, err)
+		if got.HasLeadState(st.ID) || len(states) != 1 {
+			t.Errorf("the deleted lead state came back: pool %v, states %+v", got.LeadStateIDs, states)
+		}
+	})
+}
