@@ -165,10 +165,17 @@ func (s *Store) settleWrite(ctx context.Context, v versioned,
 			case overtaken:
 				return nil, fmt.Errorf("%w: %w", errOvertaken, err)
 			}
-			if !ambiguous(err) {
-				// Refused, and the item is still as read: a real refusal.
+			if refusedByCondition(err) {
+				// Refused, and the item is still as read: a real refusal, and final (an
+				// earlier attempt still on its way meets the same item, or a newer version).
 				return nil, err
 			}
+		}
+		if !ambiguous(err) {
+			// Refused for now (DynamoDB kept throttling until the deadline) after an attempt
+			// that may still land: the fence decides.
+			cause = err
+			break
 		}
 		if rerr != nil || attempt == maxSettleAttempts {
 			cause = fmt.Errorf("write got no answer %d times and is not applied yet: %w", attempt, err)
