@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
@@ -111,7 +114,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"rotate webhook with a grace period", app.RotateWebhook, []string{"UpdateItem"}, http.StatusOK,
+		{"rotate webhook with a grace period", app.RotateWebhook, []string{"GetItem", "UpdateItem"}, http.StatusOK,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				return rotateReq(r.webhookID, `{"gracePeriodSeconds":3600}`), on(func(t *testing.T, resp apigw.Response) {
 					token, _ := decode(t, resp)["token"].(string)
@@ -132,7 +135,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"update webhook", app.UpdateWebhook, []string{"UpdateItem"}, http.StatusOK,
+		{"update webhook", app.UpdateWebhook, []string{"GetItem", "UpdateItem"}, http.StatusOK,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", r.webhookID, `{"allowQueryToken":true}`, nil)
 				return req, on(func(t *testing.T, resp apigw.Response) {
@@ -141,7 +144,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"delete webhook", app.DeleteWebhook, []string{"DeleteItem"}, http.StatusNoContent,
+		{"delete webhook", app.DeleteWebhook, []string{"GetItem", "PutItem"}, http.StatusNoContent,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				return deleteReq(r.webhookID), on(func(t *testing.T, resp apigw.Response) {
 					if r.webhook(t, r.webhookID) != nil {
@@ -219,7 +222,7 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
-		{"discard rejected", app.DiscardRejected, []string{"GetItem", "DeleteItem"}, http.StatusNoContent,
+		{"discard rejected", app.DiscardRejected, []string{"GetItem", "PutItem"}, http.StatusNoContent,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				id := r.keepRejected(t)
 				return rejectedReq("DELETE", r.webhookID, id, "", nil), on(func(t *testing.T, resp apigw.Response) {
@@ -239,16 +242,102 @@ func adminPaths() []adminPath {
 const adminFaultRuns = 12
 
 // owned returns the items of the table that belong to the fixture's organization, pool or
-// webhook, as comparable JSON: the fixture's share of an environment other fixtures use too.
+// webhook, as comparable JSON without their version attribute: the fixture's share of an
+// environment other fixtures use too. The version is left out because a write the store
+// gives up on is fenced by writing the next version and nothing else (so that the write can
+// never land later): the 5xx that follows changed no content.
 func (f *fixture) owned(t *testing.T) []string {
 	t.Helper()
+	out, err := f.env.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.env.App.TableName), ConsistentRead: aws.Bool(true)})
+	awstest.Must(t, err)
 	var own []string
-	for _, item := range f.scanTable(t) {
-		if strings.Contains(item, f.orgID) || strings.Contains(item, f.poolID) || strings.Contains(item, f.webhookID) {
+	for _, it := range out.Items {
+		if dynamo.IsFence(it) {
+			continue
+		}
+		delete(it, "version")
+		b, err := json.Marshal(it)
+		awstest.Must(t, err)
+		if item := string(b); strings.Contains(item, f.orgID) || strings.Contains(item, f.poolID) || strings.Contains(item, f.webhookID) {
 			own = append(own, item)
 		}
 	}
+	slices.Sort(own)
 	return own
+}
+
+// laterChanges are the "a later change, then the late write lands" cases of the matrix: for
+// a write path, a change made (with no fault) after the path's write was answered while
+// an attempt of it is still on its way, and the check, once every late write has landed,
+// that the later change survived.
+func laterChanges() map[string]func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+	rotate := func(t *testing.T, r *rejected) string {
+		h, err := app.RotateWebhook(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+		awstest.Must(t, err)
+		resp, body := call(t, h, rotateReq(r.webhookID, `{}`))
+		token, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusOK || token == "" {
+			t.Fatalf("the later rotation = %d %s; want 200", resp.StatusCode, resp.Body)
+		}
+		return token
+	}
+	return map[string]func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T){
+		"create webhook": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			id, _ := decode(t, resp)["id"].(string)
+			h, err := app.DeleteWebhook(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+			awstest.Must(t, err)
+			if resp, _ := call(t, h, deleteReq(id)); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("the later delete = %d %s; want 204", resp.StatusCode, resp.Body)
+			}
+			return func(t *testing.T) {
+				if r.webhook(t, id) != nil {
+					t.Errorf("the deleted webhook came back")
+				}
+			}
+		},
+		"rotate webhook with a grace period": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			// The later rotation has no grace period: the token of the first is refused at once.
+			second := rotate(t, r)
+			return func(t *testing.T) {
+				w := r.webhook(t, r.webhookID)
+				if !bytes.Equal(w.TokenHash, tokenHash(t, second)) || len(w.PreviousTokenHash) != 0 {
+					t.Errorf("the later rotation was undone: the token stored is not its token, or an earlier one is still valid")
+				}
+			}
+		},
+		"update webhook": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			h, err := app.UpdateWebhook(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+			awstest.Must(t, err)
+			req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", r.webhookID, `{"allowQueryToken":false}`, nil)
+			if resp, _ := call(t, h, req); resp.StatusCode != http.StatusOK {
+				t.Fatalf("the later opt-out = %d %s; want 200", resp.StatusCode, resp.Body)
+			}
+			return func(t *testing.T) {
+				if r.webhook(t, r.webhookID).AllowQueryToken {
+					t.Errorf("the opt-out of ?token= was undone")
+				}
+			}
+		},
+		"patch schema": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			if resp, _ := call(t, r.patch, schemaReq("PATCH", r.poolID, `{"set":{"age":"boolean"}}`)); resp.StatusCode != http.StatusOK {
+				t.Fatalf("the later schema change = %d %s; want 200", resp.StatusCode, resp.Body)
+			}
+			return func(t *testing.T) {
+				if got := r.schema(t)["age"]; got != "boolean" {
+					t.Errorf("stored age is %q; want the later change's boolean", got)
+				}
+			}
+		},
+		"discard rejected": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			// Nothing can change a discarded request: the late discard must not fail loudly
+			// or bring it back.
+			return func(t *testing.T) {
+				if listed := r.listed(t); len(listed) != 0 {
+					t.Errorf("rejected requests %v after the discard; want none", listed)
+				}
+			}
+		},
+	}
 }
 
 // TestAdminPathsCallTheListedOperations keeps the fault matrix honest: it covers every HTTP
@@ -328,15 +417,18 @@ func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 			}
 		}()
 	}
-	kinds := []faults.Kind{faults.Conflict, faults.Throttle, faults.Throughput, faults.Error, faults.Slow, faults.Lost}
+	kinds := []faults.Kind{faults.Conflict, faults.Throttle, faults.Throughput, faults.Error, faults.Slow, faults.Lost, faults.Late}
 	for _, p := range adminPaths() {
 		for _, op := range p.ops {
 			for _, kind := range kinds {
 				for _, f := range []adminFault{{"once", 1}, {"×4", 4}, {"always", 0}} {
-					if f.count == 1 && kind != faults.Lost {
+					if f.count == 1 && kind != faults.Lost && kind != faults.Late {
 						continue
 					}
 					cases <- matrixCase{p, op, kind, f}
+				}
+				if _, ok := laterChanges()[p.name]; ok && kind == faults.Late && isWrite(op) {
+					cases <- matrixCase{p, op, kind, adminFault{"once, then a later change", -1}}
 				}
 			}
 		}
@@ -345,13 +437,29 @@ func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 	wg.Wait()
 }
 
+// isWrite reports whether a DynamoDB operation writes.
+func isWrite(op string) bool {
+	return op == "PutItem" || op == "UpdateItem" || op == "DeleteItem" || op == "TransactWriteItems"
+}
+
+// adminUnderFault runs one matrix case: count faults of kind on op (0: every call; -1: one
+// late write, then the path's later change, which must survive it).
 func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kind faults.Kind, count int) {
 	r := rejectedOf(t, schemaAdminOf(t, newFixtureOn(t, env, nil)))
 	req, check := p.setup(t, r)
 	h, err := p.build(context.Background(), env.Config, env.App, env.App.Logger())
 	awstest.Must(t, err)
 	before := r.owned(t)
+	later := laterChanges()[p.name]
+	if count < 0 {
+		count = 1
+	} else {
+		later = nil
+	}
 	rule := faults.Rule{Op: op, Kind: kind, Count: count, Latency: 1500 * time.Millisecond}
+	if kind == faults.Late {
+		rule.Latency = lateDelay
+	}
 	budget := apigw.RequestDeadline
 	if count == 0 {
 		// A fault on every call in a short deadline, to keep the test quick.
@@ -369,6 +477,25 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 	env.Faults.Reset()
 	if err != nil {
 		t.Fatalf("handler error %v; want a response", err)
+	}
+	var survived func(t *testing.T)
+	if later != nil {
+		if resp.StatusCode != p.status {
+			t.Fatalf("status %d after one late write; want %d (the retry outlasts it): %s", resp.StatusCode, p.status, resp.Body)
+		}
+		survived = later(t, r, resp)
+	}
+	if kind == faults.Late {
+		// The answer is final: whatever the late writes still on their way do when they land
+		// must not change it.
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := env.Faults.WaitLate(wctx)
+		awstest.Must(t, err)
+	}
+	if survived != nil {
+		survived(t)
+		return
 	}
 	changed := !slices.Equal(r.owned(t), before)
 	switch {
@@ -391,4 +518,131 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 	if resp.StatusCode == p.status || check.always {
 		check.check(t, resp)
 	}
+}
+
+// lateDelay is how long a late write of the "later change" cases stays on its way: long
+// enough for the later change to be answered first, short enough to keep the tests quick.
+const lateDelay = 300 * time.Millisecond
+
+// landLate waits until every write the injector held back has reached the engine, and
+// requires that each was refused by its condition: a late write may change nothing that
+// was answered after it.
+func landLate(t *testing.T, env *awstest.Env) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	results, err := env.Faults.WaitLate(ctx)
+	awstest.Must(t, err)
+	if len(results) == 0 {
+		t.Fatalf("no late write was held back")
+	}
+	for _, r := range results {
+		if r.Status == http.StatusOK {
+			t.Errorf("the late %s landed after the later change and was applied", r.Op)
+		}
+	}
+}
+
+// adminOn is the ingest fixture and its management handlers on env.
+func adminOn(t *testing.T, env *awstest.Env) (*fixture, map[string]apigw.Handler) {
+	t.Helper()
+	f := newFixtureOn(t, env, nil)
+	hs := map[string]apigw.Handler{}
+	for name, build := range map[string]app.Builder[apigw.Handler]{
+		"create": app.CreateWebhook, "rotate": app.RotateWebhook, "update": app.UpdateWebhook,
+		"delete": app.DeleteWebhook, "list": app.ListWebhooks,
+	} {
+		h, err := build(context.Background(), env.Config, env.App, env.App.Logger())
+		awstest.Must(t, err)
+		hs[name] = h
+	}
+	return f, hs
+}
+
+// TestALateWriteUndoesNoLaterChange is the "a later change, then the late write lands" shape
+// of the admin fault matrix (SPEC §11 "An answered write is final"): the first write of a
+// change reaches DynamoDB only after a later change was answered, and the later change
+// must survive it.
+func TestALateWriteUndoesNoLaterChange(t *testing.T) {
+	t.Parallel()
+	t.Run("rotate, rotate again, the first rotation lands", func(t *testing.T) {
+		t.Parallel()
+		env := awstest.Start(t)
+		f, hs := adminOn(t, env)
+		_, err := env.Faults.Add(faults.Rule{Op: "UpdateItem", Kind: faults.Late, Count: 1, Latency: lateDelay})
+		awstest.Must(t, err)
+		resp, body := call(t, hs["rotate"], rotateReq(f.webhookID, `{}`))
+		first, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusOK || first == "" {
+			t.Fatalf("first rotation = %d %s; want 200 with a token", resp.StatusCode, resp.Body)
+		}
+		resp, body = call(t, hs["rotate"], rotateReq(f.webhookID, `{}`))
+		second, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusOK || second == "" {
+			t.Fatalf("second rotation = %d %s; want 200 with a token", resp.StatusCode, resp.Body)
+		}
+		landLate(t, env)
+		if got := ingest(t, f.handler, f.webhookID, second); got != http.StatusCreated {
+			t.Errorf("the token of the later rotation = %d; want 201", got)
+		}
+		if got := ingest(t, f.handler, f.webhookID, first); got != http.StatusUnauthorized {
+			t.Errorf("the rotated-away token = %d; want 401", got)
+		}
+	})
+	t.Run("opt in to ?token=, opt out, the opt-in lands", func(t *testing.T) {
+		t.Parallel()
+		env := awstest.Start(t)
+		f, hs := adminOn(t, env)
+		_, err := env.Faults.Add(faults.Rule{Op: "UpdateItem", Kind: faults.Late, Count: 1, Latency: lateDelay})
+		awstest.Must(t, err)
+		for _, allow := range []bool{true, false} {
+			req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", f.webhookID, fmt.Sprintf(`{"allowQueryToken":%t}`, allow), nil)
+			if resp, _ := call(t, hs["update"], req); resp.StatusCode != http.StatusOK {
+				t.Fatalf("allowQueryToken %t = %d %s; want 200", allow, resp.StatusCode, resp.Body)
+			}
+		}
+		landLate(t, env)
+		if f.webhook(t, f.webhookID).AllowQueryToken {
+			t.Errorf("the webhook accepts ?token= again")
+		}
+		_, body := call(t, hs["list"], listReq(map[string]string{"organizationId": f.orgID}))
+		if listed := fmt.Sprint(body["webhooks"]); !strings.Contains(listed, "allowQueryToken:false") {
+			t.Errorf("listing %s; want allowQueryToken false", listed)
+		}
+		byQuery := f.post(`{"data":{"email":"ada@example.com"}}`, "")
+		byQuery.QueryStringParameters = map[string]string{apigw.TokenQueryParameter: f.token}
+		if resp, _ := f.do(t, byQuery); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("?token= after the opt-out = %d %s; want 401", resp.StatusCode, resp.Body)
+		}
+	})
+	t.Run("create, delete, the create lands", func(t *testing.T) {
+		t.Parallel()
+		env := awstest.Start(t)
+		f, hs := adminOn(t, env)
+		_, err := env.Faults.Add(faults.Rule{Op: "PutItem", Kind: faults.Late, Count: 1, Latency: lateDelay})
+		awstest.Must(t, err)
+		resp, body := call(t, hs["create"], createReq(fmt.Sprintf(`{"organizationId":%q,"tableId":%q,"name":"Form"}`, f.orgID, f.poolID)))
+		id, _ := body["id"].(string)
+		token, _ := body["token"].(string)
+		if resp.StatusCode != http.StatusCreated || id == "" {
+			t.Fatalf("create = %d %s; want 201", resp.StatusCode, resp.Body)
+		}
+		if resp, _ := call(t, hs["delete"], deleteReq(id)); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("delete = %d %s; want 204", resp.StatusCode, resp.Body)
+		}
+		landLate(t, env)
+		if resp, _ := call(t, hs["delete"], deleteReq(id)); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("deleting again = %d %s; want 404", resp.StatusCode, resp.Body)
+		}
+		if got := ingest(t, f.handler, id, token); got != http.StatusNotFound && got != http.StatusUnauthorized {
+			t.Errorf("a POST to the deleted webhook = %d; want it refused", got)
+		}
+		if f.webhook(t, id) != nil {
+			t.Errorf("the deleted webhook is read back")
+		}
+		resp, body = call(t, hs["list"], listReq(map[string]string{"organizationId": f.orgID}))
+		if resp.StatusCode != http.StatusOK || strings.Contains(fmt.Sprint(body["webhooks"]), id) {
+			t.Errorf("the deleted webhook is listed: %v", body["webhooks"])
+		}
+	})
 }

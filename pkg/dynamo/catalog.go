@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,7 +24,7 @@ func (s *Store) Pool(ctx context.Context, poolID string) (*lead.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get pool %s: %w", poolID, err)
 	}
-	if len(out.Item) == 0 {
+	if gone(out.Item) {
 		return nil, nil
 	}
 	p, err := poolFromItem(out.Item)
@@ -33,90 +34,144 @@ func (s *Store) Pool(ctx context.Context, poolID string) (*lead.Pool, error) {
 	return p, nil
 }
 
-// AddLeadState writes a lead state item and names it in the pool's leadStates map, in one
-// transaction; a missing pool is lead.ErrNotFound.
+// AddLeadState writes a lead state item (version 1, on condition that its key is free) and
+// names it in the pool's leadStates map, in one transaction conditional on the pool's
+// version read; a missing pool is lead.ErrNotFound, and a pool changed meanwhile is read
+// again.
 func (s *Store) AddLeadState(ctx context.Context, poolID string, st *lead.State) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName:                 &s.table,
-				Key:                       poolKey(poolID),
-				UpdateExpression:          aws.String("SET leadStates.#id = :name"),
-				ConditionExpression:       aws.String("attribute_exists(pk)"),
-				ExpressionAttributeNames:  map[string]string{"#id": st.ID},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(st.Name)},
-			}},
-			{Put: &types.Put{TableName: &s.table, Item: leadStateItem(poolID, st), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		},
-	})
-	if reason := cancelled(err); reason == 0 {
-		return fmt.Errorf("add lead state to pool %s: %w", poolID, lead.ErrNotFound)
-	} else if reason == 1 {
-		return fmt.Errorf("add lead state %s: %w", st.ID, ErrExists)
+	for race := 1; ; race++ {
+		p, err := s.Pool(ctx, poolID)
+		if err != nil {
+			return fmt.Errorf("add lead state to pool %s: %w", poolID, err)
+		}
+		if p == nil {
+			return fmt.Errorf("add lead state to pool %s: %w", poolID, lead.ErrNotFound)
+		}
+		update := aws.String("SET leadStates.#id = :name")
+		cond := new(string)
+		names := map[string]string{"#id": st.ID}
+		values := map[string]types.AttributeValue{":name": str(st.Name)}
+		withVersion(update, cond, names, values, p.Version)
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{
+				{Update: &types.Update{
+					TableName:                 &s.table,
+					Key:                       poolKey(poolID),
+					UpdateExpression:          update,
+					ConditionExpression:       cond,
+					ExpressionAttributeNames:  names,
+					ExpressionAttributeValues: values,
+				}},
+				{Put: &types.Put{TableName: &s.table, Item: leadStateItem(poolID, st), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			},
+		})
+		switch reason := cancelled(err); {
+		case reason == 0 && raceAgain(ctx, race):
+			continue
+		case reason == 0:
+			return fmt.Errorf("add lead state to pool %s: %w", poolID, unavailable("the pool kept changing", err))
+		case reason == 1:
+			return fmt.Errorf("add lead state %s: %w", st.ID, ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("add lead state to pool %s: %w", poolID, err)
+		}
+		st.Version = 1
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("add lead state to pool %s: %w", poolID, err)
-	}
-	return nil
 }
 
 // SetDefaultLeadState sets the pool's defaultLeadStateId, on condition that the pool holds
-// the state; otherwise lead.ErrNotFound.
+// the state (otherwise lead.ErrNotFound) and is still at the version read.
 func (s *Store) SetDefaultLeadState(ctx context.Context, poolID, stateID string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       poolKey(poolID),
-		UpdateExpression:          aws.String("SET defaultLeadStateId = :id"),
-		ConditionExpression:       aws.String("attribute_exists(leadStates.#id)"),
-		ExpressionAttributeNames:  map[string]string{"#id": stateID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(stateID)},
+	_, err := s.changeItem(ctx, poolKey(poolID), func(item map[string]types.AttributeValue, from int64) (func(context.Context, ...func(*dynamodb.Options)) error, func(map[string]types.AttributeValue) bool, error) {
+		p, err := poolFromItem(item)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !p.HasLeadState(stateID) {
+			return nil, nil, lead.ErrNotFound
+		}
+		in := &dynamodb.UpdateItemInput{
+			TableName:                 &s.table,
+			Key:                       poolKey(poolID),
+			UpdateExpression:          aws.String("SET defaultLeadStateId = :id"),
+			ConditionExpression:       aws.String("attribute_exists(leadStates.#id)"),
+			ExpressionAttributeNames:  map[string]string{"#id": stateID},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(stateID)},
+		}
+		withVersion(in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues, from)
+		return func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+				_, err := s.db.UpdateItem(ctx, in, optFns...)
+				return err
+			}, func(item map[string]types.AttributeValue) bool {
+				d, _ := item["defaultLeadStateId"].(*types.AttributeValueMemberS)
+				return d != nil && d.Value == stateID
+			}, nil
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("set default lead state of pool %s: %w", poolID, lead.ErrNotFound)
-	}
 	if err != nil {
 		return fmt.Errorf("set default lead state of pool %s: %w", poolID, err)
 	}
 	return nil
 }
 
-// DeleteLeadState deletes a lead state item and its entry in the pool's map in one
-// transaction, on condition that it is not the pool's default (else lead.ErrChanged) and
-// that it exists (else lead.ErrNotFound).
+// DeleteLeadState replaces a lead state item by its tombstone and removes its entry from
+// the pool's map in one transaction, on condition that it is not the pool's default (else
+// lead.ErrChanged), that it exists (else lead.ErrNotFound) and that the pool and the state
+// are still at the versions read (else both are read again).
 func (s *Store) DeleteLeadState(ctx context.Context, poolID, stateID string) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName:                 &s.table,
-				Key:                       poolKey(poolID),
-				UpdateExpression:          aws.String("REMOVE leadStates.#id"),
-				ConditionExpression:       aws.String("attribute_exists(leadStates.#id) AND defaultLeadStateId <> :id"),
-				ExpressionAttributeNames:  map[string]string{"#id": stateID},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(stateID)},
-			}},
-			{Delete: &types.Delete{
-				TableName:           &s.table,
-				Key:                 key(poolPrefix+poolID, leadStatePrefix+stateID),
-				ConditionExpression: aws.String("attribute_exists(pk)"),
-			}},
-		},
-	})
-	switch cancelled(err) {
-	case 0:
-		// Tell "is the default" from "does not exist" by looking: the condition does not say.
-		p, gerr := s.Pool(ctx, poolID)
-		if gerr == nil && p != nil && p.DefaultLeadStateID == stateID {
+	stateKey := key(poolPrefix+poolID, leadStatePrefix+stateID)
+	for race := 1; ; race++ {
+		p, err := s.Pool(ctx, poolID)
+		if err != nil {
+			return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, poolID, err)
+		}
+		st, stFrom, err := s.current(ctx, stateKey)
+		if err != nil {
+			return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, poolID, err)
+		}
+		if p == nil || st == nil || !p.HasLeadState(stateID) {
+			return fmt.Errorf("delete lead state %s: %w", stateID, lead.ErrNotFound)
+		}
+		if p.DefaultLeadStateID == stateID {
 			return fmt.Errorf("delete lead state %s: %w", stateID, lead.ErrChanged)
 		}
-		return fmt.Errorf("delete lead state %s: %w", stateID, lead.ErrNotFound)
-	case 1:
-		return fmt.Errorf("delete lead state %s: %w", stateID, lead.ErrNotFound)
+		cond, names, values := versionCond(attrVersion, p.Version)
+		names["#id"] = stateID
+		values[":id"] = str(stateID)
+		stCond, stNames, stValues := versionCond(attrVersion, stFrom)
+		delete(stValues, ":vnext")
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{
+				{Update: &types.Update{
+					TableName:                 &s.table,
+					Key:                       poolKey(poolID),
+					UpdateExpression:          aws.String("REMOVE leadStates.#id SET " + versionSet),
+					ConditionExpression:       aws.String("attribute_exists(leadStates.#id) AND defaultLeadStateId <> :id AND " + cond),
+					ExpressionAttributeNames:  names,
+					ExpressionAttributeValues: values,
+				}},
+				{Put: &types.Put{
+					TableName:                 &s.table,
+					Item:                      tombstoneItem(stateKey, stFrom, time.Now()),
+					ConditionExpression:       aws.String(stCond),
+					ExpressionAttributeNames:  stNames,
+					ExpressionAttributeValues: nilIfEmpty(stValues),
+				}},
+			},
+		})
+		if cancelled(err) >= 0 {
+			// One of them changed since it was read: read both again.
+			if raceAgain(ctx, race) {
+				continue
+			}
+			return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, poolID, unavailable("the pool kept changing", err))
+		}
+		if err != nil {
+			return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, poolID, err)
+		}
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("delete lead state %s of pool %s: %w", stateID, poolID, err)
-	}
-	return nil
 }
 
 // ListLeadStates returns a pool's lead states, ordered by id.
@@ -127,6 +182,9 @@ func (s *Store) ListLeadStates(ctx context.Context, poolID string) ([]lead.State
 	}
 	out := make([]lead.State, 0, len(items))
 	for _, item := range items {
+		if IsTombstone(item) {
+			continue
+		}
 		st, err := stateFromItem(item)
 		if err != nil {
 			return nil, fmt.Errorf("list lead states of pool %s: %w", poolID, err)
@@ -144,6 +202,9 @@ func (s *Store) ListCustomFields(ctx context.Context, orgID string) ([]lead.Cust
 	}
 	out := make([]lead.CustomField, 0, len(items))
 	for _, item := range items {
+		if IsTombstone(item) {
+			continue
+		}
 		f, err := customFieldFromItem(item)
 		if err != nil {
 			return nil, fmt.Errorf("list custom fields of organization %s: %w", orgID, err)
@@ -154,18 +215,10 @@ func (s *Store) ListCustomFields(ctx context.Context, orgID string) ([]lead.Cust
 	return out, nil
 }
 
-// DeleteCustomField deletes a custom field; an unknown one is lead.ErrNotFound.
+// DeleteCustomField replaces a custom field by its tombstone, conditional on the version
+// read (see deleteItem); an unknown one is lead.ErrNotFound.
 func (s *Store) DeleteCustomField(ctx context.Context, orgID, fieldID string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:           &s.table,
-		Key:                 customFieldKey(orgID, fieldID),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("delete custom field %s: %w", fieldID, lead.ErrNotFound)
-	}
-	if err != nil {
+	if err := s.deleteItem(ctx, customFieldKey(orgID, fieldID)); err != nil {
 		return fmt.Errorf("delete custom field %s: %w", fieldID, err)
 	}
 	return nil
@@ -224,6 +277,7 @@ func (s *Store) CreatePool(ctx context.Context, p *lead.Pool, state *lead.State)
 	poolItem["name"] = str(p.Name)
 	poolItem["defaultLeadStateId"] = str(state.ID)
 	poolItem["leadStates"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{state.ID: str(state.Name)}}
+	poolItem[attrVersion] = number(1)
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: poolItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
@@ -251,10 +305,12 @@ func leadStateItem(poolID string, st *lead.State) map[string]types.AttributeValu
 	item["id"] = str(st.ID)
 	item["tableId"] = str(poolID)
 	item["name"] = str(st.Name)
+	item[attrVersion] = number(1)
 	return item
 }
 
-// PutCustomField creates or replaces an organization's custom field.
+// PutCustomField creates an organization's custom field at version 1, on condition that its
+// key is free (a deleted field's tombstone too): ErrExists otherwise.
 func (s *Store) PutCustomField(ctx context.Context, f *lead.CustomField) error {
 	item := customFieldKey(f.OrganizationID, f.ID)
 	item["type"] = str("customField")
@@ -267,8 +323,13 @@ func (s *Store) PutCustomField(ctx context.Context, f *lead.CustomField) error {
 		// when it rolls back any cancelled transaction, which breaks later queries.
 		item["options"] = stringList(f.Options)
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
+	err := s.createItem(ctx, item, func(stored map[string]types.AttributeValue) bool {
+		n, _ := stored["name"].(*types.AttributeValueMemberS)
+		return n != nil && n.Value == f.Name
+	})
+	if err != nil {
 		return fmt.Errorf("put custom field %s: %w", f.ID, err)
 	}
+	f.Version = 1
 	return nil
 }

@@ -17,6 +17,7 @@
 //	idempotency record   IDEMPOTENCY#<id>#<hash>  IDEMPOTENCY
 //	rejected request     WEBHOOK#<id>             REJECTED#<uuidv7>
 //	rejected day count   WEBHOOK#<id>             REJECTCOUNT#<yyyy-mm-dd>
+//	tombstone            the key of a deleted item                     (type "deleted")
 //
 // A pool's entries are spread over EntryShards partition keys, so one pool can take more
 // writes than DynamoDB allows one key (1,000 WCU/s): the shard (two digits, 00 to 31) is the
@@ -36,11 +37,37 @@
 // through the table's TTL attribute (expiresAt); expiry is also compared in code, since TTL
 // deletion is late and emulators never do it.
 //
+// # Versions and tombstones
+//
+// Every mutable item (webhook, pool, lead state, custom field, rejected request) carries a
+// numeric version attribute: a create writes 1 on condition that the key is free
+// (attribute_not_exists(pk)), and every update and delete reads the item, is conditional on
+// the version it read and writes the next one. A pool's lead state changes use version; its
+// schema keeps its own schemaVersion (entry writes lock keys on it without conflicting with
+// an administrator's lead state changes). A delete does not remove the item: it puts a
+// tombstone at the same key (type "deleted", version+1, deletedAt and expiresAt a day
+// later, nothing else; a webhook's moves to a gsi1 partition of its own, deleted#<pk>, so
+// it is not listed) that every read treats as not found and that a create's condition
+// refuses. Items written before versions
+// have none, which reads as 0 (the condition is then that the attribute does not exist).
+//
+// So a write that reaches DynamoDB late (after its caller was answered, and maybe after a
+// later change) can change nothing: its condition names a version that is gone. And the
+// item read back settles a write whose answer was lost: at the next version with this
+// write's content it is applied (by this write or an earlier attempt of it, which carries
+// the same condition), still at the version read it is not applied yet, at any other
+// version never. A management write the store gives up on is fenced before its failure is
+// answered: the next version and nothing else (a tombstone for a create) is written on the
+// same condition, so the write can never land later; the fence and read-backs are tried
+// until the request's deadline plus SettleTimeout, and the item read back settles any of
+// them. Entries and idempotency records are immutable and carry no version.
+//
 // A rejected request (a body refused with a 400 after authentication) is kept with its
 // counter of the UTC day in one TransactWriteItems: the counter grows only below the daily
 // maximum and the request is kept only when counted. Both expire through expiresAt (the
 // request after the retention, the counter a day after its day). A replay writes the entry
-// and deletes the rejected request in one transaction, conditional on it still existing.
+// and puts the rejected request's tombstone in one transaction, conditional on the version
+// read, so a keep of the same request that arrives after the replay is refused.
 //
 // # Reads
 //

@@ -113,6 +113,60 @@ const (
 	FenceType = "fence"
 )
 
+// DeletedType is the type of a tombstone: what a delete of a mutable item (webhook, lead
+// state, custom field, rejected request) leaves at the item's key instead of removing it.
+// Every read treats a tombstone as not found, and a create's condition (the key is free)
+// refuses it, so a create that arrives late can never bring a deleted item back.
+const DeletedType = "deleted"
+
+// TombstoneTTL is how long a tombstone keeps its key before DynamoDB's TTL deletes it: far
+// longer than a write can stay on its way (see FenceTTL).
+const TombstoneTTL = 24 * time.Hour
+
+// attrVersion counts the changes of a mutable item: a create writes 1, and every update
+// and delete is conditional on the version it read and writes the next one. An item
+// written before versions has none, which reads as 0.
+const attrVersion = "version"
+
+// tombstoneItem is the tombstone of the item at key whose version was from: the key, the
+// type, the next version, when and until when. It has none of the item's other attributes
+// (a webhook's delete adds index keys outside every organization's listing: deleteItem).
+func tombstoneItem(key map[string]types.AttributeValue, from int64, now time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK:        key[attrPK],
+		attrSK:        key[attrSK],
+		TypeAttribute: str(DeletedType),
+		attrVersion:   number(from + 1),
+		"deletedAt":   str(lead.FormatTime(now)),
+		TTLAttribute:  epoch(now.Add(TombstoneTTL)),
+	}
+}
+
+// IsTombstone reports whether item is a tombstone.
+func IsTombstone(item map[string]types.AttributeValue) bool {
+	t, ok := item[TypeAttribute].(*types.AttributeValueMemberS)
+	return ok && t.Value == DeletedType
+}
+
+// gone reports whether an item read is none: absent, or a tombstone.
+func gone(item map[string]types.AttributeValue) bool { return len(item) == 0 || IsTombstone(item) }
+
+// number is a whole number attribute.
+func number(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// versionOf is the item's version (attr: attrVersion, or a pool's schema version), 0 when
+// it has none; -1 when the attribute is not a whole number.
+func versionOf(item map[string]types.AttributeValue, attr string) int64 {
+	r := itemReader{item: item}
+	v := r.optInt(attr)
+	if r.err != nil {
+		return -1
+	}
+	return v
+}
+
 // FenceTTL is how long a fence keeps an entry key unusable before DynamoDB's TTL deletes it:
 // far longer than a write can stay on its way (DynamoDB refuses a request signed more than
 // 15 minutes before it arrives, and remembers a ClientRequestToken for 10).
@@ -487,6 +541,7 @@ func webhookFromItem(item map[string]types.AttributeValue) (*lead.Webhook, error
 		CreatedAt:              r.time("createdAt"),
 		RotatedAt:              r.optTime("rotatedAt"),
 		AllowQueryToken:        r.optBool(attrAllowQueryToken),
+		Version:                r.optInt(attrVersion),
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", w.ID, r.err)
@@ -503,6 +558,7 @@ func poolFromItem(item map[string]types.AttributeValue) (*lead.Pool, error) {
 		DefaultLeadStateID: r.optS("defaultLeadStateId"),
 		Schema:             lead.Schema{},
 		SchemaVersion:      r.optInt(attrSchemaVersion),
+		Version:            r.optInt(attrVersion),
 	}
 	for k, t := range r.stringMap("schema") {
 		if !lead.FieldType(t).Valid() {
@@ -530,6 +586,7 @@ func customFieldFromItem(item map[string]types.AttributeValue) (lead.CustomField
 		Name:           r.s("name"),
 		Type:           lead.CustomFieldType(r.s("fieldType")),
 		Options:        r.stringList("options"),
+		Version:        r.optInt(attrVersion),
 	}
 	if r.err == nil && !f.Type.Valid() {
 		r.fail("fieldType", "unknown custom field type %q", f.Type)
@@ -542,7 +599,7 @@ func customFieldFromItem(item map[string]types.AttributeValue) (lead.CustomField
 
 func stateFromItem(item map[string]types.AttributeValue) (lead.State, error) {
 	r := itemReader{item: item}
-	st := lead.State{ID: r.s("id"), PoolID: r.s("tableId"), Name: r.s("name")}
+	st := lead.State{ID: r.s("id"), PoolID: r.s("tableId"), Name: r.s("name"), Version: r.optInt(attrVersion)}
 	if r.err != nil {
 		return lead.State{}, fmt.Errorf("lead state %s: %w", st.ID, r.err)
 	}

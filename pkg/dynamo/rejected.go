@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,6 +42,7 @@ func rejectedItem(r *lead.RejectedRequest) map[string]types.AttributeValue {
 	item["errorBody"] = str(string(r.ErrorBody))
 	item["errorReason"] = str(r.ErrorReason)
 	item[TTLAttribute] = epoch(r.ExpiresAt)
+	item[attrVersion] = number(1)
 	// The body is binary: it is kept byte for byte, whatever its encoding. DynamoDB refuses
 	// an empty binary value, so an empty body is no attribute.
 	if len(r.Body) > 0 {
@@ -63,6 +63,7 @@ func rejectedFromItem(item map[string]types.AttributeValue) (*lead.RejectedReque
 		ErrorBody:      []byte(rd.s("errorBody")),
 		ErrorReason:    rd.s("errorReason"),
 		ExpiresAt:      rd.epoch(TTLAttribute),
+		Version:        rd.optInt(attrVersion),
 	}
 	if rd.err != nil {
 		return nil, fmt.Errorf("rejected request %s: %w", r.ID, rd.err)
@@ -117,7 +118,7 @@ func (s *Store) Rejected(ctx context.Context, webhookID, id string, now time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("get rejected request %s: %w", id, err)
 	}
-	if len(out.Item) == 0 {
+	if gone(out.Item) {
 		return nil, nil
 	}
 	r, err := rejectedFromItem(out.Item)
@@ -136,10 +137,11 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 	in := &dynamodb.QueryInput{
 		TableName:              &s.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		// Every attribute but the body; placeholders, so no name can collide with a reserved word.
-		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e"),
+		// Every attribute but the body (the type tells a tombstone); placeholders, so no name
+		// can collide with a reserved word.
+		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e, #t, #v"),
 		ExpressionAttributeNames: map[string]string{"#i": "id", "#w": "webhookId", "#r": "receivedAt", "#c": "contentType",
-			"#k": "idempotencyKey", "#b": "errorBody", "#x": "errorReason", "#e": TTLAttribute},
+			"#k": "idempotencyKey", "#b": "errorBody", "#x": "errorReason", "#e": TTLAttribute, "#t": TypeAttribute, "#v": attrVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": str(webhookPrefix + webhookID),
 			":p":  str(rejectedPrefix),
@@ -162,6 +164,9 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 	}
 	page := &lead.RejectedPage{Rejected: []*lead.RejectedRequest{}}
 	for _, item := range out.Items {
+		if IsTombstone(item) {
+			continue
+		}
 		r, err := rejectedFromItem(item)
 		if err != nil {
 			return nil, err
@@ -176,35 +181,37 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 	return page, nil
 }
 
-// RecordRejectedError replaces the recorded error of a rejected request, if it still exists.
+// RecordRejectedError replaces the recorded error of a rejected request, if it still exists,
+// with an UpdateItem conditional on the version read.
 func (s *Store) RecordRejectedError(ctx context.Context, webhookID, id string, errorBody []byte, reason string) error {
-	// Writing the same error twice is harmless; a lost answer is settled by reading it back.
-	_, err := s.settleWrite(ctx, rejectedKey(webhookID, id), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           &s.table,
-			Key:                 rejectedKey(webhookID, id),
-			UpdateExpression:    aws.String("SET errorBody = :b, errorReason = :r"),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
+	_, err := s.changeItem(ctx, rejectedKey(webhookID, id), func(_ map[string]types.AttributeValue, from int64) (func(context.Context, ...func(*dynamodb.Options)) error, func(map[string]types.AttributeValue) bool, error) {
+		in := &dynamodb.UpdateItemInput{
+			TableName:                &s.table,
+			Key:                      rejectedKey(webhookID, id),
+			UpdateExpression:         aws.String("SET #b = :b, #x = :r"),
+			ConditionExpression:      new(string),
+			ExpressionAttributeNames: map[string]string{"#b": "errorBody", "#x": "errorReason"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":b": str(string(errorBody)), ":r": str(reason),
 			},
-		}, optFns...)
-		return err
-	}, func(item map[string]types.AttributeValue) bool {
-		b, _ := item["errorBody"].(*types.AttributeValueMemberS)
-		return b != nil && b.Value == string(errorBody)
+		}
+		withVersion(in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues, from)
+		return func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+				_, err := s.db.UpdateItem(ctx, in, optFns...)
+				return err
+			}, func(item map[string]types.AttributeValue) bool {
+				b, _ := item["errorBody"].(*types.AttributeValueMemberS)
+				return b != nil && b.Value == string(errorBody)
+			}, nil
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("record error of rejected request %s: %w", id, lead.ErrNotFound)
-	}
 	if err != nil {
 		return fmt.Errorf("record error of rejected request %s: %w", id, err)
 	}
 	return nil
 }
 
-// DeleteRejected deletes a rejected request; lead.ErrNotFound when there is none.
+// DeleteRejected replaces a rejected request by its tombstone, conditional on the version
+// read (see deleteItem); lead.ErrNotFound when there is none.
 func (s *Store) DeleteRejected(ctx context.Context, webhookID, id string) error {
 	if err := s.deleteItem(ctx, rejectedKey(webhookID, id)); err != nil {
 		return fmt.Errorf("delete rejected request %s: %w", id, err)
@@ -212,14 +219,29 @@ func (s *Store) DeleteRejected(ctx context.Context, webhookID, id string) error 
 	return nil
 }
 
-// PutReplayedEntry writes the entry of a replayed rejected request and deletes that request
-// in the same transaction, on condition that it still exists: of concurrent replays, one
-// commits and the others get lead.ErrRejectedGone.
+// PutReplayedEntry writes the entry of a replayed rejected request and replaces that request
+// by its tombstone in the same transaction, on condition that it is still at the version
+// read here: of concurrent replays, one commits and the others get lead.ErrRejectedGone,
+// and a keep of the same request that arrives late is refused by the tombstone.
 func (s *Store) PutReplayedEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLock, idem *lead.IdempotencyRecord, webhookID, rejectedID string) error {
-	return s.putEntry(ctx, e, lock, idem, &types.TransactWriteItem{Delete: &types.Delete{
-		TableName:           &s.table,
-		Key:                 rejectedKey(webhookID, rejectedID),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
+	key := rejectedKey(webhookID, rejectedID)
+	item, from, err := s.current(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read rejected request %s: %w", rejectedID, err)
+	}
+	if item == nil {
+		return lead.ErrRejectedGone
+	}
+	cond, names, values := versionCond(attrVersion, from)
+	delete(values, ":vnext")
+	// The tombstone's time is the entry's, so every attempt of the transaction sends the
+	// same item (and the same request token).
+	return s.putEntry(ctx, e, lock, idem, &types.TransactWriteItem{Put: &types.Put{
+		TableName:                 &s.table,
+		Item:                      tombstoneItem(key, from, e.CreatedAt),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: nilIfEmpty(values),
 	}})
 }
 

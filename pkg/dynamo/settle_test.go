@@ -48,12 +48,13 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 	tests := []struct {
 		name string
 		op   string
-		// write runs the write on a seeded store with the fault on and returns its error and
-		// a check of the stored result, run with the fault off.
-		write func(t *testing.T, s *dynamo.Store) (func(t *testing.T), error)
+		// write seeds what the write needs, arms the fault, runs the write and returns its
+		// error and a check of the stored result, run with the fault off.
+		write func(t *testing.T, s *dynamo.Store, arm func()) (func(t *testing.T), error)
 	}{
-		{"create webhook", "PutItem", func(t *testing.T, s *dynamo.Store) (func(*testing.T), error) {
+		{"create webhook", "PutItem", func(t *testing.T, s *dynamo.Store, arm func()) (func(*testing.T), error) {
 			id := uuid.NewString()
+			arm()
 			err := s.CreateWebhook(context.Background(), &lead.Webhook{ID: id, OrganizationID: uuid.NewString(),
 				PoolID: uuid.NewString(), Name: "n", TokenHash: h1, CreatedAt: created})
 			return func(t *testing.T) {
@@ -62,8 +63,9 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 				}
 			}, err
 		}},
-		{"rotate webhook with a grace period", "UpdateItem", func(t *testing.T, s *dynamo.Store) (func(*testing.T), error) {
+		{"rotate webhook with a grace period", "UpdateItem", func(t *testing.T, s *dynamo.Store, arm func()) (func(*testing.T), error) {
 			id := seed(t, s)
+			arm()
 			w, err := s.RotateWebhook(context.Background(), id, h1, created.Add(time.Minute), created.Add(time.Hour))
 			return func(t *testing.T) {
 				for _, got := range []*lead.Webhook{w, webhook(t, s, id)} {
@@ -73,8 +75,9 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 				}
 			}, err
 		}},
-		{"update webhook", "UpdateItem", func(t *testing.T, s *dynamo.Store) (func(*testing.T), error) {
+		{"update webhook", "UpdateItem", func(t *testing.T, s *dynamo.Store, arm func()) (func(*testing.T), error) {
 			id := seed(t, s)
+			arm()
 			w, err := s.SetAllowQueryToken(context.Background(), id, true)
 			return func(t *testing.T) {
 				if !w.AllowQueryToken || !webhook(t, s, id).AllowQueryToken {
@@ -82,16 +85,19 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 				}
 			}, err
 		}},
-		{"delete webhook", "DeleteItem", func(t *testing.T, s *dynamo.Store) (func(*testing.T), error) {
+		{"delete webhook", "PutItem", func(t *testing.T, s *dynamo.Store, arm func()) (func(*testing.T), error) {
 			id := seed(t, s)
+			arm()
+			err := s.DeleteWebhook(context.Background(), id)
 			return func(t *testing.T) {
 				if w := webhook(t, s, id); w != nil {
 					t.Errorf("deleted webhook still stored")
 				}
-			}, s.DeleteWebhook(context.Background(), id)
+			}, err
 		}},
-		{"replace schema", "UpdateItem", func(t *testing.T, s *dynamo.Store) (func(*testing.T), error) {
+		{"replace schema", "UpdateItem", func(t *testing.T, s *dynamo.Store, arm func()) (func(*testing.T), error) {
 			p := newPool(t, s)
+			arm()
 			err := s.ReplaceSchema(context.Background(), p.ID, p.SchemaVersion, lead.Schema{"age": lead.TypeNumber})
 			return func(t *testing.T) {
 				got, err := s.Pool(context.Background(), p.ID)
@@ -101,9 +107,10 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 				}
 			}, err
 		}},
-		{"record the error of a rejected request", "UpdateItem", func(t *testing.T, s *dynamo.Store) (func(*testing.T), error) {
+		{"record the error of a rejected request", "UpdateItem", func(t *testing.T, s *dynamo.Store, arm func()) (func(*testing.T), error) {
 			wh := seed(t, s)
 			id := keep(t, s, wh)
+			arm()
 			err := s.RecordRejectedError(context.Background(), wh, id, []byte(`{"error":"again"}`), "again")
 			return func(t *testing.T) {
 				r, err := s.Rejected(context.Background(), wh, id, time.Now())
@@ -113,16 +120,18 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 				}
 			}, err
 		}},
-		{"discard a rejected request", "DeleteItem", func(t *testing.T, s *dynamo.Store) (func(*testing.T), error) {
+		{"discard a rejected request", "PutItem", func(t *testing.T, s *dynamo.Store, arm func()) (func(*testing.T), error) {
 			wh := seed(t, s)
 			id := keep(t, s, wh)
+			arm()
+			err := s.DeleteRejected(context.Background(), wh, id)
 			return func(t *testing.T) {
 				r, err := s.Rejected(context.Background(), wh, id, time.Now())
 				awstest.Must(t, err)
 				if r != nil {
 					t.Errorf("discarded request still kept")
 				}
-			}, s.DeleteRejected(context.Background(), wh, id)
+			}, err
 		}},
 	}
 	for _, tt := range tests {
@@ -130,10 +139,11 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 			t.Run(fmt.Sprintf("%s, %d answers lost", tt.name, lost), func(t *testing.T) {
 				t.Parallel()
 				s, env := faultStore(t)
-				_, err := env.Faults.Add(faults.Rule{Op: tt.op, Kind: faults.Lost, Count: lost})
-				awstest.Must(t, err)
-				// The rule fires on the write only: the seeding has no call of tt.op before it.
-				check, err := tt.write(t, s)
+				// The rule is armed after the seeding, so it fires on the write only.
+				check, err := tt.write(t, s, func() {
+					_, err := env.Faults.Add(faults.Rule{Op: tt.op, Kind: faults.Lost, Count: lost})
+					awstest.Must(t, err)
+				})
 				if n := env.Faults.Count(tt.op, faults.Lost); n != lost {
 					t.Fatalf("%d answers lost; want %d (the seeding used the faulted operation?)", n, lost)
 				}

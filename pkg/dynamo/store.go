@@ -56,7 +56,7 @@ func (s *Store) Webhook(ctx context.Context, id string) (*lead.Webhook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get webhook %s: %w", id, err)
 	}
-	if len(out.Item) == 0 {
+	if gone(out.Item) {
 		return nil, nil
 	}
 	w, err := webhookFromItem(out.Item)
@@ -96,6 +96,9 @@ func (s *Store) PoolWithFields(ctx context.Context, poolID, orgID string, fieldI
 				return nil, nil, fmt.Errorf("read pool %s: %w", poolID, err)
 			}
 			for _, item := range out.Responses[s.table] {
+				if IsTombstone(item) {
+					continue
+				}
 				r := itemReader{item: item}
 				switch sk := r.s(attrSK); {
 				case r.err != nil:
@@ -595,7 +598,12 @@ func (s *Store) ReplaceSchema(ctx context.Context, poolID string, version int64,
 	cond := "attribute_exists(pk) AND " + versionCondition(version, values)
 	// A retry after a commit whose answer was lost fails the version condition: the pool
 	// read back at the next version with this schema is that commit.
-	_, err := s.settleWrite(ctx, poolKey(poolID), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+	holds := func(item map[string]types.AttributeValue) bool {
+		p, err := poolFromItem(item)
+		return err == nil && maps.Equal(p.Schema, schema)
+	}
+	v := versioned{key: poolKey(poolID), attr: attrSchemaVersion, from: version, holds: holds}
+	_, err := s.settleWrite(ctx, v, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 &s.table,
 			Key:                       poolKey(poolID),
@@ -605,12 +613,9 @@ func (s *Store) ReplaceSchema(ctx context.Context, poolID string, version int64,
 			ExpressionAttributeValues: values,
 		}, optFns...)
 		return err
-	}, func(item map[string]types.AttributeValue) bool {
-		p, err := poolFromItem(item)
-		return item != nil && err == nil && p.SchemaVersion == version+1 && maps.Equal(p.Schema, schema)
 	})
 	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if errors.As(err, &ccf) || errors.Is(err, errOvertaken) {
 		return fmt.Errorf("replace schema of pool %s: %w", poolID, lead.ErrSchemaChanged)
 	}
 	if err != nil {

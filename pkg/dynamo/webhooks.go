@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,7 +27,9 @@ const (
 	attrGSI1SK            = "gsi1sk"
 )
 
-// CreateWebhook writes a new webhook; its organization's listing index keys are set too.
+// CreateWebhook writes a new webhook at version 1, on condition that its key is free (a
+// deleted webhook's tombstone too refuses it); its organization's listing index keys are
+// set too.
 func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 	item := webhookKey(w.ID)
 	item["type"] = str("webhook")
@@ -45,21 +46,11 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 	item["gsi1sk"] = str(webhookPrefix + lead.FormatTime(w.CreatedAt) + "#" + w.ID)
 	// The answer of a committed write may be lost, and the retry that follows finds the
 	// webhook there: the item read back says whether it is this very webhook.
-	_, err := s.settleWrite(ctx, webhookKey(w.ID), func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:           &s.table,
-			Item:                item,
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		}, optFns...)
-		return err
-	}, func(stored map[string]types.AttributeValue) bool { return holdsHash(stored, w.TokenHash) })
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("create webhook %s: %w", w.ID, ErrExists)
-	}
+	err := s.createItem(ctx, item, func(stored map[string]types.AttributeValue) bool { return holdsHash(stored, w.TokenHash) })
 	if err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, err)
 	}
+	w.Version = 1
 	return nil
 }
 
@@ -69,38 +60,36 @@ func holdsHash(item map[string]types.AttributeValue, hash []byte) bool {
 	return ok && bytes.Equal(b.Value, hash)
 }
 
-// RotateWebhook replaces the token hash with one conditional UpdateItem, so concurrent
-// rotations serialise on the item and the last committed one wins. With a grace period the
-// update copies the hash it replaces into previousTokenHash in the same write (DynamoDB
-// evaluates SET a = b against the item as it was before the update), so no read is needed
-// and nothing can slip in between. Without one, any previous hash is cleared.
+// RotateWebhook replaces the token hash with one UpdateItem conditional on the version
+// read, so concurrent rotations serialise on the item, the last committed one wins, and a
+// rotation that reaches DynamoDB late (after a later change was answered) is refused. With
+// a grace period the update copies the hash it replaces into previousTokenHash in the same
+// write (DynamoDB evaluates SET a = b against the item as it was before the update), so
+// nothing can slip in between. Without one, any previous hash is cleared.
 func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, rotatedAt, graceUntil time.Time) (*lead.Webhook, error) {
-	names := map[string]string{"#h": attrTokenHash, "#r": attrRotatedAt, "#ph": attrPreviousTokenHash, "#pe": attrPreviousExpiresAt}
-	values := map[string]types.AttributeValue{
-		":h": &types.AttributeValueMemberB{Value: tokenHash},
-		":r": str(rotatedAt.UTC().Format(time.RFC3339Nano)),
-	}
-	// The previous hash is cleared by writing NULL, not by REMOVE: minidyn v0.8.2 (the
-	// local runner and the tests) silently ignores a top-level REMOVE, which would leave an
-	// old token valid. NULL decodes as "no previous token" everywhere.
-	update := "SET #h = :h, #r = :r, #ph = :none, #pe = :none"
-	values[":none"] = &types.AttributeValueMemberNULL{Value: true}
-	if !graceUntil.IsZero() {
-		// The copy comes first so that an evaluator applying actions in order (minidyn)
-		// copies the old hash too.
-		update = "SET #ph = #h, #pe = :e, #h = :h, #r = :r"
-		delete(values, ":none")
-		values[":e"] = str(graceUntil.UTC().Format(time.RFC3339Nano))
-	}
-	// The condition that the hash is not ours yet makes a retried attempt, whose earlier
-	// attempt committed without an answer, fail instead of applying twice (which, with a
-	// grace period, would copy the new hash over the replaced one); the item read back then
-	// says the rotation is stored.
-	w, err := s.updateWebhook(ctx, "rotate", id, &dynamodb.UpdateItemInput{
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #h <> :h"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+	w, err := s.updateWebhook(ctx, "rotate", id, func() *dynamodb.UpdateItemInput {
+		names := map[string]string{"#h": attrTokenHash, "#r": attrRotatedAt, "#ph": attrPreviousTokenHash, "#pe": attrPreviousExpiresAt}
+		values := map[string]types.AttributeValue{
+			":h": &types.AttributeValueMemberB{Value: tokenHash},
+			":r": str(rotatedAt.UTC().Format(time.RFC3339Nano)),
+		}
+		// The previous hash is cleared by writing NULL, not by REMOVE: minidyn v0.8.2 (the
+		// local runner and the tests) silently ignores a top-level REMOVE, which would leave
+		// an old token valid. NULL decodes as "no previous token" everywhere.
+		update := "SET #h = :h, #r = :r, #ph = :none, #pe = :none"
+		values[":none"] = &types.AttributeValueMemberNULL{Value: true}
+		if !graceUntil.IsZero() {
+			// The copy comes first so that an evaluator applying actions in order (minidyn)
+			// copies the old hash too.
+			update = "SET #ph = #h, #pe = :e, #h = :h, #r = :r"
+			delete(values, ":none")
+			values[":e"] = str(graceUntil.UTC().Format(time.RFC3339Nano))
+		}
+		return &dynamodb.UpdateItemInput{
+			UpdateExpression:          aws.String(update),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}
 	}, func(item map[string]types.AttributeValue) bool { return holdsHash(item, tokenHash) })
 	if err != nil {
 		return nil, err
@@ -112,37 +101,40 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 	return w, nil
 }
 
-// SetAllowQueryToken turns the webhook's acceptance of ?token= on or off with one
-// conditional UpdateItem and returns the webhook as written; an unknown id is
+// SetAllowQueryToken turns the webhook's acceptance of ?token= on or off with one UpdateItem
+// conditional on the version read, and returns the webhook as written; an unknown id is
 // lead.ErrNotFound.
 func (s *Store) SetAllowQueryToken(ctx context.Context, id string, allow bool) (*lead.Webhook, error) {
-	return s.updateWebhook(ctx, "update", id, &dynamodb.UpdateItemInput{
-		UpdateExpression:          aws.String("SET #q = :q"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
+	return s.updateWebhook(ctx, "update", id, func() *dynamodb.UpdateItemInput {
+		return &dynamodb.UpdateItemInput{
+			UpdateExpression:          aws.String("SET #q = :q"),
+			ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
+		}
 	}, func(item map[string]types.AttributeValue) bool {
 		q, _ := item[attrAllowQueryToken].(*types.AttributeValueMemberBOOL)
-		return item != nil && (q != nil && q.Value) == allow
+		return (q != nil && q.Value) == allow
 	})
 }
 
-// updateWebhook applies in (its expressions and a condition that includes the item's
-// existence; the table, key and ALL_NEW are set here) to the webhook with the id, settled
-// like every management write (applied says whether an item read back holds the update), and
-// returns the webhook as written; a failed condition is lead.ErrNotFound.
-func (s *Store) updateWebhook(ctx context.Context, op, id string, in *dynamodb.UpdateItemInput, applied func(map[string]types.AttributeValue) bool) (*lead.Webhook, error) {
-	in.TableName, in.Key, in.ReturnValues = &s.table, webhookKey(id), types.ReturnValueAllNew
+// updateWebhook reads the webhook with the id and applies the update build makes (a SET
+// expression with its names and values; the table, key, version condition, next version
+// and ALL_NEW are added here) on the version read, settled like every management write
+// (holds says whether an item read back holds the update), and returns the webhook as
+// written; an unknown or deleted webhook is lead.ErrNotFound.
+func (s *Store) updateWebhook(ctx context.Context, op, id string, build func() *dynamodb.UpdateItemInput, holds func(map[string]types.AttributeValue) bool) (*lead.Webhook, error) {
 	var out *dynamodb.UpdateItemOutput
-	stored, err := s.settleWrite(ctx, in.Key, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
-		var err error
-		out, err = s.db.UpdateItem(ctx, in, optFns...)
-		return err
-	}, applied)
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return nil, fmt.Errorf("%s webhook %s: %w", op, id, lead.ErrNotFound)
-	}
+	stored, err := s.changeItem(ctx, webhookKey(id), func(_ map[string]types.AttributeValue, from int64) (func(context.Context, ...func(*dynamodb.Options)) error, func(map[string]types.AttributeValue) bool, error) {
+		in := build()
+		in.TableName, in.Key, in.ReturnValues = &s.table, webhookKey(id), types.ReturnValueAllNew
+		in.ConditionExpression = new(string)
+		withVersion(in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues, from)
+		return func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+			var err error
+			out, err = s.db.UpdateItem(ctx, in, optFns...)
+			return err
+		}, holds, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s webhook %s: %w", op, id, err)
 	}
@@ -156,8 +148,9 @@ func (s *Store) updateWebhook(ctx context.Context, op, id string, in *dynamodb.U
 	return w, nil
 }
 
-// DeleteWebhook deletes a webhook item with a conditional DeleteItem; an unknown id is
-// lead.ErrNotFound.
+// DeleteWebhook replaces the webhook by its tombstone, conditional on the version read (see
+// deleteItem): the webhook reads as not found and is no longer listed, and a create of it
+// that arrives late is refused. An unknown id is lead.ErrNotFound.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	err := s.deleteItem(ctx, webhookKey(id))
 	if err != nil {

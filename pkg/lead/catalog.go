@@ -23,7 +23,7 @@ type CatalogStore interface {
 	DeleteLeadState(ctx context.Context, poolID, stateID string) error
 	// ListLeadStates returns the pool's lead states.
 	ListLeadStates(ctx context.Context, poolID string) ([]State, error)
-	// PutCustomField creates or replaces a custom field.
+	// PutCustomField creates a custom field; a taken id is an error.
 	PutCustomField(ctx context.Context, f *CustomField) error
 	// ListCustomFields returns the organization's custom fields.
 	ListCustomFields(ctx context.Context, organizationID string) ([]CustomField, error)

@@ -39,6 +39,9 @@ type Webhook struct {
 	CreatedAt              time.Time
 	RotatedAt              time.Time
 	AllowQueryToken        bool
+	// Version counts the changes of the stored webhook: every update and delete is
+	// conditional on the version it read, so a write that arrives late changes nothing.
+	Version int64
 }
 
 // Pool is a lead pool (a table of lead entries) with its schema and default lead state.
@@ -53,6 +56,8 @@ type Pool struct {
 	// SchemaVersion counts the changes of Schema (locks by requests and administration
 	// alike); a write that replaces the schema is conditional on the version it read.
 	SchemaVersion int64
+	// Version counts the other changes of the stored pool (its lead states and default).
+	Version int64
 }
 
 // HasLeadState reports whether the pool holds a lead state with the given id.
@@ -70,6 +75,8 @@ type State struct {
 	ID     string
 	PoolID string
 	Name   string
+	// Version counts the changes of the stored lead state.
+	Version int64
 }
 
 // CustomFieldType is the type of an organization's custom field.
@@ -102,6 +109,8 @@ type CustomField struct {
 	Name           string
 	Type           CustomFieldType
 	Options        []string
+	// Version counts the changes of the stored custom field.
+	Version int64
 }
 
 // Entry is a lead entry as stored and as returned in the 201 body and the event.

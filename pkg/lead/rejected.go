@@ -28,6 +28,8 @@ type RejectedRequest struct {
 	ErrorBody      []byte // the JSON error body the request was answered with
 	ErrorReason    string // the error body's short reason
 	ExpiresAt      time.Time
+	// Version counts the changes of the stored request (its recorded error).
+	Version int64
 }
 
 // RejectedPage is one page of a webhook's rejected requests, newest first.

@@ -39,6 +39,7 @@ var wantActions = map[string][]string{
 		"secretsmanager:GetSecretValue",
 	},
 	"RotateWebhookFunction": {
+		"dynamodb:GetItem",
 		"dynamodb:UpdateItem",
 		"secretsmanager:GetSecretValue",
 	},
@@ -46,7 +47,9 @@ var wantActions = map[string][]string{
 		"dynamodb:Query",
 	},
 	"DeleteWebhookFunction": {
-		"dynamodb:DeleteItem",
+		"dynamodb:GetItem",
+		"dynamodb:PutItem",
+		"dynamodb:UpdateItem",
 	},
 	"ShowSchemaFunction": {
 		"dynamodb:GetItem",
@@ -56,6 +59,7 @@ var wantActions = map[string][]string{
 		"dynamodb:UpdateItem",
 	},
 	"UpdateWebhookFunction": {
+		"dynamodb:GetItem",
 		"dynamodb:UpdateItem",
 	},
 	"ListRejectedFunction": {
@@ -67,15 +71,15 @@ var wantActions = map[string][]string{
 	},
 	"ReplayRejectedFunction": {
 		"dynamodb:BatchGetItem",
-		"dynamodb:DeleteItem",
 		"dynamodb:GetItem",
 		"dynamodb:PutItem",
 		"dynamodb:TransactWriteItems",
 		"dynamodb:UpdateItem",
 	},
 	"DiscardRejectedFunction": {
-		"dynamodb:DeleteItem",
 		"dynamodb:GetItem",
+		"dynamodb:PutItem",
+		"dynamodb:UpdateItem",
 	},
 	"IngressFunction": {
 		"dynamodb:BatchGetItem",
