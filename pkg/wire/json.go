@@ -81,7 +81,7 @@ func decodeStrict(raw []byte) (any, error) {
 		return nil, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, lead.Invalid("the body has data after the JSON object", lead.Detail{Path: "$", Problem: "trailing data"})
+		return nil, lead.Invalid("the body has data after the JSON object; send the object alone, with nothing after its closing }", lead.Detail{Path: "$", Problem: "trailing data"})
 	}
 	return v, nil
 }

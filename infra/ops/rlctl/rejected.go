@@ -20,7 +20,7 @@ import (
 // out, so --json output stays one JSON document).
 var progressOut io.Writer = os.Stderr
 
-func (s *session) rejected() (*lead.RejectedAdmin, error) {
+func (s *session) rejected() (app.RejectedRequests, error) {
 	return app.RejectedAdmin(s.cfg, s.env())
 }
 
@@ -141,8 +141,12 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 		if err != nil {
 			return err
 		}
+		body, err := wire.EntryJSON(res.Entry)
+		if err != nil {
+			return err
+		}
 		var entry map[string]any
-		if err := json.Unmarshal(res.Body, &entry); err != nil {
+		if err := json.Unmarshal(body, &entry); err != nil {
 			return fmt.Errorf("read replayed entry: %w", err)
 		}
 		return s.print(entry, [][]string{{"ENTRY ID", "REPLAYED REQUEST"}, {fmt.Sprint(entry["id"]), *id}})
