@@ -149,7 +149,7 @@ func TestIngestHandlerKeepsARefusalWithItsRenderedAnswer(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		f := &FakeIngester{Err: lead.Invalid("type mismatch"), Fate: lead.RejectedFate{ID: "r1", Kept: true}}
 		req := Request{Headers: map[string]string{TokenHeader: strings.Repeat("ab", 32), "content-type": "text/plain", "idempotency-key": "k1"},
-			PathParameters: map[string]string{"id": "w"}, Body: `{"data":{"n":1}}`, }
+			PathParameters: map[string]string{"id": "w"}, Body: `{"data":{"n":1}}`}
 		req.RequestContext.RequestID = "req-1"
 		if dryRun {
 			req.QueryStringParameters = map[string]string{"dryRun": "true"}

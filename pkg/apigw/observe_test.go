@@ -84,4 +84,3 @@ func TestObserveEmitsEachIngestMetricFromItsPath(t *testing.T) {
 		})
 	}
 }
-

@@ -314,7 +314,9 @@ func (refusingIngester) NewRejected(wh *lead.Webhook, _, _ string, _ []byte, _ e
 	return &lead.RejectedRequest{ID: "rej-1", WebhookID: wh.ID}, nil
 }
 
-func (r refusingIngester) Keep(context.Context, *lead.RejectedRequest) lead.RejectedFate { return r.fate }
+func (r refusingIngester) Keep(context.Context, *lead.RejectedRequest) lead.RejectedFate {
+	return r.fate
+}
 
 // Every HTTP function of lambdas.Functions, built by its builder, writes exactly one log line and
 // one EMF document per request: a new function's builder cannot forget the observer.

@@ -92,7 +92,6 @@ func WithRejected(err error, fate RejectedFate) error {
 	return &c
 }
 
-
 // RejectedAdmin lists, shows, replays and discards a webhook's rejected requests.
 type RejectedAdmin struct {
 	Ingest *IngestService
