@@ -175,16 +175,16 @@ func (s *IngestService) Authenticate(ctx context.Context, webhookID, token strin
 // key; a dry run stores nothing. A repeat of a stored request with the same key gets that
 // request's entry back (Replayed), even when the pool changed since so that its checks
 // would now fail.
-func (s *IngestService) Ingest(ctx context.Context, wh *Webhook, in Input) (*IngestResult, error) {
-	if in.Body == nil {
+func (s *IngestService) Ingest(ctx context.Context, wh *Webhook, input Input) (*IngestResult, error) {
+	if input.Body == nil {
 		return nil, fmt.Errorf("ingest into webhook %s: the input carries no body", wh.ID)
 	}
 	now := s.Now()
 	var idem *IdempotencyRecord
-	if in.IdempotencyKey != "" && !in.DryRun {
-		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: in.IdempotencyKey, Fingerprint: Fingerprint(in.Body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
+	if input.IdempotencyKey != "" && !input.DryRun {
+		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: input.IdempotencyKey, Fingerprint: Fingerprint(input.Body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 	}
-	res, err := s.store(ctx, wh, in, idem, now)
+	res, err := s.store(ctx, wh, input, idem, now)
 	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EKEYREUSED {
 		// The record is read only on this path.
 		if rres, rerr := s.replayStored(ctx, wh, idem, nil, nil, now); rres != nil || rerr != nil {
@@ -197,20 +197,20 @@ func (s *IngestService) Ingest(ctx context.Context, wh *Webhook, in Input) (*Ing
 // store checks a parsed body against the pool and stores its entry, with its idempotency
 // record when idem is not nil: the write is tried first, and a key already taken is answered
 // from the record the failed write returned. A lost schema lock race reads the pool again.
-func (s *IngestService) store(ctx context.Context, wh *Webhook, in Input, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
-	pool, e, err := s.newEntry(ctx, wh, in.Body, now)
+func (s *IngestService) store(ctx context.Context, wh *Webhook, input Input, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
+	pool, e, err := s.newEntry(ctx, wh, input.Body, now)
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		lock, err := s.prepare(e, pool, in.Body)
+		lock, err := s.prepare(e, pool, input.Body)
 		if err != nil {
 			return nil, err
 		}
-		if in.DryRun {
+		if input.DryRun {
 			return &IngestResult{Entry: e, DryRun: true, NewSchemaKeys: lock.New}, nil
 		}
-		res, err := s.write(ctx, wh, in, e, lock, idem, now)
+		res, err := s.write(ctx, wh, input, e, lock, idem, now)
 		if !errors.Is(err, ErrSchemaChanged) {
 			if res != nil {
 				res.LockRetries = attempt - 1
@@ -275,14 +275,14 @@ func (s *IngestService) newEntry(ctx context.Context, wh *Webhook, body *Body, n
 // write commits a prepared entry (deleting the replayed rejected request with it, for a
 // replay). ErrSchemaChanged passes through, for the caller to check again; a key already
 // taken is answered as the request that took it was.
-func (s *IngestService) write(ctx context.Context, wh *Webhook, in Input, e *Entry, lock SchemaLock, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
+func (s *IngestService) write(ctx context.Context, wh *Webhook, input Input, e *Entry, lock SchemaLock, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
 	if idem != nil {
 		idem.EntryID = e.ID
 		idem.Answer = entryDigest(e)
 	}
 	var err error
-	if in.RejectedID != "" {
-		err = s.Rejected.PutReplayedEntry(ctx, e, lock, idem, wh.ID, in.RejectedID)
+	if input.RejectedID != "" {
+		err = s.Rejected.PutReplayedEntry(ctx, e, lock, idem, wh.ID, input.RejectedID)
 	} else {
 		err = s.Store.PutEntry(ctx, e, lock, idem)
 	}

@@ -190,7 +190,7 @@ func TestCheckIngestMedia(t *testing.T) {
 	}
 }
 
-func TestFormPayloadJSONLookalikeNamesHowItWasRead(t *testing.T) {
+func TestAFormJSONLookalikeNamesHowItWasRead(t *testing.T) {
 	_, err := ParseIngest(formType, []byte(`{"data": {"email": }}`), lead.DefaultLimits())
 	if lead.ErrorCode(err) != lead.EINVALID || !strings.Contains(err.Error(), "read as JSON (it starts with { or [ under Content-Type application/x-www-form-urlencoded)") {
 		t.Errorf("Decode(broken JSON object under the form header) = %v; want a 400 naming how it was read", err)
