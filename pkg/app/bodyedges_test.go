@@ -43,7 +43,7 @@ func TestFormAndBodyEdges(t *testing.T) {
 		{"an empty file input is ignored", "multipart/form-data; boundary=XyZ", emptyFile, 201, "", map[string]any{"email": "ada@example.com"}},
 		{"a file part with content stays a 400", "multipart/form-data; boundary=XyZ", strings.Replace(emptyFile, "\r\n\r\n\r\n--XyZ--", "\r\n\r\n%PDF\r\n--XyZ--", 1), 400, "files are not accepted", nil},
 		{"invalid UTF-8 in a form field names the field", form, "email=a&city=%FF", 400, "value of field city is not valid UTF-8", nil},
-		{"every field data__<key> (Zapier's form payload) is a 400 naming the JSON payload type", form, "data__email=a&data__name=b", 400, "JSON payload type", nil},
+		{"every field data__<key> (Zapier flattened names) is a 400 naming Unflatten", form, "data__email=a&data__name=b", 400, "Payload Type json with Unflatten yes", nil},
 		{"a gzip body is a 415", "application/json", `{"data":{"z":"1"}}`, 415, "send the body uncompressed", nil},
 	}
 	for _, tt := range tests {

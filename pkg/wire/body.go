@@ -92,7 +92,7 @@ func dataObject(top *object) (*object, error) {
 			ps.Add("data", "required")
 			msg = `"data" is missing; put the lead fields inside a "data" object, e.g. {"data": {"email": "ada@example.com"}}`
 			if zapierFlattened(top.keys) {
-				msg += `; keys named data__<key> come from Zapier's form payload type: choose the JSON payload type in the webhook step, which nests them inside "data"`
+				msg += `; keys named data__<key> are Zapier's flattened names: in the Zapier webhook step choose Payload Type json with Unflatten yes, which nests them inside "data"`
 			}
 		}
 		e := ps.Err().(*lead.Error)
@@ -107,16 +107,22 @@ func dataObject(top *object) (*object, error) {
 	return data, nil
 }
 
-// zapierFlattened reports whether every key starts with data__: how Zapier's form payload
-// type writes a nested field data.email (as data__email), which its JSON payload type
-// nests again.
+// zapierFlattened reports whether the keys are Zapier's flattened names: every one data__<key>
+// or customFieldData__<id>, at least one of them data__. Zapier nests them inside data and
+// customFieldData only with Payload Type json and Unflatten yes; otherwise data.email
+// arrives as the key data__email.
 func zapierFlattened(keys []string) bool {
+	data := false
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "data__") || k == "data__" {
+		switch {
+		case strings.HasPrefix(k, "data__") && k != "data__":
+			data = true
+		case strings.HasPrefix(k, "customFieldData__") && k != "customFieldData__":
+		default:
 			return false
 		}
 	}
-	return len(keys) > 0
+	return data
 }
 
 // dataFields checks the data keys and values, recording problems in ps.

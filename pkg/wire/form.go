@@ -358,13 +358,13 @@ func (kv *keyedValues) fill(parent string, lim lead.Limits, ps *lead.Problems) m
 	return out
 }
 
-// zapierFormFields refuses a form whose every field is named data__<key>: Zapier's form
-// payload type writes a field data.email as data__email, which would lock data__email in
-// the pool schema for good; its JSON payload type nests them inside data as meant.
+// zapierFormFields refuses a form whose fields are all Zapier's flattened names (data__email,
+// customFieldData__<id>): with Payload Type form, Zapier sends them as they are named, and
+// they would lock data__email in the pool schema for good.
 func zapierFormFields(names []string) error {
 	if !zapierFlattened(names) {
 		return nil
 	}
-	return lead.Invalid("every form field is named data__<key> (as Zapier's form payload type writes data.email); choose the JSON payload type in the Zapier webhook step, or name the fields without data__",
+	return lead.Invalid("every form field is named data__<key> (Zapier's flattened names); in the Zapier webhook step either name the rows without data__ (email, customFieldData[<id>]) with Payload Type form, or choose Payload Type json with Unflatten yes",
 		lead.Detail{Path: lead.DetailPath("data", names[0]), Problem: "flattened data__ field name"})
 }

@@ -89,17 +89,19 @@ func TestParseIngestEdges(t *testing.T) {
 	}
 }
 
-// TestZapierFlattenedKeysGetAHint: Zapier's form payload type writes data.email as
-// data__email. As a form, every field so named is a 400 naming the JSON payload type; as a
-// JSON body it lacks data (a 400 anyway), and the message says the same.
+// TestZapierFlattenedKeysGetAHint: a Zapier row named data__email is sent as data__email
+// unless the step's Payload Type is json with Unflatten yes. As a form whose every field is
+// so named, a 400 says so (instead of locking data__email in the schema); as a JSON body it
+// lacks data (a 400 anyway), and the message says the same.
 func TestZapierFlattenedKeysGetAHint(t *testing.T) {
 	for _, p := range []ingestReq{
 		{formType, "data__email=a%40b.co&data__first_name=Ada"},
-		{MediaJSON, `{"data__email":"a@b.co"}`},
+		{formType, "data__email=a%40b.co&customFieldData__" + cfID + "=x"},
+		{MediaJSON, `{"data__email":"a@b.co","customFieldData__x":"1"}`},
 	} {
 		_, err := ParseIngest(p.ContentType, []byte(p.Body), lead.DefaultLimits())
-		if lead.ErrorCode(err) != lead.EINVALID || !strings.Contains(err.Error(), "JSON payload type") {
-			t.Errorf("ParseIngest(%s, %q) = %v; want a 400 naming Zapier's JSON payload type", p.ContentType, p.Body, err)
+		if lead.ErrorCode(err) != lead.EINVALID || !strings.Contains(err.Error(), "Payload Type json with Unflatten yes") {
+			t.Errorf("ParseIngest(%s, %q) = %v; want a 400 naming Zapier's Unflatten", p.ContentType, p.Body, err)
 		}
 	}
 	// One data__ field among others is a key like any other.
