@@ -88,6 +88,12 @@ func Observe(h Endpoint, o Observer) Handler {
 func (o Observer) finish(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, d time.Duration) {
 	outcome := outcomeOf(n)
 	ms := float64(d.Microseconds()) / 1000
+	o.log(ctx, req, n, c, ms, outcome)
+	o.emit(ctx, req, n, c, ms, outcome)
+}
+
+// log writes the request's one log line.
+func (o Observer) log(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, ms float64, outcome string) {
 	attrs := append([]any{
 		slog.String("function", o.Function),
 		slog.String("lambdaRequestId", lambdaRequestID(ctx)),
@@ -106,10 +112,7 @@ func (o Observer) finish(ctx context.Context, req Request, n *Outcome, c metrics
 	if c.Fences > 0 || c.Unsettled > 0 {
 		attrs = append(attrs, slog.Int("entryFences", c.Fences), slog.Int("unsettledWrites", c.Unsettled))
 	}
-	var rejected *lead.RejectedFate
-	var le *lead.Error
-	if errors.As(n.Err, &le) && le.Rejected != nil {
-		rejected = le.Rejected
+	if rejected := rejectedFate(n); rejected != nil {
 		if rejected.Kept {
 			attrs = append(attrs, slog.String("rejectedId", rejected.ID))
 		}
@@ -126,10 +129,10 @@ func (o Observer) finish(ctx context.Context, req Request, n *Outcome, c metrics
 		level = slog.LevelError
 	}
 	o.Logger.Log(ctx, level, "request", attrs...)
+}
 
-	count := func(name string, v int) metrics.Metric {
-		return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
-	}
+// emit writes the request's EMF document.
+func (o Observer) emit(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, ms float64, outcome string) {
 	ms5xx := 0
 	if n.Status >= 500 {
 		ms5xx = 1
@@ -143,28 +146,12 @@ func (o Observer) finish(ctx context.Context, req Request, n *Outcome, c metrics
 		count(MetricAWSRetries, c.Retries),
 	}
 	if n.Ingest {
-		accepted, rejectedN, replays, keys, retries := 0, 0, 0, 0, 0
-		switch {
-		case n.DryRun:
-			// A dry run stores nothing and loses nothing: neither accepted nor rejected.
-		case n.Err != nil:
-			if n.Status >= 400 && n.Status < 500 {
-				rejectedN = 1
-			}
-		case n.Result != nil && n.Result.Replayed:
-			replays = 1
-		case n.Result != nil:
-			accepted, keys, retries = 1, n.Result.KeysLocked, n.Result.LockRetries
-		case n.Status >= 400 && n.Status < 500:
-			rejectedN = 1
-		}
-		list = append(list, count(MetricLeadsAccepted, accepted), count(MetricLeadsRejected, rejectedN),
-			count(MetricReplays, replays), count(MetricKeysLocked, keys), count(MetricLockRetries, retries))
+		list = append(list, ingestMetrics(n)...)
 	}
 	if c.Fences > 0 || c.Unsettled > 0 {
 		list = append(list, count(MetricEntryFences, c.Fences), count(MetricUnsettledWrites, c.Unsettled))
 	}
-	if rejected != nil {
+	if rejected := rejectedFate(n); rejected != nil {
 		if rejected.Kept {
 			list = append(list, count(MetricRejectedKept, 1))
 		} else {
@@ -180,6 +167,41 @@ func (o Observer) finish(ctx context.Context, req Request, n *Outcome, c metrics
 	if err := o.Metrics.Emit([]metrics.Dimension{{Name: DimensionOutcome, Value: outcome}}, list, props); err != nil {
 		o.Logger.Warn("metrics not emitted", "err", err)
 	}
+}
+
+func count(name string, v int) metrics.Metric {
+	return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
+}
+
+// ingestMetrics are the lead counts of an ingest request: accepted, rejected (a 4xx),
+// replayed, and the schema keys it locked and lock races it lost.
+func ingestMetrics(n *Outcome) []metrics.Metric {
+	accepted, rejected, replays, keys, retries := 0, 0, 0, 0, 0
+	switch {
+	case n.DryRun:
+		// A dry run stores nothing and loses nothing: neither accepted nor rejected.
+	case n.Err != nil:
+		if n.Status >= 400 && n.Status < 500 {
+			rejected = 1
+		}
+	case n.Result != nil && n.Result.Replayed:
+		replays = 1
+	case n.Result != nil:
+		accepted, keys, retries = 1, n.Result.KeysLocked, n.Result.LockRetries
+	case n.Status >= 400 && n.Status < 500:
+		rejected = 1
+	}
+	return []metrics.Metric{count(MetricLeadsAccepted, accepted), count(MetricLeadsRejected, rejected),
+		count(MetricReplays, replays), count(MetricKeysLocked, keys), count(MetricLockRetries, retries)}
+}
+
+// rejectedFate is what became of a refused request the service tried to keep, or nil.
+func rejectedFate(n *Outcome) *lead.RejectedFate {
+	var le *lead.Error
+	if errors.As(n.Err, &le) {
+		return le.Rejected
+	}
+	return nil
 }
 
 // outcomeOf is the low-cardinality outcome of a request: its error code, or what succeeded.
