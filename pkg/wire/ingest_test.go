@@ -62,6 +62,8 @@ func TestParseIngestEdges(t *testing.T) {
 			nil, nil, []string{"application/x-www-form-urlencoded", `value of field ["first name"] is not valid UTF-8`}},
 		{"invalid UTF-8 in a multipart value names the field", ingestReq{multipartType("XyZ"), multipartBody("XyZ", field("city", "\xff"))},
 			nil, nil, []string{"multipart/form-data", "value of field city is not valid UTF-8"}},
+		{"invalid UTF-8 in a JSON body names the type", ingestReq{MediaJSON, "{\"data\":{\"a\":\"\xff\"}}"},
+			nil, nil, []string{"read as JSON (Content-Type application/json) and is not valid UTF-8"}},
 		{"a broken escape names the field", ingestReq{formType, "email=a&pct=100%"},
 			nil, nil, []string{"field pct has a broken %-escape"}},
 	}

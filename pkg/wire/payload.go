@@ -23,24 +23,29 @@ func parseJSON(raw []byte, declared string, lim lead.Limits) (*lead.Body, error)
 	case declared == MediaURLEncoded:
 		// A JSON array or an object with something after it, under curl -d's form header.
 		e.Message = "the body was read as JSON (it starts with { or [ under Content-Type " + MediaURLEncoded + "): " + e.Message
+	case e.Details[0].Problem == "invalid UTF-8":
+		e.Message = "the body was read as JSON (" + readAs(declared) + ") and is not valid UTF-8; send it as UTF-8"
 	}
 	return b, err
+}
+
+// readAs says how a body read as JSON was declared, for messages.
+func readAs(declared string) string {
+	switch declared {
+	case "":
+		return "Content-Type " + MediaJSON
+	case MediaText:
+		return "Content-Type " + MediaText + ", which is read as JSON"
+	case MediaURLEncoded:
+		return "it starts with { or [ under Content-Type " + MediaURLEncoded
+	}
+	return "Content-Type " + declared
 }
 
 // notJSON rewrites the message of a body that does not parse as JSON so that it names the
 // type the body was read as and the fix.
 func notJSON(raw []byte, declaredType, msg string) string {
-	declared := "Content-Type " + MediaJSON
-	switch declaredType {
-	case "":
-	case MediaText:
-		declared = "Content-Type " + MediaText + ", which is read as JSON"
-	case MediaURLEncoded:
-		declared = "it starts with { or [ under Content-Type " + MediaURLEncoded
-	default:
-		declared = "Content-Type " + declaredType
-	}
-	msg = strings.Replace(msg, "the body is not valid JSON", "the body was read as JSON ("+declared+") and is not valid JSON", 1)
+	msg = strings.Replace(msg, "the body is not valid JSON", "the body was read as JSON ("+readAs(declaredType)+") and is not valid JSON", 1)
 	switch {
 	case looksMultipart(raw):
 		return msg + "; it is a multipart form: set Content-Type to " + MediaMultipart + " with its boundary, or send JSON"
