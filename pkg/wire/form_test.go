@@ -216,7 +216,10 @@ func FuzzParseIngestForm(f *testing.F) {
 		}
 		for k, v := range b.Data {
 			if k == "" {
-				t.Fatalf("Decode(%q) accepted an empty key", body)
+				t.Fatalf("ParseIngest(%q) accepted an empty key", body)
+			}
+			if strings.Contains(k, "[") && !looksJSON([]byte(body)) {
+				t.Fatalf("ParseIngest(%q) made the key %q of a bracket form; want it folded or refused", body, k)
 			}
 			switch v.(type) {
 			case string, []string, nil, bool, lead.Number:
