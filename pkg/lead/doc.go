@@ -24,9 +24,12 @@
 //     typeErrors), and the schema stays within Limits.MaxSchemaKeys;
 //  9. the pool has a default lead state that still exists (ENOLEADSTATE).
 //
-// The body is an opaque Payload until step 4: nothing about it is read before the caller
-// is authenticated, so an unauthenticated caller learns nothing about the pool, its schema
-// or its custom fields.
+// Steps 1–3 are Authenticate; the API adapter then checks the body's size, its media type
+// and the headers, parses the body (package wire) and hands the parsed lead to Ingest,
+// which runs steps 7–9 and the write. Nothing about the body is read before the caller is
+// authenticated, so an unauthenticated caller learns nothing about the pool, its schema or
+// its custom fields. The domain never calls back into the adapter: a refused request is
+// kept by the adapter through NewRejected and Keep, with the error body it rendered.
 //
 // # Schema lock
 //

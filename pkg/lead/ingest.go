@@ -35,17 +35,18 @@ func (e *IdempotencyKeyTakenError) Error() string { return ErrIdempotencyKeyTake
 func (e *IdempotencyKeyTakenError) Is(target error) bool { return target == ErrIdempotencyKeyTaken }
 
 // IdempotencyRecord remembers the first request with an Idempotency-Key for a webhook: the
-// fingerprint of its content, the entry it created and a digest of its answer, so a repeat
+// fingerprint of its content, the entry it created and a digest of that entry, so a repeat
 // within the window gets the same answer and creates nothing. It is small whatever the
-// lead's size: a repeat has the same content, so its answer is rebuilt from the repeat
-// itself and the digest proves it byte-identical; only when it is not (the pool's default
-// lead state changed meanwhile…) is the stored entry read.
+// lead's size: a repeat has the same content, so its entry is rebuilt from the repeat
+// itself and the digest proves it the same; only when it is not (the pool's default lead
+// state changed meanwhile…) is the stored entry read.
 type IdempotencyRecord struct {
 	WebhookID   string
 	Key         string
 	Fingerprint []byte // Fingerprint of the parsed body
 	EntryID     string
-	// Answer is the SHA-256 of the first request's 201 body; nil in a record that has none.
+	// Answer is the digest of the first request's entry (everything its 201 body shows);
+	// nil in a record that has none. A record of an older digest only costs a read.
 	Answer    []byte
 	CreatedAt time.Time // the first request's "now": its entry's createdAt, to the second
 	ExpiresAt time.Time
