@@ -6,16 +6,18 @@
 //
 // # Ingesting an entry
 //
-// IngestService.Ingest checks a request in a fixed order, and the first failure wins:
+// An ingest request is checked in a fixed order, and the first failure wins:
 //
 //  1. the token is well formed (64 hex characters), else EUNAUTHORIZED;
 //  2. the webhook id is a UUID and the webhook exists, else ENOTFOUND;
 //  3. the token matches the stored HMAC-SHA256 hash (or, during a rotation grace period,
 //     the previous one), compared in constant time, else EUNAUTHORIZED;
 //  4. the body is within Limits.MaxBodyBytes after its transport encoding is undone, else
-//     ETOOLARGE; a broken transport encoding is EINVALID;
-//  5. the Idempotency-Key, when sent, is acceptable; a live record for it answers at once
-//     (a replay for the same bytes, EKEYREUSED for others);
+//     ETOOLARGE; a broken transport encoding is EINVALID; a media type or encoding the
+//     endpoint does not read is EUNSUPPORTED;
+//  5. the Idempotency-Key, when sent, is acceptable, and dryRun is true or false (EINVALID);
+//     a live record for the key answers a repeat (the first entry for the same content,
+//     EKEYREUSED for other content);
 //  6. the body decodes into data and customFieldData values of the accepted shapes
 //     (EINVALID with details);
 //  7. customFieldData names custom fields of the webhook's organization, with values of
