@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
@@ -99,8 +100,9 @@ func TestManyProblemsAnswerSmall(t *testing.T) {
 		fmt.Fprintf(&b, `"k%03d%s":%s`, i, strings.Repeat("x", 240), list)
 	}
 	b.WriteString(`}}`)
+	start := time.Now()
 	resp, body := r.do(t, r.post(b.String(), r.token))
-	t.Logf("a %d-byte body: %d, an answer of %d bytes", b.Len(), resp.StatusCode, len(resp.Body))
+	t.Logf("a %d-byte body: %d, an answer of %d bytes, in %v (kept included)", b.Len(), resp.StatusCode, len(resp.Body), time.Since(start).Round(time.Millisecond))
 	if resp.StatusCode != http.StatusBadRequest || len(resp.Body) > wire.MaxErrorBodyBytes || body["truncated"] != true || body["problemCount"] != 116000.0 {
 		t.Fatalf("answer %d of %d bytes: %.300s; want a 400 of at most %d bytes, truncated, problemCount 116000", resp.StatusCode, len(resp.Body), resp.Body, wire.MaxErrorBodyBytes)
 	}
