@@ -121,7 +121,7 @@ endif
 # fuzz: each fuzz target for FUZZTIME, one after another (package:target); FuzzIngestHandler
 # drives the whole ingest handler against the embedded DynamoDB.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := lead:FuzzCanonicalNumber lead:FuzzQuoteJSON wire:FuzzFormPayload wire:FuzzParseBody app:FuzzIngestHandler
+FUZZ_TARGETS := lead:FuzzCanonicalNumber lead:FuzzQuoteJSON wire:FuzzParseIngestForm wire:FuzzParseBody app:FuzzIngestHandler
 fuzz:
 	$(foreach t,$(FUZZ_TARGETS),$(GO) test -run '^$$' -fuzz '^$(word 2,$(subst :, ,$(t)))$$' -fuzztime $(FUZZTIME) ./pkg/$(word 1,$(subst :, ,$(t))) &&) true
 

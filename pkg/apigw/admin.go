@@ -35,14 +35,18 @@ type WebhookDeleter interface {
 	Delete(ctx context.Context, webhookID string) error
 }
 
-// Handler is the signature of every HTTP API handler of the service.
+// Handler is the signature of every HTTP API Lambda handler of the service.
 type Handler = func(context.Context, Request) (Response, error)
+
+// Endpoint is the signature of the service's HTTP handlers: the response and, as a value,
+// the outcome the Observer logs and counts. Observe makes a Handler of it.
+type Endpoint = func(context.Context, Request) (Response, Outcome)
 
 // CreateWebhookHandler handles POST /admin/ingress_webhooks. baseURL, when not empty, is
 // where the public endpoint is served (PUBLIC_BASE_URL); otherwise the URL is built from
 // the request's domain and stage.
-func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func CreateWebhookHandler(svc WebhookCreator, baseURL string) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		var created *lead.CreatedWebhook
 		raw, err := requestBody(req)
 		if err == nil {
@@ -52,18 +56,18 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string, logger *slog.Logge
 			}
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err)
 		}
 		created.URL = PublicURL(req, baseURL, created.ID)
-		return respondJSON(ctx, logger, req, http.StatusCreated, created,
-			slog.String("webhookId", created.ID), slog.String("poolId", created.PoolID)), nil
+		return respondJSON(req, http.StatusCreated, created,
+			slog.String("webhookId", created.ID), slog.String("poolId", created.PoolID))
 	}
 }
 
 // RotateWebhookHandler handles POST /admin/ingress_webhooks/{id}/rotate with an optional
 // body {"gracePeriodSeconds": N}.
-func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func RotateWebhookHandler(svc WebhookRotator) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		id := req.PathParameters["id"]
 		var rotated *lead.RotatedWebhook
 		raw, err := requestBody(req)
@@ -74,18 +78,18 @@ func RotateWebhookHandler(svc WebhookRotator, logger *slog.Logger) Handler {
 			}
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...)
 		}
-		return respondJSON(ctx, logger, req, http.StatusOK, rotated,
-			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero())), nil
+		return respondJSON(req, http.StatusOK, rotated,
+			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero()))
 	}
 }
 
 // UpdateWebhookHandler handles PATCH /admin/ingress_webhooks/{id} with the body
 // {"allowQueryToken": true|false}; the answer is the webhook's summary, with a plain warning
 // when it accepts its token in the URL.
-func UpdateWebhookHandler(svc WebhookUpdater, baseURL string, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func UpdateWebhookHandler(svc WebhookUpdater, baseURL string) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		id := req.PathParameters["id"]
 		var updated *lead.WebhookSummary
 		raw, err := requestBody(req)
@@ -96,42 +100,42 @@ func UpdateWebhookHandler(svc WebhookUpdater, baseURL string, logger *slog.Logge
 			}
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...)
 		}
 		updated.URL = PublicURL(req, baseURL, updated.ID)
-		return respondJSON(ctx, logger, req, http.StatusOK, updated,
-			slog.String("webhookId", updated.ID), slog.Bool("allowQueryToken", updated.AllowQueryToken)), nil
+		return respondJSON(req, http.StatusOK, updated,
+			slog.String("webhookId", updated.ID), slog.Bool("allowQueryToken", updated.AllowQueryToken))
 	}
 }
 
 // ListWebhooksHandler handles GET /admin/ingress_webhooks?organizationId=…[&limit=…&cursor=…].
-func ListWebhooksHandler(svc WebhookLister, baseURL string, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func ListWebhooksHandler(svc WebhookLister, baseURL string) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		var page *lead.WebhookPage
 		in, err := wire.ParseListWebhooks(req.QueryStringParameters)
 		if err == nil {
 			page, err = svc.List(ctx, in)
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err)
 		}
 		for i := range page.Webhooks {
 			page.Webhooks[i].URL = PublicURL(req, baseURL, page.Webhooks[i].ID)
 		}
-		return respondJSON(ctx, logger, req, http.StatusOK, page,
-			slog.String("organizationId", in.OrganizationID), slog.Int("count", len(page.Webhooks))), nil
+		return respondJSON(req, http.StatusOK, page,
+			slog.String("organizationId", in.OrganizationID), slog.Int("count", len(page.Webhooks)))
 	}
 }
 
 // DeleteWebhookHandler handles DELETE /admin/ingress_webhooks/{id}: 204 with no body.
-func DeleteWebhookHandler(svc WebhookDeleter, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func DeleteWebhookHandler(svc WebhookDeleter) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		id := req.PathParameters["id"]
 		if err := svc.Delete(ctx, id); err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...)
 		}
 		resp := Response{StatusCode: http.StatusNoContent, Headers: map[string]string{"Cache-Control": "no-store"}}
-		return adminOutcome(ctx, logger, req, resp, nil, webhookAttr(id)...), nil
+		return outcome(resp, nil, webhookAttr(id)...)
 	}
 }
 
@@ -177,16 +181,17 @@ func webhookAttr(id string) []any {
 	return nil
 }
 
-func adminOutcome(ctx context.Context, logger *slog.Logger, req Request, resp Response, err error, attrs ...any) Response {
-	logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)
-	return resp
+// outcome is a handler's answer and the outcome it reports: the response's status, the
+// error if any and the attributes of the log line.
+func outcome(resp Response, err error, attrs ...any) (Response, Outcome) {
+	return resp, Outcome{Status: resp.StatusCode, Err: err, Attrs: attrs}
 }
 
-// respondJSON answers with v rendered as JSON, or with a logged 500 when v does not render.
-func respondJSON(ctx context.Context, logger *slog.Logger, req Request, status int, v any, attrs ...any) Response {
+// respondJSON answers with v rendered as JSON, or with a 500 when v does not render.
+func respondJSON(req Request, status int, v any, attrs ...any) (Response, Outcome) {
 	resp, err := JSON(status, v)
 	if err != nil {
-		return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, attrs...)
+		return outcome(ErrorResponse(err, RequestID(req)), err, attrs...)
 	}
-	return adminOutcome(ctx, logger, req, resp, nil, attrs...)
+	return outcome(resp, nil, attrs...)
 }

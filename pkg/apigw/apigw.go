@@ -1,17 +1,15 @@
 package apigw
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // Request and Response are the HTTP API payload 2.0 event types.
@@ -45,55 +43,16 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// errorBody is the JSON error body of every failed request: the short reason, one sentence,
-// optional details and type errors, and the request id.
-type errorBody struct {
-	Error      string                    `json:"error"`
-	Message    string                    `json:"message,omitempty"`
-	Details    []lead.Detail             `json:"details,omitempty"`
-	TypeErrors map[string]lead.TypeError `json:"typeErrors,omitempty"`
-	RejectedID string                    `json:"rejectedId,omitempty"`
-	EntryID    string                    `json:"entryId,omitempty"`
-	RequestID  string                    `json:"requestId"`
-}
-
-// ErrorBody renders err as the JSON error body ErrorResponse answers with: what a kept
-// rejected request records as the error it got.
-func ErrorBody(err error, requestID string) ([]byte, error) {
-	return []byte(ErrorResponse(err, requestID).Body), nil
-}
-
-// ErrorResponse renders err as the JSON error body. Errors without a code are reported as
-// a bare internal error: their text may hold SDK details and never reaches the caller.
+// ErrorResponse answers with err's JSON error body (wire.ErrorJSON: at most 16 KiB) and
+// the status of its code. Errors without a code are reported as a bare internal error:
+// their text may hold SDK details and never reaches the caller.
 func ErrorResponse(err error, requestID string) Response {
-	body := errorBody{RequestID: requestID}
-	var e *lead.Error
-	if errors.As(err, &e) && e.Code != lead.EINTERNAL {
-		body.Error = e.Reason
-		body.Message = e.Message
-		body.Details = e.Details
-		body.TypeErrors = e.TypeErrors
-		if e.Rejected != nil && e.Rejected.Kept {
-			body.RejectedID = e.Rejected.ID
-		}
-		body.EntryID = e.EntryID
-	} else {
-		body.Error = lead.DefaultReason(lead.EINTERNAL)
-		body.Message = internalMessage
-	}
-	b, merr := json.Marshal(body)
-	if merr != nil {
-		// Only strings make up the body; should it ever fail, the caller still gets JSON.
-		return RawJSON(http.StatusInternalServerError, []byte(`{"error":"Internal error","message":"`+internalMessage+`"}`))
-	}
-	resp := RawJSON(Status(err), b)
+	resp := RawJSON(Status(err), wire.ErrorJSON(err, requestID))
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		resp.Headers["Retry-After"] = RetryAfterSeconds
 	}
 	return resp
 }
-
-const internalMessage = "something went wrong on our side; retrying the request is safe"
 
 // JSON renders v as a JSON response with the given status. A value that does not render is
 // an error, for the caller to answer as an internal error.
@@ -134,35 +93,4 @@ func Header(req Request, name string) (value string, count int) {
 // RequestID returns the API Gateway request id of the event.
 func RequestID(req Request) string {
 	return req.RequestContext.RequestID
-}
-
-// logOutcome reports a request's outcome: to the Observer wrapping the handler, which writes
-// the one line and the metrics of the request, or else straight to logger as one structured
-// line. Never headers, tokens or bodies.
-func logOutcome(ctx context.Context, logger *slog.Logger, req Request, status int, err error, attrs ...any) {
-	if n := noteFrom(ctx); n != nil {
-		n.status, n.err, n.logged = status, err, true
-		n.attrs = append(n.attrs, attrs...)
-		return
-	}
-	attrs = append(attrs,
-		slog.String("apiRequestId", RequestID(req)),
-		slog.String("route", req.RouteKey),
-		slog.Int("status", status),
-		slog.String("outcome", outcomeOf(&note{status: status, err: err})),
-	)
-	attrs = append(attrs, errorAttrs(status, err)...)
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	logger.Log(ctx, level, "request", attrs...)
-}
-
-// noteIngest tells the Observer that the request is an ingest (a dry run or not), and its
-// result if any.
-func noteIngest(ctx context.Context, cmd lead.IngestCommand, res *lead.IngestResult) {
-	if n := noteFrom(ctx); n != nil {
-		n.ingest, n.dryRun, n.result = true, cmd.DryRun || (res != nil && res.DryRun), res
-	}
 }

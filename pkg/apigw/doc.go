@@ -5,11 +5,16 @@
 // through the one table in Status, render the response. An expected failure is a response
 // with a nil error, since a non-nil error becomes a bare 502 for the caller.
 //
-// The token header is read here: missing, repeated or comma-joined is a 401 before
-// anything else. A bad Idempotency-Key header travels to the service in the command and is
-// reported only after the caller is authenticated. Error bodies never carry SDK messages,
-// tokens or lead data; a response that cannot be rendered is a 500 logged as an error.
-// Each request writes one structured log line: request id, route, status, outcome,
-// latency and, when well formed, the webhook id; never headers, tokens, bodies or query
-// strings.
+// The public ingest handler follows SPEC §2.1 one step after the other: the token (missing,
+// repeated or comma-joined is a 401 before anything else), authentication by the service,
+// the body's size, its media type and encoding, the Idempotency-Key and dryRun, the parse
+// (wire.ParseIngest), the service's ingest, the answer. A 400 from the parse on is kept as
+// a rejected request with the error body rendered here. The domain never calls back into
+// this package or into wire.
+//
+// Error bodies never carry SDK messages, tokens or lead data; a response that cannot be
+// rendered is a 500 logged as an error. Every handler returns its Outcome as a value beside
+// the response; Observe turns it into one structured log line (request id, route, status,
+// outcome, latency and, when well formed, the webhook id; never headers, tokens, bodies or
+// query strings) and one EMF document.
 package apigw

@@ -2,8 +2,8 @@ package apigw
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -13,8 +13,10 @@ import (
 
 // Headers of the public endpoint.
 const (
-	TokenHeader          = "x-rocketlead-ingress-token"
-	IdempotencyKeyHeader = "idempotency-key"
+	TokenHeader           = "x-rocketlead-ingress-token"
+	IdempotencyKeyHeader  = "idempotency-key"
+	ContentTypeHeader     = "content-type"
+	ContentEncodingHeader = "content-encoding"
 )
 
 // Query parameters of the public endpoint: the token, for senders that cannot set a header
@@ -24,55 +26,66 @@ const (
 	DryRunQueryParameter = "dryRun"
 )
 
-// Ingester stores one lead entry per authenticated request.
+// Ingester is the ingest service as the public endpoint uses it, one step after the other:
+// authenticate the caller, store the parsed lead, keep a refused request.
 type Ingester interface {
-	Ingest(ctx context.Context, cmd lead.IngestCommand) (*lead.IngestResult, error)
+	Authenticate(ctx context.Context, webhookID, token string, fromQuery bool) (*lead.Webhook, error)
+	BodyLimits() lead.Limits
+	Ingest(ctx context.Context, wh *lead.Webhook, in lead.Input) (*lead.IngestResult, error)
+	NewRejected(wh *lead.Webhook, contentType, idempotencyKey string, body []byte, refusal error) (*lead.RejectedRequest, error)
+	Keep(ctx context.Context, r *lead.RejectedRequest) lead.RejectedFate
 }
 
 // IngestHandler handles POST /public/ingress_webhooks/{id}.
-func IngestHandler(svc Ingester, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
-		id := req.PathParameters["id"]
-		var res *lead.IngestResult
-		cmd, err := IngestCommand(req)
-		if err == nil {
-			res, err = svc.Ingest(ctx, cmd)
-		}
-		var resp Response
-		attrs := webhookAttr(id)
-		noteIngest(ctx, cmd, res)
-		switch {
-		case err != nil:
-			resp = ErrorResponse(err, RequestID(req))
-		case res.DryRun:
-			b, rerr := wire.DryRunJSON(res.Entry, res.NewSchemaKeys)
-			if rerr != nil {
-				err = rerr
-				resp = ErrorResponse(err, RequestID(req))
-			} else {
-				resp = RawJSON(http.StatusOK, b)
-				attrs = append(attrs, slog.Bool("dryRun", true))
-			}
-		default:
-			resp = RawJSON(http.StatusCreated, res.Body)
-			if res.Replayed {
-				resp.Headers["Idempotent-Replayed"] = "true"
-				attrs = append(attrs, slog.Bool("replayed", true))
-			} else {
-				attrs = append(attrs, slog.String("entryId", res.Entry.ID), slog.String("poolId", res.Entry.PoolID))
-			}
-		}
-		logOutcome(ctx, logger, req, resp.StatusCode, err, attrs...)
-		return resp, nil
-	}
+func IngestHandler(svc Ingester) Endpoint {
+	return ingestEndpoint{svc: svc}.serve
 }
 
-// IngestCommand reads an ingest request: the token header (or, without one, the token query
-// parameter), the Idempotency-Key header, the dryRun query parameter and the undecoded
-// body. A missing or repeated token is a 401 at once, the first check of all; a bad
-// Idempotency-Key or dryRun travels in the command, to be reported only after the caller is
-// authenticated. The query string is never logged.
-func IngestCommand(req Request) (lead.IngestCommand, error) {
+// ingestEndpoint is the public ingest endpoint on its service.
+type ingestEndpoint struct {
+	svc Ingester
+}
+
+// ingestHeaders are the headers and query parameters of an ingest request, as read.
+type ingestHeaders struct {
+	contentType     string
+	contentEncoding string
+	idempotencyKey  string
+	dryRun          bool
+}
+
+// serve answers one ingest request in the order of SPEC §2.1, first failure wins:
+// authenticate, size, media type, headers, parse, ingest, render. A 400 from parsing on is
+// kept as a rejected request (not for a dry run).
+func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outcome) {
+	out := Outcome{Ingest: true, Attrs: webhookAttr(req.PathParameters["id"])}
+	wh, err := h.authenticate(ctx, req)
+	if err != nil {
+		return h.answer(req, out, nil, err)
+	}
+	raw, err := wire.DecodeBody(req.Body, req.IsBase64Encoded, h.svc.BodyLimits().MaxBodyBytes)
+	if err != nil {
+		return h.answer(req, out, nil, err)
+	}
+	hd, err := readIngestHeaders(req)
+	out.DryRun = hd.dryRun
+	if err != nil {
+		return h.answer(req, out, nil, err)
+	}
+	var res *lead.IngestResult
+	body, err := wire.ParseIngest(hd.contentType, raw, h.svc.BodyLimits())
+	if err == nil {
+		res, err = h.svc.Ingest(ctx, wh, lead.Input{Body: body, IdempotencyKey: hd.idempotencyKey, DryRun: hd.dryRun})
+	}
+	if lead.Kept(err) && !hd.dryRun {
+		err = h.keep(ctx, wh, hd, raw, err, RequestID(req))
+	}
+	return h.answer(req, out, res, err)
+}
+
+// authenticate reads the token (the header, or without one ?token=) and has the service
+// check it: a missing or repeated token is a 401 before anything else.
+func (h ingestEndpoint) authenticate(ctx context.Context, req Request) (*lead.Webhook, error) {
 	token, n := Header(req, TokenHeader)
 	fromQuery := false
 	if n == 0 {
@@ -82,82 +95,112 @@ func IngestCommand(req Request) (lead.IngestCommand, error) {
 	}
 	switch {
 	case n == 0:
-		return lead.IngestCommand{}, lead.Errorf(lead.EUNAUTHORIZED, "the %s header is missing", TokenHeader)
+		return nil, lead.Errorf(lead.EUNAUTHORIZED, "the %s header is missing", TokenHeader)
 	case n > 1 || strings.Contains(token, ","):
-		return lead.IngestCommand{}, lead.Errorf(lead.EUNAUTHORIZED, "send the token exactly once, in the %s header", TokenHeader)
+		return nil, lead.Errorf(lead.EUNAUTHORIZED, "send the token exactly once, in the %s header", TokenHeader)
 	}
-	cmd := lead.IngestCommand{
-		WebhookID:      req.PathParameters["id"],
-		Token:          token,
-		TokenFromQuery: fromQuery,
-		Payload:        Payload(req),
-		RequestID:      RequestID(req),
+	return h.svc.Authenticate(ctx, req.PathParameters["id"], token, fromQuery)
+}
+
+// readIngestHeaders reads the Content-Type and Content-Encoding (a 415 when the body cannot
+// be read as sent), then the Idempotency-Key header and the dryRun query parameter (a 400,
+// not kept: the request is refused before its body is looked at). The query string is
+// never logged.
+func readIngestHeaders(req Request) (ingestHeaders, error) {
+	var hd ingestHeaders
+	ct, n := Header(req, ContentTypeHeader)
+	if n > 1 {
+		ct = "," // several Content-Type headers: none can be trusted
 	}
-	if ct, n := Header(req, "content-type"); n == 1 {
-		cmd.ContentType = ct
+	hd.contentType = ct
+	hd.contentEncoding, _ = Header(req, ContentEncodingHeader)
+	if err := wire.CheckIngestMedia(hd.contentType, hd.contentEncoding); err != nil {
+		return hd, err
 	}
+	var dryRunErr error
 	if v, ok := req.QueryStringParameters[DryRunQueryParameter]; ok {
 		switch strings.ToLower(v) {
 		case "true", "1":
-			cmd.DryRun = true
+			hd.dryRun = true
 		case "false", "0":
 		default:
-			cmd.QueryErr = lead.Invalid("dryRun must be true or false",
+			dryRunErr = lead.Invalid("dryRun must be true or false",
 				lead.Detail{Path: "query.dryRun", Problem: "must be true or false"})
 		}
 	}
 	if key, n := Header(req, IdempotencyKeyHeader); n > 0 {
 		// API Gateway joins a repeated header with commas: a comma is never part of a key.
 		if n > 1 || strings.Contains(key, ",") || !validIdempotencyKey(key) {
-			cmd.IdempotencyKeyErr = lead.Invalid("the Idempotency-Key header must be sent once, with 1 to 255 printable ASCII characters and no comma",
+			return hd, lead.Invalid("the Idempotency-Key header must be sent once, with 1 to 255 printable ASCII characters and no comma",
 				lead.Detail{Path: "headers.Idempotency-Key", Problem: "invalid"})
+		}
+		hd.idempotencyKey = key
+	}
+	if dryRunErr != nil {
+		return hd, dryRunErr
+	}
+	return hd, nil
+}
+
+// keep keeps a refused request for the operator: the service fixes its id, the error body
+// naming that id is rendered here, and the service stores both. The error returned carries
+// the request's fate: named by rejectedId when kept, why not otherwise.
+func (h ingestEndpoint) keep(ctx context.Context, wh *lead.Webhook, hd ingestHeaders, raw []byte, refusal error, requestID string) error {
+	r, err := h.svc.NewRejected(wh, hd.contentType, hd.idempotencyKey, raw, refusal)
+	switch {
+	case err != nil:
+		return lead.WithRejected(refusal, lead.RejectedFate{Why: err.Error()})
+	case r == nil:
+		return refusal
+	}
+	r.ErrorBody = wire.ErrorJSON(lead.WithRejected(refusal, lead.RejectedFate{ID: r.ID, Kept: true}), requestID)
+	return lead.WithRejected(refusal, h.svc.Keep(ctx, r))
+}
+
+// answer renders the result: the error, the dry run's 200, or the entry's 201.
+func (h ingestEndpoint) answer(req Request, out Outcome, res *lead.IngestResult, err error) (Response, Outcome) {
+	out.Result = res
+	var resp Response
+	switch {
+	case err != nil:
+		resp = ErrorResponse(err, RequestID(req))
+	case res.DryRun:
+		var b []byte
+		if b, err = wire.DryRunJSON(res.Entry, res.NewSchemaKeys); err != nil {
+			resp = ErrorResponse(err, RequestID(req))
 		} else {
-			cmd.IdempotencyKey = key
+			resp = RawJSON(http.StatusOK, b)
+		}
+	default:
+		if resp, err = created(res); err != nil {
+			resp = ErrorResponse(err, RequestID(req))
+		} else {
+			out.Attrs = append(out.Attrs, createdAttrs(res)...)
 		}
 	}
-	return cmd, nil
+	out.Status, out.Err = resp.StatusCode, err
+	return resp, out
 }
 
-// ReplayPayload rebuilds the payload of a kept request from its Content-Type and its body,
-// through Payload, so a replay parses the body exactly as the request was parsed.
-func ReplayPayload(contentType string, body []byte) lead.Payload {
-	req := Request{Body: string(body), Headers: map[string]string{}}
-	if contentType != "" {
-		req.Headers["content-type"] = contentType
-	}
-	return Payload(req)
-}
-
-// Payload picks the body's reader from the Content-Type header (parameters such as charset
-// allowed; no header means JSON): JSON for application/json and +json types, JSON for
-// text/plain (a browser's simple request), a form for application/x-www-form-urlencoded
-// (whose JSON object body, curl -d's default, is read as JSON) and multipart/form-data,
-// and a 415 for anything else. Nothing is read until the caller is authenticated.
-func Payload(req Request) lead.Payload {
-	ct, n := Header(req, "content-type")
-	if n == 0 || ct == "" {
-		return &wire.JSONPayload{Body: req.Body, Base64: req.IsBase64Encoded}
-	}
-	unsupported := &wire.UnsupportedPayload{Body: req.Body, Base64: req.IsBase64Encoded}
-	if n > 1 {
-		return unsupported
-	}
-	mt, params, err := mime.ParseMediaType(ct)
+// created is the 201 answer of a stored or replayed entry.
+func created(res *lead.IngestResult) (Response, error) {
+	b, err := wire.EntryJSON(res.Entry)
 	if err != nil {
-		return unsupported
+		return Response{}, fmt.Errorf("render the 201 body: %w", err)
 	}
-	switch {
-	case mt == wire.MediaJSON || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
-		return &wire.JSONPayload{Body: req.Body, Base64: req.IsBase64Encoded}
-	case mt == wire.MediaText:
-		return &wire.JSONPayload{Body: req.Body, Base64: req.IsBase64Encoded, Declared: wire.MediaText}
-	case mt == wire.MediaURLEncoded:
-		return &wire.FormPayload{Body: req.Body, Base64: req.IsBase64Encoded}
-	case mt == wire.MediaMultipart:
-		return &wire.FormPayload{Body: req.Body, Base64: req.IsBase64Encoded, Multipart: true, Boundary: params["boundary"]}
+	resp := RawJSON(http.StatusCreated, b)
+	if res.Replayed {
+		resp.Headers["Idempotent-Replayed"] = "true"
 	}
-	unsupported.MediaType = mt
-	return unsupported
+	return resp, nil
+}
+
+// createdAttrs name a created entry in the log line, or say it was an idempotent replay.
+func createdAttrs(res *lead.IngestResult) []any {
+	if res.Replayed {
+		return []any{slog.Bool("replayed", true)}
+	}
+	return []any{slog.String("entryId", res.Entry.ID), slog.String("poolId", res.Entry.PoolID)}
 }
 
 // validIdempotencyKey reports whether k is 1–255 printable ASCII characters.

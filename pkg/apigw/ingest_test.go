@@ -1,117 +1,117 @@
 package apigw
 
 import (
-	"errors"
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
-	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
-func TestIngestCommandReadsHeadersAndKeepsTheBodyUndecoded(t *testing.T) {
+// FakeIngester is an Ingester whose answers are given; it records the steps it was asked
+// for, so tests can prove their order and that nothing was read before authentication.
+type FakeIngester struct {
+	AuthErr error
+	Result  *lead.IngestResult
+	Err     error
+	Fate    lead.RejectedFate
+
+	Steps     []string
+	Token     string
+	FromQuery bool
+	Input     lead.Input
+	Kept      *lead.RejectedRequest
+}
+
+// Authenticate implements Ingester.
+func (f *FakeIngester) Authenticate(_ context.Context, _, token string, fromQuery bool) (*lead.Webhook, error) {
+	f.Steps = append(f.Steps, "authenticate")
+	f.Token, f.FromQuery = token, fromQuery
+	if f.AuthErr != nil {
+		return nil, f.AuthErr
+	}
+	return &lead.Webhook{ID: "w"}, nil
+}
+
+// BodyLimits implements Ingester.
+func (f *FakeIngester) BodyLimits() lead.Limits { return lead.DefaultLimits() }
+
+// Ingest implements Ingester.
+func (f *FakeIngester) Ingest(_ context.Context, _ *lead.Webhook, in lead.Input) (*lead.IngestResult, error) {
+	f.Steps = append(f.Steps, "ingest")
+	f.Input = in
+	return f.Result, f.Err
+}
+
+// NewRejected implements Ingester.
+func (f *FakeIngester) NewRejected(wh *lead.Webhook, contentType, key string, body []byte, _ error) (*lead.RejectedRequest, error) {
+	return &lead.RejectedRequest{ID: "r1", WebhookID: wh.ID, ContentType: contentType, IdempotencyKey: key, Body: body}, nil
+}
+
+// Keep implements Ingester.
+func (f *FakeIngester) Keep(_ context.Context, r *lead.RejectedRequest) lead.RejectedFate {
+	f.Steps = append(f.Steps, "keep")
+	f.Kept = r
+	return f.Fate
+}
+
+func TestIngestHandlerChecksInOrder(t *testing.T) {
 	token := strings.Repeat("ab", 32)
+	valid := `{"data":{"email":"a@b.co"}}`
 	tests := []struct {
-		name        string
-		headers     map[string]string
-		wantErrCode lead.Code // of IngestCommand itself
-		wantMessage string
-		wantKey     string
-		wantKeyErr  bool
+		name      string
+		headers   map[string]string
+		query     map[string]string
+		body      string
+		base64    bool
+		authErr   error
+		status    int
+		wantSteps string
+		wantMsg   string
 	}{
-		{"token and key", map[string]string{TokenHeader: token, "Idempotency-Key": "order-1"}, "", "", "order-1", false},
-		{"no key", map[string]string{TokenHeader: token}, "", "", "", false},
-		{"missing token header", map[string]string{}, lead.EUNAUTHORIZED, "header is missing", "", false},
-		{"token header twice", map[string]string{TokenHeader: token, "X-RocketLead-Ingress-Token": token}, lead.EUNAUTHORIZED, "exactly once", "", false},
-		{"comma-joined token header", map[string]string{TokenHeader: token + "," + token}, lead.EUNAUTHORIZED, "exactly once", "", false},
-		{"idempotency key twice", map[string]string{TokenHeader: token, "idempotency-key": "a", "Idempotency-Key": "b"}, "", "", "", true},
-		{"idempotency key twice, joined by API Gateway", map[string]string{TokenHeader: token, "Idempotency-Key": "a,b"}, "", "", "", true},
-		{"empty idempotency key", map[string]string{TokenHeader: token, "idempotency-key": ""}, "", "", "", true},
-		{"idempotency key over 255 characters", map[string]string{TokenHeader: token, "idempotency-key": strings.Repeat("k", 256)}, "", "", "", true},
-		{"idempotency key with a control character", map[string]string{TokenHeader: token, "idempotency-key": "a\x01"}, "", "", "", true},
+		{"missing token: 401 before anything", map[string]string{}, nil, valid, false, nil, 401, "", "header is missing"},
+		{"token header twice", map[string]string{TokenHeader: token, "X-RocketLead-Ingress-Token": token}, nil, valid, false, nil, 401, "", "exactly once"},
+		{"comma-joined token header", map[string]string{TokenHeader: token + "," + token}, nil, valid, false, nil, 401, "", "exactly once"},
+		{"a repeated query token", nil, map[string]string{"token": token + "," + token}, valid, false, nil, 401, "", "exactly once"},
+		{"authentication beats a huge body and a bad header", map[string]string{TokenHeader: token, "content-type": "application/xml", "idempotency-key": ""}, nil,
+			strings.Repeat("x", 300<<10), false, lead.Errorf(lead.EUNAUTHORIZED, "no"), 401, "authenticate", ""},
+		{"size before the media type", map[string]string{TokenHeader: token, "content-type": "application/xml"}, nil, strings.Repeat("x", 300<<10), false, nil, 413, "authenticate", ""},
+		{"invalid base64 is a 400", map[string]string{TokenHeader: token}, nil, "%%%", true, nil, 400, "authenticate", "base64"},
+		{"media type before the headers", map[string]string{TokenHeader: token, "content-type": "application/xml", "idempotency-key": ""}, nil, valid, false, nil, 415, "authenticate", "application/xml"},
+		{"a compressed body is a 415", map[string]string{TokenHeader: token, "Content-Encoding": "gzip"}, nil, valid, false, nil, 415, "authenticate", "send the body uncompressed"},
+		{"a repeated Content-Type is a 415", map[string]string{TokenHeader: token, "content-type": "application/json", "Content-Type": "application/json"}, nil, valid, false, nil, 415, "authenticate", "could not be read"},
+		{"idempotency key twice", map[string]string{TokenHeader: token, "idempotency-key": "a", "Idempotency-Key": "b"}, nil, valid, false, nil, 400, "authenticate", "Idempotency-Key"},
+		{"idempotency key joined by API Gateway", map[string]string{TokenHeader: token, "Idempotency-Key": "a,b"}, nil, valid, false, nil, 400, "authenticate", "Idempotency-Key"},
+		{"empty idempotency key", map[string]string{TokenHeader: token, "idempotency-key": ""}, nil, valid, false, nil, 400, "authenticate", "Idempotency-Key"},
+		{"idempotency key over 255 characters", map[string]string{TokenHeader: token, "idempotency-key": strings.Repeat("k", 256)}, nil, valid, false, nil, 400, "authenticate", "Idempotency-Key"},
+		{"idempotency key with a control character", map[string]string{TokenHeader: token, "idempotency-key": "a\x01"}, nil, valid, false, nil, 400, "authenticate", "Idempotency-Key"},
+		{"the key beats dryRun=yes", map[string]string{TokenHeader: token, "idempotency-key": ""}, map[string]string{"dryRun": "yes"}, valid, false, nil, 400, "authenticate", "Idempotency-Key"},
+		{"dryRun=yes after authentication", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "yes"}, valid, false, nil, 400, "authenticate", "dryRun"},
+		{"a body that does not parse is kept", map[string]string{TokenHeader: token}, nil, `{"email":"a"}`, false, nil, 400, "authenticate keep", "put the lead fields inside"},
+		{"a base64 body is parsed and ingested", map[string]string{TokenHeader: token}, nil, base64.StdEncoding.EncodeToString([]byte(valid)), true, nil, 201, "authenticate ingest", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := Request{Headers: tt.headers, PathParameters: map[string]string{"id": "w"}, Body: "not even JSON", IsBase64Encoded: true}
-			cmd, err := IngestCommand(req)
-			if tt.wantErrCode != "" {
-				var e *lead.Error
-				if lead.ErrorCode(err) != tt.wantErrCode || !errorsAs(err, &e) || !strings.Contains(e.Message, tt.wantMessage) {
-					t.Fatalf("IngestCommand = %v; want %s mentioning %q", err, tt.wantErrCode, tt.wantMessage)
-				}
-				return
+			f := &FakeIngester{AuthErr: tt.authErr, Result: &lead.IngestResult{Entry: &lead.Entry{ID: "e1"}}, Fate: lead.RejectedFate{ID: "r1", Kept: true}}
+			req := Request{Headers: tt.headers, QueryStringParameters: tt.query, PathParameters: map[string]string{"id": "w"}, Body: tt.body, IsBase64Encoded: tt.base64}
+			resp, out := IngestHandler(f)(context.Background(), req)
+			if resp.StatusCode != tt.status || out.Status != tt.status || !strings.Contains(resp.Body, tt.wantMsg) {
+				t.Errorf("status %d (outcome %d) %.200s; want %d mentioning %q", resp.StatusCode, out.Status, resp.Body, tt.status, tt.wantMsg)
 			}
-			if err != nil {
-				t.Fatalf("IngestCommand = %v; want a command", err)
+			if got := strings.Join(f.Steps, " "); got != tt.wantSteps {
+				t.Errorf("steps %q; want %q", got, tt.wantSteps)
 			}
-			if cmd.WebhookID != "w" || cmd.Token != token || cmd.IdempotencyKey != tt.wantKey || (cmd.IdempotencyKeyErr != nil) != tt.wantKeyErr {
-				t.Errorf("command = %+v; want webhook w, the token, key %q, key error %v", cmd, tt.wantKey, tt.wantKeyErr)
-			}
-			if tt.wantKeyErr && lead.ErrorCode(cmd.IdempotencyKeyErr) != lead.EINVALID {
-				t.Errorf("IdempotencyKeyErr = %v; want a 400", cmd.IdempotencyKeyErr)
-			}
-			p, ok := cmd.Payload.(*wire.JSONPayload)
-			if !ok || p.Body != req.Body || !p.Base64 {
-				t.Errorf("Payload = %#v; want the undecoded base64 body", cmd.Payload)
+			if !out.Ingest || (tt.status >= 400) != (out.Err != nil) {
+				t.Errorf("outcome %+v; want an ingest outcome with the error of a %d", out, tt.status)
 			}
 		})
 	}
 }
 
-func errorsAs(err error, target **lead.Error) bool {
-	return errors.As(err, target)
-}
-
-func TestPayloadFollowsTheContentType(t *testing.T) {
-	tests := []struct {
-		name        string
-		contentType []string // none: no header; several: the header repeated
-		want        string   // the payload's type
-		multipart   bool
-		declared    string
-		unsupported string
-	}{
-		{"no header is JSON", nil, "json", false, "", ""},
-		{"application/json with charset", []string{"application/json; charset=utf-8"}, "json", false, "", ""},
-		{"a +json type", []string{"application/vnd.api+json"}, "json", false, "", ""},
-		{"upper-case type", []string{"Application/JSON"}, "json", false, "", ""},
-		{"text/plain is read as JSON", []string{"text/plain;charset=UTF-8"}, "json", false, wire.MediaText, ""},
-		{"urlencoded form", []string{"application/x-www-form-urlencoded; charset=utf-8"}, "form", false, "", ""},
-		{"multipart form with its boundary", []string{"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"}, "form", true, "", ""},
-		{"xml is unsupported", []string{"application/xml"}, "unsupported", false, "", "application/xml"},
-		{"octet-stream is unsupported", []string{"application/octet-stream"}, "unsupported", false, "", "application/octet-stream"},
-		{"an unparsable header is unsupported", []string{"json please"}, "unsupported", false, "", ""},
-		{"a repeated header is unsupported", []string{"application/json", "application/json"}, "unsupported", false, "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req := Request{Headers: map[string]string{}}
-			for i, ct := range tt.contentType {
-				req.Headers[[]string{"content-type", "Content-Type"}[i]] = ct
-			}
-			switch p := Payload(req).(type) {
-			case *wire.JSONPayload:
-				if tt.want != "json" || p.Declared != tt.declared {
-					t.Errorf("Payload(%q) = JSON declared %q; want %s declared %q", tt.contentType, p.Declared, tt.want, tt.declared)
-				}
-			case *wire.FormPayload:
-				if tt.want != "form" || p.Multipart != tt.multipart || (p.Multipart && p.Boundary == "") {
-					t.Errorf("Payload(%q) = form %+v; want %s multipart %v", tt.contentType, p, tt.want, tt.multipart)
-				}
-			case *wire.UnsupportedPayload:
-				if tt.want != "unsupported" || p.MediaType != tt.unsupported {
-					t.Errorf("Payload(%q) = unsupported %q; want %s %q", tt.contentType, p.MediaType, tt.want, tt.unsupported)
-				}
-			default:
-				t.Errorf("Payload(%q) = %T", tt.contentType, p)
-			}
-		})
-	}
-}
-
-func TestIngestCommandReadsTheQuery(t *testing.T) {
-	token := strings.Repeat("ab", 32)
-	other := strings.Repeat("cd", 32)
+func TestIngestHandlerReadsTheTokenAndTheQuery(t *testing.T) {
+	token, other := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
 	tests := []struct {
 		name          string
 		headers       map[string]string
@@ -119,30 +119,55 @@ func TestIngestCommandReadsTheQuery(t *testing.T) {
 		wantToken     string
 		wantFromQuery bool
 		wantDryRun    bool
-		wantQueryErr  bool
-		wantErr       bool
 	}{
-		{"token from the query when there is no header", nil, map[string]string{"token": token}, token, true, false, false, false},
-		{"the header wins over the query", map[string]string{TokenHeader: other}, map[string]string{"token": token}, other, false, false, false, false},
-		{"a repeated query token", nil, map[string]string{"token": token + "," + token}, "", false, false, false, true},
-		{"dryRun=true", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "true"}, token, false, true, false, false},
-		{"dryRun=TRUE", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "TRUE"}, token, false, true, false, false},
-		{"dryRun=false", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "false"}, token, false, false, false, false},
-		{"dryRun=yes is reported after authentication", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "yes"}, token, false, false, true, false},
+		{"token from the query when there is no header", nil, map[string]string{"token": token}, token, true, false},
+		{"the header wins over the query", map[string]string{TokenHeader: other}, map[string]string{"token": token}, other, false, false},
+		{"dryRun=true", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "true"}, token, false, true},
+		{"dryRun=TRUE", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "TRUE"}, token, false, true},
+		{"dryRun=1", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "1"}, token, false, true},
+		{"dryRun=false", map[string]string{TokenHeader: token}, map[string]string{"dryRun": "false"}, token, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd, err := IngestCommand(Request{Headers: tt.headers, QueryStringParameters: tt.query, PathParameters: map[string]string{"id": "w"}})
-			if tt.wantErr {
-				if lead.ErrorCode(err) != lead.EUNAUTHORIZED {
-					t.Fatalf("IngestCommand = %v; want 401", err)
-				}
-				return
+			f := &FakeIngester{Result: &lead.IngestResult{Entry: &lead.Entry{ID: "e1"}, DryRun: tt.wantDryRun}}
+			h := map[string]string{"Idempotency-Key": "order-1"}
+			for k, v := range tt.headers {
+				h[k] = v
 			}
-			if err != nil || cmd.Token != tt.wantToken || cmd.TokenFromQuery != tt.wantFromQuery || cmd.DryRun != tt.wantDryRun || (cmd.QueryErr != nil) != tt.wantQueryErr {
-				t.Errorf("IngestCommand = token %.8s… fromQuery %v dryRun %v queryErr %v, %v; want %.8s… %v %v %v",
-					cmd.Token, cmd.TokenFromQuery, cmd.DryRun, cmd.QueryErr, err, tt.wantToken, tt.wantFromQuery, tt.wantDryRun, tt.wantQueryErr)
+			resp, out := IngestHandler(f)(context.Background(), Request{Headers: h, QueryStringParameters: tt.query,
+				PathParameters: map[string]string{"id": "w"}, Body: `{"data":{}}`})
+			if resp.StatusCode >= 400 || f.Token != tt.wantToken || f.FromQuery != tt.wantFromQuery || f.Input.DryRun != tt.wantDryRun || out.DryRun != tt.wantDryRun || f.Input.IdempotencyKey != "order-1" {
+				t.Errorf("%d: token %.8s… fromQuery %v input %+v; want %.8s… %v dryRun %v key order-1", resp.StatusCode, f.Token, f.FromQuery, f.Input, tt.wantToken, tt.wantFromQuery, tt.wantDryRun)
 			}
 		})
+	}
+}
+
+// TestIngestHandlerKeepsARefusalWithItsRenderedAnswer: the kept request holds the body as
+// received, its content type and key, and the very error body the caller got.
+func TestIngestHandlerKeepsARefusalWithItsRenderedAnswer(t *testing.T) {
+	for _, dryRun := range []bool{false, true} {
+		f := &FakeIngester{Err: lead.Invalid("type mismatch"), Fate: lead.RejectedFate{ID: "r1", Kept: true}}
+		req := Request{Headers: map[string]string{TokenHeader: strings.Repeat("ab", 32), "content-type": "text/plain", "idempotency-key": "k1"},
+			PathParameters: map[string]string{"id": "w"}, Body: `{"data":{"n":1}}`}
+		req.RequestContext.RequestID = "req-1"
+		if dryRun {
+			req.QueryStringParameters = map[string]string{"dryRun": "true"}
+		}
+		resp, _ := IngestHandler(f)(context.Background(), req)
+		var body map[string]any
+		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || resp.StatusCode != 400 {
+			t.Fatalf("answer %d %s", resp.StatusCode, resp.Body)
+		}
+		if dryRun {
+			if f.Kept != nil || body["rejectedId"] != nil {
+				t.Errorf("a dry run kept %+v, answered %s; want nothing kept", f.Kept, resp.Body)
+			}
+			continue
+		}
+		if f.Kept == nil || string(f.Kept.ErrorBody) != resp.Body || body["rejectedId"] != "r1" || string(f.Kept.Body) != req.Body ||
+			f.Kept.ContentType != "text/plain" || f.Kept.IdempotencyKey != "k1" {
+			t.Errorf("kept %+v; answered %s; want the body, its type and key, and the answer naming r1", f.Kept, resp.Body)
+		}
 	}
 }

@@ -48,23 +48,18 @@ const (
 	DimensionOutcome      = "Outcome"
 )
 
-// note is what a handler reports about its request: the observer turns it into the log line
-// and the metrics once the handler returns.
-type note struct {
-	status int
-	err    error
-	attrs  []any
-	ingest bool
-	dryRun bool
-	result *lead.IngestResult
-	logged bool
-}
-
-type noteKey struct{}
-
-func noteFrom(ctx context.Context) *note {
-	n, _ := ctx.Value(noteKey{}).(*note)
-	return n
+// Outcome is what a handler reports about its request, as a value beside its response: the
+// Observer turns it into the request's log line and metrics.
+type Outcome struct {
+	Status int
+	Err    error
+	// Attrs are the handler's attributes of the log line (webhookId, poolId, entryId…).
+	Attrs []any
+	// Ingest is true for the public ingest endpoint, whose requests count as leads;
+	// DryRun for a dry run of it, and Result its result when it got one.
+	Ingest bool
+	DryRun bool
+	Result *lead.IngestResult
 }
 
 // RequestDeadline is the overall deadline of a request, below the functions' 10 s timeout
@@ -74,7 +69,7 @@ const RequestDeadline = 8 * time.Second
 // Observe wraps h so that each request writes exactly one log line and one EMF document,
 // with the AWS calls, retries and throttles the request made (counted by the SDK middleware
 // through the context) and its duration. The request runs with the RequestDeadline.
-func Observe(h Handler, o Observer) Handler {
+func Observe(h Endpoint, o Observer) Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -83,48 +78,41 @@ func Observe(h Handler, o Observer) Handler {
 		ctx, cancel := context.WithTimeout(ctx, RequestDeadline)
 		defer cancel()
 		ctx, calls := metrics.WithCalls(ctx)
-		n := &note{}
-		resp, err := h(context.WithValue(ctx, noteKey{}, n), req)
-		if !n.logged {
-			// A handler that reported nothing: log what the caller got.
-			n.status, n.err = resp.StatusCode, err
-		}
-		if err != nil {
-			// API Gateway answers a handler error with a bare 502.
-			n.status = http.StatusBadGateway
-			n.err = err
-		}
-		o.finish(ctx, req, n, calls.Counts(), time.Since(start))
-		return resp, err
+		resp, out := h(ctx, req)
+		o.finish(ctx, req, &out, calls.Counts(), time.Since(start))
+		return resp, nil
 	}
 }
 
 // finish writes the request's log line and metrics.
-func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.CallCounts, d time.Duration) {
+func (o Observer) finish(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, d time.Duration) {
 	outcome := outcomeOf(n)
 	ms := float64(d.Microseconds()) / 1000
+	o.log(ctx, req, n, c, ms, outcome)
+	o.emit(ctx, req, n, c, ms, outcome)
+}
+
+// log writes the request's one log line.
+func (o Observer) log(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, ms float64, outcome string) {
 	attrs := append([]any{
 		slog.String("function", o.Function),
 		slog.String("lambdaRequestId", lambdaRequestID(ctx)),
 		slog.String("apiRequestId", RequestID(req)),
 		slog.String("route", req.RouteKey),
-		slog.Int("status", n.status),
+		slog.Int("status", n.Status),
 		slog.String("outcome", outcome),
 		slog.Int("awsCalls", c.Calls),
 		slog.Int("awsRetries", c.Retries),
 		slog.Int("throttles", c.Throttles),
 		slog.Float64("durationMs", ms),
-		slog.Bool("replayed", n.result != nil && n.result.Replayed),
-		slog.Bool("dryRun", n.dryRun),
-	}, withoutKeys(n.attrs, "replayed", "dryRun")...)
-	attrs = append(attrs, errorAttrs(n.status, n.err)...)
+		slog.Bool("replayed", n.Result != nil && n.Result.Replayed),
+		slog.Bool("dryRun", n.DryRun),
+	}, withoutKeys(n.Attrs, "replayed", "dryRun")...)
+	attrs = append(attrs, errorAttrs(n.Status, n.Err)...)
 	if c.Fences > 0 || c.Unsettled > 0 {
 		attrs = append(attrs, slog.Int("entryFences", c.Fences), slog.Int("unsettledWrites", c.Unsettled))
 	}
-	var rejected *lead.RejectedFate
-	var le *lead.Error
-	if errors.As(n.err, &le) && le.Rejected != nil {
-		rejected = le.Rejected
+	if rejected := rejectedFate(n); rejected != nil {
 		if rejected.Kept {
 			attrs = append(attrs, slog.String("rejectedId", rejected.ID))
 		}
@@ -133,20 +121,20 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 			attrs = append(attrs, slog.String("rejectedNotKeptWhy", rejected.Why))
 		}
 	}
-	if n.result != nil && !n.result.Replayed && !n.dryRun {
-		attrs = append(attrs, slog.Int("schemaKeysLocked", n.result.KeysLocked), slog.Int("lockRetries", n.result.LockRetries))
+	if n.Result != nil && !n.Result.Replayed && !n.DryRun {
+		attrs = append(attrs, slog.Int("schemaKeysLocked", n.Result.KeysLocked), slog.Int("lockRetries", n.Result.LockRetries))
 	}
 	level := slog.LevelInfo
-	if n.status >= 500 {
+	if n.Status >= 500 {
 		level = slog.LevelError
 	}
 	o.Logger.Log(ctx, level, "request", attrs...)
+}
 
-	count := func(name string, v int) metrics.Metric {
-		return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
-	}
+// emit writes the request's EMF document.
+func (o Observer) emit(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, ms float64, outcome string) {
 	ms5xx := 0
-	if n.status >= 500 {
+	if n.Status >= 500 {
 		ms5xx = 1
 	}
 	list := []metrics.Metric{
@@ -157,37 +145,21 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 		count(MetricAWSCalls, c.Calls),
 		count(MetricAWSRetries, c.Retries),
 	}
-	if n.ingest {
-		accepted, rejectedN, replays, keys, retries := 0, 0, 0, 0, 0
-		switch {
-		case n.dryRun:
-			// A dry run stores nothing and loses nothing: neither accepted nor rejected.
-		case n.err != nil:
-			if n.status >= 400 && n.status < 500 {
-				rejectedN = 1
-			}
-		case n.result != nil && n.result.Replayed:
-			replays = 1
-		case n.result != nil:
-			accepted, keys, retries = 1, n.result.KeysLocked, n.result.LockRetries
-		case n.status >= 400 && n.status < 500:
-			rejectedN = 1
-		}
-		list = append(list, count(MetricLeadsAccepted, accepted), count(MetricLeadsRejected, rejectedN),
-			count(MetricReplays, replays), count(MetricKeysLocked, keys), count(MetricLockRetries, retries))
+	if n.Ingest {
+		list = append(list, ingestMetrics(n)...)
 	}
 	if c.Fences > 0 || c.Unsettled > 0 {
 		list = append(list, count(MetricEntryFences, c.Fences), count(MetricUnsettledWrites, c.Unsettled))
 	}
-	if rejected != nil {
+	if rejected := rejectedFate(n); rejected != nil {
 		if rejected.Kept {
 			list = append(list, count(MetricRejectedKept, 1))
 		} else {
 			list = append(list, count(MetricRejectedNotKept, 1))
 		}
 	}
-	props := map[string]any{"apiRequestId": RequestID(req), "lambdaRequestId": lambdaRequestID(ctx), "status": n.status}
-	for _, a := range n.attrs {
+	props := map[string]any{"apiRequestId": RequestID(req), "lambdaRequestId": lambdaRequestID(ctx), "status": n.Status}
+	for _, a := range n.Attrs {
 		if attr, ok := a.(slog.Attr); ok && (attr.Key == "webhookId" || attr.Key == "poolId") {
 			props[attr.Key] = attr.Value.String()
 		}
@@ -197,19 +169,51 @@ func (o Observer) finish(ctx context.Context, req Request, n *note, c metrics.Ca
 	}
 }
 
-// outcomeOf is the low-cardinality outcome of a request: its error code, or what succeeded.
-func outcomeOf(n *note) string {
+func count(name string, v int) metrics.Metric {
+	return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
+}
+
+// ingestMetrics are the lead counts of an ingest request: accepted, rejected (a 4xx),
+// replayed, and the schema keys it locked and lock races it lost.
+func ingestMetrics(n *Outcome) []metrics.Metric {
+	accepted, rejected, replays, keys, retries := 0, 0, 0, 0, 0
 	switch {
-	case n.err != nil || n.status >= 400:
-		if n.status == http.StatusBadGateway {
-			return string(lead.EINTERNAL)
+	case n.DryRun:
+		// A dry run stores nothing and loses nothing: neither accepted nor rejected.
+	case n.Err != nil:
+		if n.Status >= 400 && n.Status < 500 {
+			rejected = 1
 		}
-		return string(lead.ErrorCode(n.err))
-	case n.result != nil && n.result.Replayed:
+	case n.Result != nil && n.Result.Replayed:
+		replays = 1
+	case n.Result != nil:
+		accepted, keys, retries = 1, n.Result.KeysLocked, n.Result.LockRetries
+	case n.Status >= 400 && n.Status < 500:
+		rejected = 1
+	}
+	return []metrics.Metric{count(MetricLeadsAccepted, accepted), count(MetricLeadsRejected, rejected),
+		count(MetricReplays, replays), count(MetricKeysLocked, keys), count(MetricLockRetries, retries)}
+}
+
+// rejectedFate is what became of a refused request the service tried to keep, or nil.
+func rejectedFate(n *Outcome) *lead.RejectedFate {
+	var le *lead.Error
+	if errors.As(n.Err, &le) {
+		return le.Rejected
+	}
+	return nil
+}
+
+// outcomeOf is the low-cardinality outcome of a request: its error code, or what succeeded.
+func outcomeOf(n *Outcome) string {
+	switch {
+	case n.Err != nil || n.Status >= 400:
+		return string(lead.ErrorCode(n.Err))
+	case n.Result != nil && n.Result.Replayed:
 		return "replayed"
-	case n.dryRun:
+	case n.DryRun:
 		return "dry_run"
-	case n.status == http.StatusCreated:
+	case n.Status == http.StatusCreated:
 		return "created"
 	default:
 		return "ok"

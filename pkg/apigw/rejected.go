@@ -29,59 +29,55 @@ func rejectedAttrs(req Request) []any {
 }
 
 // ListRejectedHandler handles GET /admin/ingress_webhooks/{id}/rejected?limit=&cursor=.
-func ListRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func ListRejectedHandler(svc RejectedManager) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		var page *lead.RejectedPage
 		limit, cursor, err := wire.ParseListRejected(req.QueryStringParameters)
 		if err == nil {
 			page, err = svc.List(ctx, req.PathParameters["id"], limit, cursor)
 		}
 		if err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...)
 		}
-		return respondJSON(ctx, logger, req, http.StatusOK, wire.ViewRejectedPage(page),
-			append(rejectedAttrs(req), slog.Int("count", len(page.Rejected)))...), nil
+		return respondJSON(req, http.StatusOK, wire.ViewRejectedPage(page),
+			append(rejectedAttrs(req), slog.Int("count", len(page.Rejected)))...)
 	}
 }
 
 // ShowRejectedHandler handles GET /admin/ingress_webhooks/{id}/rejected/{rejectedId}.
-func ShowRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func ShowRejectedHandler(svc RejectedManager) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		r, err := svc.Show(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"])
 		if err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...)
 		}
-		return respondJSON(ctx, logger, req, http.StatusOK, wire.ViewRejected(r, true), rejectedAttrs(req)...), nil
+		return respondJSON(req, http.StatusOK, wire.ViewRejected(r, true), rejectedAttrs(req)...)
 	}
 }
 
 // ReplayRejectedHandler handles POST /admin/ingress_webhooks/{id}/rejected/{rejectedId}/replay:
 // 201 with the entry, or the error a new request would get.
-func ReplayRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func ReplayRejectedHandler(svc RejectedManager) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		res, err := svc.Replay(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"], RequestID(req))
 		if err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...)
 		}
-		resp := RawJSON(http.StatusCreated, res.Body)
-		attrs := rejectedAttrs(req)
-		if res.Replayed {
-			resp.Headers["Idempotent-Replayed"] = "true"
-			attrs = append(attrs, slog.Bool("replayed", true))
-		} else {
-			attrs = append(attrs, slog.String("entryId", res.Entry.ID), slog.String("poolId", res.Entry.PoolID))
+		resp, err := created(res)
+		if err != nil {
+			return outcome(ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...)
 		}
-		return adminOutcome(ctx, logger, req, resp, nil, attrs...), nil
+		return outcome(resp, nil, append(rejectedAttrs(req), createdAttrs(res)...)...)
 	}
 }
 
 // DiscardRejectedHandler handles DELETE /admin/ingress_webhooks/{id}/rejected/{rejectedId}: 204.
-func DiscardRejectedHandler(svc RejectedManager, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func DiscardRejectedHandler(svc RejectedManager) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		if err := svc.Discard(ctx, req.PathParameters["id"], req.PathParameters["rejectedId"]); err != nil {
-			return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...), nil
+			return outcome(ErrorResponse(err, RequestID(req)), err, rejectedAttrs(req)...)
 		}
 		resp := Response{StatusCode: http.StatusNoContent, Headers: map[string]string{"Cache-Control": "no-store"}}
-		return adminOutcome(ctx, logger, req, resp, nil, rejectedAttrs(req)...), nil
+		return outcome(resp, nil, rejectedAttrs(req)...)
 	}
 }

@@ -21,11 +21,11 @@ type SchemaPatcher interface {
 }
 
 // ShowSchemaHandler handles GET /admin/tables/{tableId}/schema.
-func ShowSchemaHandler(svc SchemaShower, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func ShowSchemaHandler(svc SchemaShower) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		id := req.PathParameters["tableId"]
 		view, err := svc.Show(ctx, id)
-		return schemaOutcome(ctx, logger, req, id, view, err), nil
+		return schemaOutcome(req, id, view, err)
 	}
 }
 
@@ -33,8 +33,8 @@ func ShowSchemaHandler(svc SchemaShower, logger *slog.Logger) Handler {
 // {"set": {"<key>": "<type>"}, "unlock": ["<key>"]}. The change applies to ingest requests
 // that start up to POOL_CACHE_SECONDS (5 s by default) after it: ingest instances cache pools.
 // A replay of a rejected request reads the pool afresh.
-func PatchSchemaHandler(svc SchemaPatcher, logger *slog.Logger) Handler {
-	return func(ctx context.Context, req Request) (Response, error) {
+func PatchSchemaHandler(svc SchemaPatcher) Endpoint {
+	return func(ctx context.Context, req Request) (Response, Outcome) {
 		id := req.PathParameters["tableId"]
 		var view *lead.SchemaView
 		raw, err := wire.DecodeBody(req.Body, req.IsBase64Encoded, wire.MaxSchemaPatchBytes)
@@ -44,17 +44,17 @@ func PatchSchemaHandler(svc SchemaPatcher, logger *slog.Logger) Handler {
 				view, err = svc.Patch(ctx, in)
 			}
 		}
-		return schemaOutcome(ctx, logger, req, id, view, err), nil
+		return schemaOutcome(req, id, view, err)
 	}
 }
 
-func schemaOutcome(ctx context.Context, logger *slog.Logger, req Request, poolID string, view *lead.SchemaView, err error) Response {
+func schemaOutcome(req Request, poolID string, view *lead.SchemaView, err error) (Response, Outcome) {
 	var attrs []any
 	if lead.IsUUID(poolID) {
 		attrs = append(attrs, slog.String("poolId", strings.ToLower(poolID)))
 	}
 	if err != nil {
-		return adminOutcome(ctx, logger, req, ErrorResponse(err, RequestID(req)), err, attrs...)
+		return outcome(ErrorResponse(err, RequestID(req)), err, attrs...)
 	}
-	return respondJSON(ctx, logger, req, http.StatusOK, view, append(attrs, slog.Int("keyCount", view.KeyCount))...)
+	return respondJSON(req, http.StatusOK, view, append(attrs, slog.Int("keyCount", view.KeyCount))...)
 }

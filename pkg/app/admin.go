@@ -20,7 +20,7 @@ func CreateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return observed(env, logger, apigw.CreateWebhookHandler(svc, env.PublicBaseURL, logger)), nil
+	return observed(env, logger, apigw.CreateWebhookHandler(svc, env.PublicBaseURL)), nil
 }
 
 // RotateWebhook builds the handler of POST /admin/ingress_webhooks/{id}/rotate; it reads the
@@ -30,7 +30,7 @@ func RotateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return observed(env, logger, apigw.RotateWebhookHandler(svc, logger)), nil
+	return observed(env, logger, apigw.RotateWebhookHandler(svc)), nil
 }
 
 // ListWebhooks builds the handler of GET /admin/ingress_webhooks; it needs no token key.
@@ -39,7 +39,7 @@ func ListWebhooks(ctx context.Context, cfg aws.Config, env Env, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	return observed(env, logger, apigw.ListWebhooksHandler(svc, env.PublicBaseURL, logger)), nil
+	return observed(env, logger, apigw.ListWebhooksHandler(svc, env.PublicBaseURL)), nil
 }
 
 // DeleteWebhook builds the handler of DELETE /admin/ingress_webhooks/{id}; it needs no token key.
@@ -48,7 +48,7 @@ func DeleteWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return observed(env, logger, apigw.DeleteWebhookHandler(svc, logger)), nil
+	return observed(env, logger, apigw.DeleteWebhookHandler(svc)), nil
 }
 
 // UpdateWebhook builds the handler of PATCH /admin/ingress_webhooks/{id}; it needs no token key.
@@ -57,7 +57,7 @@ func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return observed(env, logger, apigw.UpdateWebhookHandler(svc, env.PublicBaseURL, logger)), nil
+	return observed(env, logger, apigw.UpdateWebhookHandler(svc, env.PublicBaseURL)), nil
 }
 
 // WebhookAdmin returns the webhook admin service on the configured table; withKey loads the

@@ -19,7 +19,6 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
-	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // admin is the ingest fixture plus the four management handlers, built by the app builders
@@ -251,13 +250,13 @@ func TestAdminRotationGracePeriod(t *testing.T) {
 	hasher, err := lead.NewHasher([]byte(awstest.TokenKey))
 	awstest.Must(t, err)
 	store := dynamo.New(f.env.DB, f.env.App.TableName)
-	logger := slog.New(slog.DiscardHandler)
-	ingestSvc := lead.NewIngestService(store, hasher, wire.EntryJSON)
+	observer := apigw.Observer{Logger: slog.New(slog.DiscardHandler)}
+	ingestSvc := lead.NewIngestService(store, hasher)
 	ingestSvc.Now = clock
-	ingestH := apigw.IngestHandler(ingestSvc, logger)
+	ingestH := apigw.Observe(apigw.IngestHandler(ingestSvc), observer)
 	adminSvc := lead.NewWebhookAdmin(store, hasher)
 	adminSvc.Now = clock
-	rotateH := apigw.RotateWebhookHandler(adminSvc, logger)
+	rotateH := apigw.Observe(apigw.RotateWebhookHandler(adminSvc), observer)
 
 	rotate := func(body string) string {
 		t.Helper()

@@ -19,7 +19,6 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
-	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // Env is the functions' configuration, read from environment variables.
@@ -101,7 +100,7 @@ func (e Env) Metrics() *metrics.Emitter {
 
 // observed wraps an HTTP handler so that each request writes one log line and one EMF
 // document.
-func observed(env Env, logger *slog.Logger, h apigw.Handler) apigw.Handler {
+func observed(env Env, logger *slog.Logger, h apigw.Endpoint) apigw.Handler {
 	return apigw.Observe(h, apigw.Observer{Function: env.FunctionName, Logger: logger, Metrics: env.Metrics()})
 }
 
@@ -122,13 +121,13 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 		return nil, err
 	}
 	svc.Store = lead.NewPoolCache(svc.Store, ttl)
-	return observed(env, logger, apigw.IngestHandler(svc, logger)), nil
+	return observed(env, logger, apigw.IngestHandler(svc)), nil
 }
 
 // ingestService is the ingest service on the configured table, keeping refused requests.
 func ingestService(store *dynamo.Store, env Env, hasher *lead.Hasher) (*lead.IngestService, error) {
-	svc := lead.NewIngestService(store, hasher, wire.EntryJSON)
-	svc.Rejected, svc.RenderError, svc.NewPayload = store, apigw.ErrorBody, apigw.ReplayPayload
+	svc := lead.NewIngestService(store, hasher)
+	svc.Rejected = store
 	if env.RejectedRetentionDays != "" {
 		days, err := strconv.Atoi(env.RejectedRetentionDays)
 		if err != nil || days < 1 {

@@ -275,15 +275,11 @@ func TestRejectedRequestHookReachesTheLogAndMetrics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs, emf bytes.Buffer
-			inner := apigw.IngestHandler(ingesterFunc(func(context.Context, lead.IngestCommand) (*lead.IngestResult, error) {
-				e := lead.Invalid("type mismatch")
-				e.Rejected = tt.rejected
-				return nil, e
-			}), nil)
+			inner := apigw.IngestHandler(refusingIngester{fate: *tt.rejected})
 			env := app.Env{FunctionName: "IngressFunction", MetricsWriter: &emf}
 			h := apigw.Observe(inner, apigw.Observer{Function: "IngressFunction", Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: env.Metrics()})
 			req := apigw.Request{RouteKey: "POST /public/ingress_webhooks/{id}", Headers: map[string]string{apigw.TokenHeader: strings.Repeat("a", 64)},
-				PathParameters: map[string]string{"id": "x"}}
+				PathParameters: map[string]string{"id": "x"}, Body: `{"data":{}}`}
 			if resp, _ := h(context.Background(), req); resp.StatusCode != 400 {
 				t.Fatalf("status %d; want 400", resp.StatusCode)
 			}
@@ -300,10 +296,26 @@ func TestRejectedRequestHookReachesTheLogAndMetrics(t *testing.T) {
 	}
 }
 
-type ingesterFunc func(context.Context, lead.IngestCommand) (*lead.IngestResult, error)
+// refusingIngester authenticates every caller, refuses every lead with a 400 and gives the
+// refused request the fate it was told.
+type refusingIngester struct{ fate lead.RejectedFate }
 
-func (f ingesterFunc) Ingest(ctx context.Context, cmd lead.IngestCommand) (*lead.IngestResult, error) {
-	return f(ctx, cmd)
+func (refusingIngester) Authenticate(context.Context, string, string, bool) (*lead.Webhook, error) {
+	return &lead.Webhook{ID: "w"}, nil
+}
+
+func (refusingIngester) BodyLimits() lead.Limits { return lead.DefaultLimits() }
+
+func (refusingIngester) Ingest(context.Context, *lead.Webhook, lead.Input) (*lead.IngestResult, error) {
+	return nil, lead.Invalid("type mismatch")
+}
+
+func (refusingIngester) NewRejected(wh *lead.Webhook, _, _ string, _ []byte, _ error) (*lead.RejectedRequest, error) {
+	return &lead.RejectedRequest{ID: "rej-1", WebhookID: wh.ID}, nil
+}
+
+func (r refusingIngester) Keep(context.Context, *lead.RejectedRequest) lead.RejectedFate {
+	return r.fate
 }
 
 // Every HTTP function of lambdas.Functions, built by its builder, writes exactly one log line and

@@ -19,7 +19,7 @@ func ShowSchema(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return observed(env, logger, apigw.ShowSchemaHandler(svc, logger)), nil
+	return observed(env, logger, apigw.ShowSchemaHandler(svc)), nil
 }
 
 // PatchSchema builds the handler of PATCH /admin/tables/{tableId}/schema.
@@ -28,7 +28,7 @@ func PatchSchema(_ context.Context, cfg aws.Config, env Env, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	return observed(env, logger, apigw.PatchSchemaHandler(svc, logger)), nil
+	return observed(env, logger, apigw.PatchSchemaHandler(svc)), nil
 }
 
 // SchemaAdmin returns the schema administration on the configured table. The operator CLI

@@ -79,13 +79,24 @@ func KindOf(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// namedInMessage is how many problems a message names.
+const namedInMessage = 3
+
 // validationMessage is the message of a validation error: its only problem, or how many
-// there are and the first.
-func validationMessage(details []Detail) string {
-	if len(details) == 1 {
-		return fmt.Sprintf("%s %s", details[0].Path, details[0].Problem)
+// there are (count) and the first few of those listed.
+func validationMessage(listed []Detail, count int) string {
+	if count == 1 && len(listed) == 1 {
+		return fmt.Sprintf("%s %s", listed[0].Path, listed[0].Problem)
 	}
-	return fmt.Sprintf("%d problems in the body, first: %s %s", len(details), details[0].Path, details[0].Problem)
+	named := make([]string, 0, namedInMessage)
+	for _, d := range listed[:min(len(listed), namedInMessage)] {
+		named = append(named, d.Path+" "+d.Problem)
+	}
+	msg := fmt.Sprintf("%d problems in the body, first: %s", count, strings.Join(named, "; "))
+	if count > len(named) {
+		msg += "; …"
+	}
+	return msg
 }
 
 // quoteJSON returns s as a JSON string literal, escaped exactly as encoding/json escapes it

@@ -6,16 +6,18 @@
 //
 // # Ingesting an entry
 //
-// IngestService.Ingest checks a request in a fixed order, and the first failure wins:
+// An ingest request is checked in a fixed order, and the first failure wins:
 //
 //  1. the token is well formed (64 hex characters), else EUNAUTHORIZED;
 //  2. the webhook id is a UUID and the webhook exists, else ENOTFOUND;
 //  3. the token matches the stored HMAC-SHA256 hash (or, during a rotation grace period,
 //     the previous one), compared in constant time, else EUNAUTHORIZED;
 //  4. the body is within Limits.MaxBodyBytes after its transport encoding is undone, else
-//     ETOOLARGE; a broken transport encoding is EINVALID;
-//  5. the Idempotency-Key, when sent, is acceptable; a live record for it answers at once
-//     (a replay for the same bytes, EKEYREUSED for others);
+//     ETOOLARGE; a broken transport encoding is EINVALID; a media type or encoding the
+//     endpoint does not read is EUNSUPPORTED;
+//  5. the Idempotency-Key, when sent, is acceptable, and dryRun is true or false (EINVALID);
+//     a live record for the key answers a repeat (the first entry for the same content,
+//     EKEYREUSED for other content);
 //  6. the body decodes into data and customFieldData values of the accepted shapes
 //     (EINVALID with details);
 //  7. customFieldData names custom fields of the webhook's organization, with values of
@@ -24,9 +26,12 @@
 //     typeErrors), and the schema stays within Limits.MaxSchemaKeys;
 //  9. the pool has a default lead state that still exists (ENOLEADSTATE).
 //
-// The body is an opaque Payload until step 4: nothing about it is read before the caller
-// is authenticated, so an unauthenticated caller learns nothing about the pool, its schema
-// or its custom fields.
+// Steps 1–3 are Authenticate; the API adapter then checks the body's size, its media type
+// and the headers, parses the body (package wire) and hands the parsed lead to Ingest,
+// which runs steps 7–9 and the write. Nothing about the body is read before the caller is
+// authenticated, so an unauthenticated caller learns nothing about the pool, its schema or
+// its custom fields. The domain never calls back into the adapter: a refused request is
+// kept by the adapter through NewRejected and Keep, with the error body it rendered.
 //
 // # Schema lock
 //

@@ -23,14 +23,14 @@ const (
 
 // Detail points at one offending part of a request.
 type Detail struct {
-	Path    string `json:"path"`
-	Problem string `json:"problem"`
+	Path    string
+	Problem string
 }
 
 // TypeError describes one data key whose value disagrees with the pool schema.
 type TypeError struct {
-	Expected FieldType `json:"expected"`
-	Got      string    `json:"got"`
+	Expected FieldType
+	Got      string
 }
 
 // Error is the application error: a code, the short reason shown as "error", one human
@@ -46,7 +46,15 @@ type Error struct {
 	Rejected *RejectedFate
 	// EntryID, for EKEYREUSED, is the entry the first request with the key created.
 	EntryID string
+	// ProblemCount is how many problems were found when there were more than Details or
+	// TypeErrors list (at most MaxListedProblems each); 0 when they list them all.
+	ProblemCount int
 }
+
+// MaxListedProblems is how many problems an error lists in Details, and in TypeErrors; the
+// rest are counted in ProblemCount. A 256 KiB body can hold a hundred thousand problems:
+// its answer names the first ones, and it is built in time proportional to them.
+const MaxListedProblems = 50
 
 // RejectedFate is the fate of a refused request the service tried to keep: its id when it
 // was kept (the error body then names it as rejectedId), Kept false when it could not be
@@ -114,7 +122,54 @@ func Invalid(message string, details ...Detail) *Error {
 	return &Error{Code: EINVALID, Reason: DefaultReason(EINVALID), Message: message, Details: details}
 }
 
-// InvalidDetails builds the 400 Validation failed error whose message sums up the details.
+// InvalidDetails builds the 400 Validation failed error whose message sums up the details;
+// past MaxListedProblems it lists the first and counts them all.
 func InvalidDetails(details ...Detail) *Error {
-	return Invalid(validationMessage(details), details...)
+	var p Problems
+	for _, d := range details {
+		p.Add(d.Path, d.Problem)
+	}
+	return p.err()
+}
+
+// Problems collects the problems of a request: the first MaxListedProblems listed, every
+// one counted. A caller with many candidates asks Listing first and, when it is false,
+// calls Skip rather than build a path that would not be shown.
+type Problems struct {
+	listed []Detail
+	count  int
+}
+
+// Add records a problem at path.
+func (p *Problems) Add(path, problem string) {
+	p.count++
+	if len(p.listed) < MaxListedProblems {
+		p.listed = append(p.listed, Detail{Path: path, Problem: problem})
+	}
+}
+
+// Listing reports whether the next problem would be listed.
+func (p *Problems) Listing() bool { return len(p.listed) < MaxListedProblems }
+
+// Skip counts a problem that is not listed.
+func (p *Problems) Skip() { p.count++ }
+
+// Count is how many problems were recorded.
+func (p *Problems) Count() int { return p.count }
+
+// Err is the 400 Validation failed error of the problems, nil when there are none. Its
+// message names the first few and how many there are.
+func (p *Problems) Err() error {
+	if p.count == 0 {
+		return nil
+	}
+	return p.err()
+}
+
+func (p *Problems) err() *Error {
+	e := Invalid(validationMessage(p.listed, p.count), p.listed...)
+	if p.count > len(p.listed) {
+		e.ProblemCount = p.count
+	}
+	return e
 }

@@ -35,17 +35,18 @@ func (e *IdempotencyKeyTakenError) Error() string { return ErrIdempotencyKeyTake
 func (e *IdempotencyKeyTakenError) Is(target error) bool { return target == ErrIdempotencyKeyTaken }
 
 // IdempotencyRecord remembers the first request with an Idempotency-Key for a webhook: the
-// fingerprint of its content, the entry it created and a digest of its answer, so a repeat
+// fingerprint of its content, the entry it created and a digest of that entry, so a repeat
 // within the window gets the same answer and creates nothing. It is small whatever the
-// lead's size: a repeat has the same content, so its answer is rebuilt from the repeat
-// itself and the digest proves it byte-identical; only when it is not (the pool's default
-// lead state changed meanwhile…) is the stored entry read.
+// lead's size: a repeat has the same content, so its entry is rebuilt from the repeat
+// itself and the digest proves it the same; only when it is not (the pool's default lead
+// state changed meanwhile…) is the stored entry read.
 type IdempotencyRecord struct {
 	WebhookID   string
 	Key         string
 	Fingerprint []byte // Fingerprint of the parsed body
 	EntryID     string
-	// Answer is the SHA-256 of the first request's 201 body; nil in a record that has none.
+	// Answer is the digest of the first request's entry (everything its 201 body shows);
+	// nil in a record that has none. A record of an older digest only costs a read.
 	Answer    []byte
 	CreatedAt time.Time // the first request's "now": its entry's createdAt, to the second
 	ExpiresAt time.Time
@@ -78,61 +79,24 @@ type SchemaLock struct {
 	New     Schema
 }
 
-// Payload is a request body as it arrived, not yet decoded. The API adapter implements it
-// for each content type it accepts; the service asks for the bytes and the decoded body
-// only once the caller is authenticated, so a caller without a valid token learns nothing
-// from the body checks.
-type Payload interface {
-	// Bytes returns the body with any transport encoding (base64) undone: the bytes an
-	// idempotency key is checked against. A body of more than max bytes is an ETOOLARGE
-	// *Error, a broken transport encoding an EINVALID one, a content type the API does not
-	// accept an EUNSUPPORTED one.
-	Bytes(max int) ([]byte, error)
-	// Decode parses the body into lead fields within the limits, the body size included;
-	// every failure is a coded *Error.
-	Decode(lim Limits) (*Body, error)
-}
-
-// IngestCommand is one request to create a lead entry, as the API adapter read it.
-type IngestCommand struct {
-	// WebhookID is the webhook addressed, as sent (not yet checked to be a UUID).
-	WebhookID string
-	// Token is the webhook token the caller presented.
-	Token string
-	// TokenFromQuery is true when the token came from the URL (?token=) rather than the
-	// header: accepted only by a webhook that opted in.
-	TokenFromQuery bool
-	// DryRun asks for every check and no write: no entry, no schema lock, no idempotency
-	// record. The result carries the entry that would be stored and the keys it would lock.
-	DryRun bool
-	// QueryErr, when not nil, is why the adapter could not accept a query parameter (a
-	// dryRun that is neither true nor false…), reported after authentication like
-	// IdempotencyKeyErr.
-	QueryErr error
-	// IdempotencyKey is the caller's idempotency key, "" when none was sent.
+// Input is an authenticated ingest request, its body parsed by the API adapter: the lead,
+// the caller's idempotency key ("" when none), whether it is a dry run, and, for the replay
+// of a kept rejected request, that request's id (the entry write then deletes it).
+type Input struct {
+	Body           *Body
 	IdempotencyKey string
-	// IdempotencyKeyErr, when not nil, is why the adapter could not accept the idempotency
-	// key (sent twice, not printable ASCII…): a coded error reported after authentication
-	// and the body size check, in the place of the key's own checks.
-	IdempotencyKeyErr error
-	// Payload is the undecoded body.
-	Payload Payload
-	// ContentType is the Content-Type header as sent ("" when none), kept with a rejected
-	// request so that a replay parses its body the same way.
-	ContentType string
-	// RequestID identifies the request in its error body.
-	RequestID string
+	DryRun         bool
+	RejectedID     string
 }
 
-// IngestResult is a stored (or replayed) entry and its 201 body.
+// IngestResult is a stored (or replayed) entry: the adapter renders it as the 201 body.
 type IngestResult struct {
-	Entry *Entry // nil for a replay, whose body is all there is
-	Body  []byte
+	Entry *Entry
 	// Replayed is true when the answer repeats an earlier request with the same
-	// Idempotency-Key; nothing was created.
+	// Idempotency-Key: Entry is the one that request stored; nothing was created.
 	Replayed bool
 	// DryRun is true for the answer to a dry run: Entry is what would have been stored
-	// (Body is empty) and NewSchemaKeys the keys it would have locked; nothing was written.
+	// and NewSchemaKeys the keys it would have locked; nothing was written.
 	DryRun        bool
 	NewSchemaKeys Schema
 	// KeysLocked is how many keys the entry added to the pool schema (locked their type).
@@ -144,34 +108,27 @@ type IngestResult struct {
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
 const IdempotencyWindow = 24 * time.Hour
 
-// IngestService turns authenticated requests into lead entries. Render writes an entry as
-// the API answers it (the 201 body, also kept for idempotent replays): that representation
-// is the adapter's, the service only stores it.
+// IngestService turns authenticated requests into lead entries.
 type IngestService struct {
 	Store  IngestStore
 	Hasher *Hasher
-	Render func(*Entry) ([]byte, error)
 	Limits Limits
 	Now    func() time.Time
 	NewID  func() (string, error)
 
 	// Rejected, when not nil, keeps the requests refused by the body, custom field, schema
 	// or lead state checks (never those of a dry run), at most RejectedDailyMax per
-	// webhook and UTC day, for RejectedRetention. RenderError writes the error body such a
-	// request is answered with (kept with it); NewPayload rebuilds a kept body for a replay.
+	// webhook and UTC day, for RejectedRetention.
 	Rejected          RejectedStore
 	RejectedRetention time.Duration
 	RejectedDailyMax  int
-	RenderError       func(err error, requestID string) ([]byte, error)
-	NewPayload        func(contentType string, body []byte) Payload
 }
 
 // NewIngestService returns a service with the default limits, the wall clock and UUIDv7 ids.
-func NewIngestService(store IngestStore, hasher *Hasher, render func(*Entry) ([]byte, error)) *IngestService {
+func NewIngestService(store IngestStore, hasher *Hasher) *IngestService {
 	return &IngestService{
 		Store:  store,
 		Hasher: hasher,
-		Render: render,
 		Limits: DefaultLimits(),
 		Now:    time.Now,
 		NewID:  NewEntryID,
@@ -185,79 +142,52 @@ func NewIngestService(store IngestStore, hasher *Hasher, render func(*Entry) ([]
 // each loss means another request locked a key, so the schema only grows towards a fixpoint.
 const maxLockAttempts = 8
 
-// Ingest authenticates the request, validates the body against the pool and stores one
-// entry, in the documented order: token well-formed, webhook exists, token matches, then
-// the body (size, idempotency key, shape, custom fields, schema, default lead state).
-// Nothing about the body is looked at before the caller is authenticated.
-func (s *IngestService) Ingest(ctx context.Context, cmd IngestCommand) (*IngestResult, error) {
-	if !WellFormedToken(cmd.Token) {
+// BodyLimits are the limits a body is parsed within.
+func (s *IngestService) BodyLimits() Limits { return s.Limits }
+
+// Authenticate finds the webhook a request addresses and checks its token, in the
+// documented order: token well-formed (401), webhook exists (404), token matches and, from
+// the URL, is allowed there (401). Nothing about the body is looked at before it succeeds.
+func (s *IngestService) Authenticate(ctx context.Context, webhookID, token string, fromQuery bool) (*Webhook, error) {
+	if !WellFormedToken(token) {
 		return nil, Errorf(EUNAUTHORIZED, "the token must be the 64 hex characters shown when the webhook was created or rotated")
 	}
-	if !IsUUID(cmd.WebhookID) {
+	if !IsUUID(webhookID) {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}
-	wh, err := s.Store.Webhook(ctx, strings.ToLower(cmd.WebhookID))
+	wh, err := s.Store.Webhook(ctx, strings.ToLower(webhookID))
 	if err != nil {
 		return nil, fmt.Errorf("read webhook: %w", err)
 	}
 	if wh == nil {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}
-	if cmd.TokenFromQuery && !wh.AllowQueryToken {
+	if fromQuery && !wh.AllowQueryToken {
 		return nil, Errorf(EUNAUTHORIZED, "this webhook does not accept the token in the URL; send it in the x-rocketlead-ingress-token header")
 	}
-	now := s.Now()
-	if !s.Hasher.Verify(wh, cmd.Token, now) {
+	if !s.Hasher.Verify(wh, token, s.Now()) {
 		return nil, Errorf(EUNAUTHORIZED, "the token does not match this webhook")
 	}
-
-	if cmd.Payload == nil {
-		return nil, fmt.Errorf("ingest into webhook %s: the command carries no payload", wh.ID)
-	}
-	raw, err := cmd.Payload.Bytes(s.Limits.MaxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	if cmd.IdempotencyKeyErr != nil {
-		return nil, cmd.IdempotencyKeyErr
-	}
-	if cmd.QueryErr != nil {
-		return nil, cmd.QueryErr
-	}
-	res, err := s.ingest(ctx, wh, ingestInput{raw: raw, payload: cmd.Payload, idempotencyKey: cmd.IdempotencyKey, requestID: cmd.RequestID, dryRun: cmd.DryRun})
-	if err != nil && Kept(err) && s.Rejected != nil && !cmd.DryRun {
-		return nil, s.keep(ctx, wh, cmd, raw, now, err)
-	}
-	return res, err
+	return wh, nil
 }
 
-// ingestInput is an authenticated request body: a new one, or a rejected one replayed
-// (rejectedID set: the entry write then deletes it).
-type ingestInput struct {
-	raw            []byte
-	payload        Payload
-	idempotencyKey string
-	requestID      string
-	dryRun         bool
-	rejectedID     string
-}
-
-// ingest checks an authenticated body (idempotency key, shape, custom fields, schema,
-// default lead state) and stores its entry.
-func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput) (*IngestResult, error) {
+// Ingest checks an authenticated, parsed request against the pool (custom fields, schema,
+// default lead state) and stores its entry, with its idempotency record when it carries a
+// key; a dry run stores nothing. A repeat of a stored request with the same key gets that
+// request's entry back (Replayed), even when the pool changed since so that its checks
+// would now fail.
+func (s *IngestService) Ingest(ctx context.Context, wh *Webhook, input Input) (*IngestResult, error) {
+	if input.Body == nil {
+		return nil, fmt.Errorf("ingest into webhook %s: the input carries no body", wh.ID)
+	}
 	now := s.Now()
-	body, err := in.payload.Decode(s.Limits)
-	if err != nil {
-		return nil, err
-	}
 	var idem *IdempotencyRecord
-	if in.idempotencyKey != "" && !in.dryRun {
-		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: in.idempotencyKey, Fingerprint: Fingerprint(body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
+	if input.IdempotencyKey != "" && !input.DryRun {
+		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: input.IdempotencyKey, Fingerprint: Fingerprint(input.Body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 	}
-	res, err := s.store(ctx, wh, in, body, idem, now)
+	res, err := s.store(ctx, wh, input, idem, now)
 	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EKEYREUSED {
-		// A repeat of a request that was stored gets its answer even when the pool changed
-		// since so that its checks would now fail: the record is read only on this path.
+		// The record is read only on this path.
 		if rres, rerr := s.replayStored(ctx, wh, idem, nil, nil, now); rres != nil || rerr != nil {
 			return rres, rerr
 		}
@@ -265,133 +195,160 @@ func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput)
 	return res, err
 }
 
-// store checks a decoded body against the pool and stores its entry, with its idempotency
+// store checks a parsed body against the pool and stores its entry, with its idempotency
 // record when idem is not nil: the write is tried first, and a key already taken is answered
-// from the record the failed write returned.
-func (s *IngestService) store(ctx context.Context, wh *Webhook, in ingestInput, body *Body, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
-	pool, fields, err := s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, body.CustomFieldIDs())
-	if err != nil {
-		return nil, fmt.Errorf("read pool %s: %w", wh.PoolID, err)
-	}
-	if pool == nil {
-		return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
-	}
-	var customData map[string]any
-	if len(body.CustomFieldData) > 0 {
-		if customData, err = ValidateCustomFields(body.CustomFieldData, fields); err != nil {
-			return nil, err
-		}
-	}
-
-	id, err := s.NewID()
+// from the record the failed write returned. A lost schema lock race reads the pool again.
+func (s *IngestService) store(ctx context.Context, wh *Webhook, input Input, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
+	pool, e, err := s.newEntry(ctx, wh, input.Body, now)
 	if err != nil {
 		return nil, err
 	}
-	e := &Entry{
-		ID:              id,
-		PoolID:          wh.PoolID,
-		OrganizationID:  wh.OrganizationID,
-		CustomFieldData: customData,
-		CreatedAt:       now.UTC().Truncate(time.Second),
-		WebhookID:       wh.ID,
-	}
 	for attempt := 1; ; attempt++ {
-		lock, err := s.prepare(e, pool, body)
+		lock, err := s.prepare(e, pool, input.Body)
 		if err != nil {
 			return nil, err
 		}
-		if in.dryRun {
+		if input.DryRun {
 			return &IngestResult{Entry: e, DryRun: true, NewSchemaKeys: lock.New}, nil
 		}
-		res := &IngestResult{Entry: e, KeysLocked: len(lock.New), LockRetries: attempt - 1}
-		if res.Body, err = s.Render(e); err != nil {
-			return nil, fmt.Errorf("render entry %s: %w", e.ID, err)
-		}
-		if idem != nil {
-			idem.EntryID = e.ID
-			idem.Answer = answerDigest(res.Body)
-		}
-		if in.rejectedID != "" {
-			err = s.Rejected.PutReplayedEntry(ctx, e, lock, idem, wh.ID, in.rejectedID)
-		} else {
-			err = s.Store.PutEntry(ctx, e, lock, idem)
-		}
-		if err == nil {
-			return res, nil
-		}
-		if errors.Is(err, ErrIdempotencyKeyTaken) {
-			// An earlier request with the key won: answer as it did.
-			var taken *IdempotencyKeyTakenError
-			var rec *IdempotencyRecord
-			if errors.As(err, &taken) {
-				rec = taken.Record
-			}
-			if res, err := s.replayStored(ctx, wh, idem, rec, e, now); res != nil || err != nil {
-				return res, err
-			}
-			return nil, fmt.Errorf("idempotency key of webhook %s taken, but its record is gone", wh.ID)
-		}
-		if errors.Is(err, ErrRejectedGone) {
-			return nil, err
-		}
+		res, err := s.write(ctx, wh, input, e, lock, idem, now)
 		if !errors.Is(err, ErrSchemaChanged) {
-			return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, pool.ID, err)
+			if res != nil {
+				res.LockRetries = attempt - 1
+			}
+			return res, err
 		}
 		if attempt == maxLockAttempts {
 			// Every lost race is another writer's commit: the pool is busy, nothing is stored.
 			return nil, fmt.Errorf("store entry %s in pool %s (%d attempts): %w: %w", e.ID, pool.ID, attempt, Unavailable(), err)
 		}
 		// The schema the write was checked against is stale (a pool cache dropped it): read again.
-		if pool, _, err = s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, nil); err != nil {
-			return nil, fmt.Errorf("re-read pool %s: %w", wh.PoolID, err)
-		}
-		if pool == nil {
-			return nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
+		if pool, err = s.pool(ctx, wh, nil); err != nil {
+			return nil, err
 		}
 	}
 }
 
-// keep stores a refused request as a rejected request and returns its error naming it. A
-// request that cannot be kept (the daily maximum, a failed write) still gets its 400,
-// without rejectedId, and the error says why for the log line.
-func (s *IngestService) keep(ctx context.Context, wh *Webhook, cmd IngestCommand, raw []byte, now time.Time, refusal error) error {
-	notKept := func(why string) error {
-		return withRejected(refusal, RejectedFate{Why: why})
+// pool reads the webhook's pool and the custom fields with the given ids.
+func (s *IngestService) pool(ctx context.Context, wh *Webhook, customFieldIDs []string) (*Pool, error) {
+	pool, _, err := s.poolWithFields(ctx, wh, customFieldIDs)
+	return pool, err
+}
+
+func (s *IngestService) poolWithFields(ctx context.Context, wh *Webhook, customFieldIDs []string) (*Pool, map[string]CustomField, error) {
+	pool, fields, err := s.Store.PoolWithFields(ctx, wh.PoolID, wh.OrganizationID, customFieldIDs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read pool %s: %w", wh.PoolID, err)
+	}
+	if pool == nil {
+		return nil, nil, Errorf(ENOTFOUND, "the webhook's lead pool no longer exists")
+	}
+	return pool, fields, nil
+}
+
+// newEntry reads the pool, checks the custom field data against the organization's fields
+// and returns the entry to store, with its id fixed before the first write attempt.
+func (s *IngestService) newEntry(ctx context.Context, wh *Webhook, body *Body, now time.Time) (*Pool, *Entry, error) {
+	pool, fields, err := s.poolWithFields(ctx, wh, body.CustomFieldIDs())
+	if err != nil {
+		return nil, nil, err
+	}
+	var customData map[string]any
+	if len(body.CustomFieldData) > 0 {
+		if customData, err = ValidateCustomFields(body.CustomFieldData, fields); err != nil {
+			return nil, nil, err
+		}
 	}
 	id, err := s.NewID()
 	if err != nil {
-		return notKept("no id: " + err.Error())
+		return nil, nil, err
 	}
-	named := withRejectedID(refusal, id)
-	errBody, err := s.RenderError(named, cmd.RequestID)
+	return pool, &Entry{
+		ID:              id,
+		PoolID:          wh.PoolID,
+		OrganizationID:  wh.OrganizationID,
+		CustomFieldData: customData,
+		CreatedAt:       now.UTC().Truncate(time.Second),
+		WebhookID:       wh.ID,
+	}, nil
+}
+
+// write commits a prepared entry (deleting the replayed rejected request with it, for a
+// replay). ErrSchemaChanged passes through, for the caller to check again; a key already
+// taken is answered as the request that took it was.
+func (s *IngestService) write(ctx context.Context, wh *Webhook, input Input, e *Entry, lock SchemaLock, idem *IdempotencyRecord, now time.Time) (*IngestResult, error) {
+	if idem != nil {
+		idem.EntryID = e.ID
+		idem.Answer = entryDigest(e)
+	}
+	var err error
+	if input.RejectedID != "" {
+		err = s.Rejected.PutReplayedEntry(ctx, e, lock, idem, wh.ID, input.RejectedID)
+	} else {
+		err = s.Store.PutEntry(ctx, e, lock, idem)
+	}
+	switch {
+	case err == nil:
+		return &IngestResult{Entry: e, KeysLocked: len(lock.New)}, nil
+	case errors.Is(err, ErrIdempotencyKeyTaken):
+		// An earlier request with the key won: answer as it did.
+		var taken *IdempotencyKeyTakenError
+		var rec *IdempotencyRecord
+		if errors.As(err, &taken) {
+			rec = taken.Record
+		}
+		if res, err := s.replayStored(ctx, wh, idem, rec, e, now); res != nil || err != nil {
+			return res, err
+		}
+		return nil, fmt.Errorf("idempotency key of webhook %s taken, but its record is gone", wh.ID)
+	case errors.Is(err, ErrRejectedGone), errors.Is(err, ErrSchemaChanged):
+		return nil, err
+	}
+	return nil, fmt.Errorf("store entry %s in pool %s: %w", e.ID, e.PoolID, err)
+}
+
+// NewRejected returns the rejected request to keep for a request refused after
+// authentication (its id fixed, its error body still to render by the adapter, naming that
+// id), or nil when this service keeps none.
+func (s *IngestService) NewRejected(wh *Webhook, contentType, idempotencyKey string, body []byte, refusal error) (*RejectedRequest, error) {
+	if s.Rejected == nil {
+		return nil, nil
+	}
+	id, err := s.NewID()
 	if err != nil {
-		return notKept("error body did not render: " + err.Error())
+		return nil, fmt.Errorf("id of a rejected request: %w", err)
 	}
-	r := &RejectedRequest{
+	now := s.Now()
+	return &RejectedRequest{
 		ID:             id,
 		WebhookID:      wh.ID,
 		ReceivedAt:     now.UTC(),
-		ContentType:    cmd.ContentType,
-		IdempotencyKey: cmd.IdempotencyKey,
-		Body:           raw,
-		ErrorBody:      errBody,
+		ContentType:    contentType,
+		IdempotencyKey: idempotencyKey,
+		Body:           body,
 		ErrorReason:    errorReason(refusal),
 		ExpiresAt:      now.Add(s.RejectedRetention),
-	}
+	}, nil
+}
+
+// Keep stores a rejected request made by NewRejected, its ErrorBody rendered, within the
+// webhook's daily maximum. The fate says whether it was kept (the answer then names its id)
+// or why not; a request that cannot be kept still gets its 400, without rejectedId.
+func (s *IngestService) Keep(ctx context.Context, r *RejectedRequest) RejectedFate {
 	switch err := s.Rejected.KeepRejected(ctx, r, s.RejectedDailyMax); {
 	case errors.Is(err, ErrRejectedQuotaFull):
-		return notKept("daily maximum reached")
+		return RejectedFate{Why: "daily maximum reached"}
 	case err != nil:
-		return notKept("write failed: " + err.Error())
+		return RejectedFate{Why: "write failed: " + err.Error()}
 	}
-	return named
+	return RejectedFate{ID: r.ID, Kept: true}
 }
 
 // replayStored answers a repeat from the record that holds its key (rec, or else the live
-// record read from the store; none: nil, nil), byte for byte the first answer, for the same
-// content; 422 naming the entry for other content. The answer is the repeat's own entry
-// (prepared, when it got that far) under the first request's id and time, when the record's
-// digest shows that to be the first answer; otherwise the stored entry rendered again.
+// record read from the store; none: nil, nil) with the first request's entry, for the same
+// content; 422 naming the entry for other content. The entry is the repeat's own (prepared,
+// when it got that far) under the first request's id and time, when the record's digest
+// shows it to be the first one; otherwise the stored entry is read.
 func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec *IdempotencyRecord, prepared *Entry, now time.Time) (*IngestResult, error) {
 	if rec == nil || !now.Before(rec.ExpiresAt) {
 		var err error
@@ -411,12 +368,8 @@ func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec
 		again := *prepared
 		again.ID = rec.EntryID
 		again.CreatedAt = rec.CreatedAt.UTC().Truncate(time.Second)
-		body, err := s.Render(&again)
-		if err != nil {
-			return nil, fmt.Errorf("render entry %s: %w", again.ID, err)
-		}
-		if bytes.Equal(answerDigest(body), rec.Answer) {
-			return &IngestResult{Body: body, Replayed: true}, nil
+		if bytes.Equal(entryDigest(&again), rec.Answer) {
+			return &IngestResult{Entry: &again, Replayed: true}, nil
 		}
 	}
 	entry, err := s.Store.Entry(ctx, wh.PoolID, rec.EntryID)
@@ -426,17 +379,20 @@ func (s *IngestService) replayStored(ctx context.Context, wh *Webhook, want, rec
 	if entry == nil {
 		return nil, fmt.Errorf("idempotency record of webhook %s names entry %s, which is gone", wh.ID, rec.EntryID)
 	}
-	body, err := s.Render(entry)
-	if err != nil {
-		return nil, fmt.Errorf("render entry %s: %w", entry.ID, err)
-	}
-	return &IngestResult{Body: body, Replayed: true}, nil
+	return &IngestResult{Entry: entry, Replayed: true}, nil
 }
 
-// answerDigest is the SHA-256 of a 201 body, kept in the idempotency record.
-func answerDigest(body []byte) []byte {
-	sum := sha256.Sum256(body)
-	return sum[:]
+// entryDigest is the SHA-256 of everything an entry's answer shows (its ids, data, custom
+// field data, lead state and time), kept in the idempotency record: equal digests, equal
+// answers. A record written with another digest (an older answer's) only costs a read.
+func entryDigest(e *Entry) []byte {
+	h := sha256.New()
+	for _, s := range []string{"entry/1", e.ID, e.PoolID, e.OrganizationID, e.LeadStateID, FormatTime(e.CreatedAt)} {
+		writeString(h, s)
+	}
+	fingerprintMap(h, e.Data, false)
+	fingerprintMap(h, e.CustomFieldData, false)
+	return h.Sum(nil)
 }
 
 // prepare checks the body against the pool as last read and fills the entry's data and

@@ -22,30 +22,6 @@ const (
 
 var testToken = strings.Repeat("ab", 32)
 
-// payload is a Payload whose bytes and body are given; it counts how often the service
-// looked at it, so tests can prove nothing was read before authentication.
-type payload struct {
-	raw       []byte
-	bytesErr  error
-	body      *Body
-	decodeErr error
-	looked    int
-}
-
-func (p *payload) Bytes(int) ([]byte, error) {
-	p.looked++
-	return p.raw, p.bytesErr
-}
-
-func (p *payload) Decode(Limits) (*Body, error) {
-	p.looked++
-	return p.body, p.decodeErr
-}
-
-func dataPayload(raw string, data map[string]any) *payload {
-	return &payload{raw: []byte(raw), body: &Body{Data: data}}
-}
-
 // ingestFixture is a service over a memStore holding one webhook on one pool with a
 // default lead state and one custom field.
 func ingestFixture(t *testing.T) (*IngestService, *memStore) {
@@ -59,7 +35,7 @@ func ingestFixture(t *testing.T) (*IngestService, *memStore) {
 		LeadStateIDs: []string{testState}, Schema: Schema{"email": TypeString}}
 	m.webhooks[testWebhook] = &Webhook{ID: testWebhook, OrganizationID: testOrg, PoolID: testPool, TokenHash: h.Hash(testToken)}
 	m.fields[testOrg] = map[string]CustomField{testField: {ID: testField, OrganizationID: testOrg, Name: "Source", Type: CustomText}}
-	svc := NewIngestService(m, h, func(e *Entry) ([]byte, error) { return json.Marshal(e) })
+	svc := NewIngestService(m, h)
 	svc.Now = func() time.Time { return time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC) }
 	svc.NewID = func() (string, error) { return testEntry, nil }
 	return svc, m
@@ -92,7 +68,7 @@ func TestIngestChecksInOrderAndReadsNoBodyBeforeAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, m := ingestFixture(t)
-			_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: tt.webhookID, Token: tt.token, IdempotencyKeyErr: tt.idemErr, Payload: tt.payload})
+			_, err := send(svc, request{WebhookID: tt.webhookID, Token: tt.token, IdempotencyKeyErr: tt.idemErr, Payload: tt.payload})
 			if tt.wantCode == "" {
 				if err != nil {
 					t.Fatalf("Ingest = %v; want success", err)
@@ -130,7 +106,7 @@ func TestIngestStoresTheEntry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, m := ingestFixture(t)
 			p := &payload{raw: []byte("{}"), body: &Body{Data: tt.data, CustomFieldData: tt.custom}}
-			res, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, Payload: p})
+			res, err := send(svc, request{WebhookID: testWebhook, Token: testToken, Payload: p})
 			if err != nil {
 				t.Fatalf("Ingest = %v; want success", err)
 			}
@@ -143,8 +119,8 @@ func TestIngestStoresTheEntry(t *testing.T) {
 			if !reflect.DeepEqual(e, want) {
 				t.Errorf("stored entry = %+v; want %+v", e, want)
 			}
-			if body, _ := json.Marshal(want); string(res.Body) != string(body) {
-				t.Errorf("Body = %s; want the rendered entry %s", res.Body, body)
+			if body, _ := json.Marshal(want); rendered(res) != string(body) {
+				t.Errorf("Body = %s; want the rendered entry %s", rendered(res), body)
 			}
 			if len(m.locks) != 1 || !maps.Equal(m.locks[0].New, tt.wantNew) {
 				t.Errorf("locks = %+v; want one lock of %v", m.locks, tt.wantNew)
@@ -164,7 +140,7 @@ func TestIngestFailsWithoutADefaultLeadState(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			svc, m := ingestFixture(t)
 			change(m.pools[testPool])
-			_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+			_, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 				Payload: dataPayload("{}", map[string]any{"fresh": "x"})})
 			if ErrorCode(err) != ENOLEADSTATE || len(m.entries) != 0 || m.pools[testPool].Schema["fresh"] != "" {
 				t.Errorf("Ingest = %v (entries %d, schema %v); want ENOLEADSTATE, nothing stored or locked", err, len(m.entries), m.pools[testPool].Schema)
@@ -176,7 +152,7 @@ func TestIngestFailsWithoutADefaultLeadState(t *testing.T) {
 func TestIngestSchemaIsFull(t *testing.T) {
 	svc, m := ingestFixture(t)
 	svc.Limits.MaxSchemaKeys = 2
-	_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+	_, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 		Payload: dataPayload("{}", map[string]any{"a": "x", "b": "y"})})
 	var e *Error
 	if !errors.As(err, &e) || e.Code != EINVALID || !strings.Contains(e.Message, "schema is full") || len(m.entries) != 0 {
@@ -209,7 +185,7 @@ func TestIngestAfterLosingASchemaLockRace(t *testing.T) {
 					m.mu.Unlock()
 				}
 			}
-			res, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+			res, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 				Payload: dataPayload("{}", map[string]any{"age": Number("36")})})
 			if ErrorCode(err) != tt.wantCode && !(tt.wantCode == "" && err == nil) {
 				t.Fatalf("Ingest = %v; want code %q", err, tt.wantCode)
@@ -232,7 +208,7 @@ func TestIngestGivesUpAfterBoundedLockRetries(t *testing.T) {
 	for range maxLockAttempts {
 		m.putEntryErrs = append(m.putEntryErrs, ErrSchemaChanged)
 	}
-	_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+	_, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 		Payload: dataPayload("{}", map[string]any{"age": Number("1")})})
 	if !errors.Is(err, ErrSchemaChanged) || ErrorCode(err) != EUNAVAILABLE {
 		t.Errorf("Ingest after %d lost races = %v; want a 503 unavailable error wrapping ErrSchemaChanged", maxLockAttempts, err)
@@ -240,20 +216,20 @@ func TestIngestGivesUpAfterBoundedLockRetries(t *testing.T) {
 }
 
 func TestIngestIdempotency(t *testing.T) {
-	first := IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
+	first := request{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
 		Payload: dataPayload(`{"data":{"email":"a@b.co"}}`, map[string]any{"email": "a@b.co"})}
 	tests := []struct {
 		name         string
-		second       IngestCommand
+		second       request
 		wantCode     Code
 		wantReplayed bool
 	}{
 		{"the same body replays the first answer", first, "", true},
-		{"the same content in other bytes (whitespace, key order, a form) replays", IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
+		{"the same content in other bytes (whitespace, key order, a form) replays", request{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
 			Payload: dataPayload("data%5Bemail%5D=a%40b.co", map[string]any{"email": "a@b.co"})}, "", true},
-		{"another body with the key is 422", IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
+		{"another body with the key is 422", request{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-1",
 			Payload: dataPayload(`{"data":{"email":"b@b.co"}}`, map[string]any{"email": "b@b.co"})}, EKEYREUSED, false},
-		{"another key creates another entry", IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-2",
+		{"another key creates another entry", request{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "order-2",
 			Payload: dataPayload(`{"data":{"email":"a@b.co"}}`, map[string]any{"email": "a@b.co"})}, "", false},
 	}
 	for _, tt := range tests {
@@ -261,11 +237,11 @@ func TestIngestIdempotency(t *testing.T) {
 			svc, m := ingestFixture(t)
 			n := 0
 			svc.NewID = func() (string, error) { n++; return testEntry[:len(testEntry)-1] + string(rune('0'+n)), nil }
-			res1, err := svc.Ingest(context.Background(), first)
+			res1, err := send(svc, first)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res2, err := svc.Ingest(context.Background(), tt.second)
+			res2, err := send(svc, tt.second)
 			if ErrorCode(err) != tt.wantCode && !(tt.wantCode == "" && err == nil) {
 				t.Fatalf("second Ingest = %v; want code %q", err, tt.wantCode)
 			}
@@ -276,8 +252,8 @@ func TestIngestIdempotency(t *testing.T) {
 			if len(m.entries) != wantEntries {
 				t.Errorf("%d entries stored; want %d", len(m.entries), wantEntries)
 			}
-			if tt.wantReplayed && (res2 == nil || !res2.Replayed || string(res2.Body) != string(res1.Body)) {
-				t.Errorf("second result = %+v; want a replay of %s", res2, res1.Body)
+			if tt.wantReplayed && (res2 == nil || !res2.Replayed || rendered(res2) != rendered(res1)) {
+				t.Errorf("second result = %+v; want a replay of %s", res2, rendered(res1))
 			}
 			var e *Error
 			if tt.wantCode == EKEYREUSED && (!errors.As(err, &e) || e.EntryID != res1.Entry.ID) {
@@ -298,20 +274,20 @@ func TestIngestRepeatAfterThePoolChangedStillReplays(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, m := ingestFixture(t)
-			cmd := IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
+			cmd := request{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
 				Payload: dataPayload(`{"data":{"email":"a@b.co"}}`, map[string]any{"email": "a@b.co"})}
-			first, err := svc.Ingest(context.Background(), cmd)
+			first, err := send(svc, cmd)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tt.change(m)
-			again, err := svc.Ingest(context.Background(), cmd)
-			if err != nil || !again.Replayed || string(again.Body) != string(first.Body) {
+			again, err := send(svc, cmd)
+			if err != nil || !again.Replayed || rendered(again) != rendered(first) {
 				t.Errorf("repeat = %+v, %v; want the first answer replayed", again, err)
 			}
 			// Without the key the same body is now refused: the replay came from the record.
 			cmd.IdempotencyKey = ""
-			if _, err := svc.Ingest(context.Background(), cmd); err == nil {
+			if _, err := send(svc, cmd); err == nil {
 				t.Error("the same body without the key was stored; want it refused by the changed pool")
 			}
 		})
@@ -337,7 +313,7 @@ func TestIngestReplayIsRebuiltFromTheRepeatWhenItsDigestMatches(t *testing.T) {
 		}, 1},
 		{"a digest that does not match: the entry is read", func(m *memStore) {
 			for _, r := range m.idem {
-				r.Answer = answerDigest([]byte("another answer"))
+				r.Answer = entryDigest(&Entry{ID: "another"})
 			}
 		}, 1},
 	}
@@ -346,9 +322,9 @@ func TestIngestReplayIsRebuiltFromTheRepeatWhenItsDigestMatches(t *testing.T) {
 			svc, m := ingestFixture(t)
 			n := 0
 			svc.NewID = func() (string, error) { n++; return testEntry[:len(testEntry)-1] + string(rune('0'+n)), nil }
-			cmd := IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
+			cmd := request{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
 				Payload: dataPayload(`{"data":{"email":"a@b.co"}}`, map[string]any{"email": "a@b.co"})}
-			first, err := svc.Ingest(context.Background(), cmd)
+			first, err := send(svc, cmd)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,9 +332,9 @@ func TestIngestReplayIsRebuiltFromTheRepeatWhenItsDigestMatches(t *testing.T) {
 			// The repeat comes a minute later: its own entry would have another time and id.
 			later := svc.Now().Add(time.Minute)
 			svc.Now = func() time.Time { return later }
-			again, err := svc.Ingest(context.Background(), cmd)
-			if err != nil || !again.Replayed || string(again.Body) != string(first.Body) {
-				t.Fatalf("repeat = %+v, %v; want the first answer %s replayed", again, err, first.Body)
+			again, err := send(svc, cmd)
+			if err != nil || !again.Replayed || rendered(again) != rendered(first) {
+				t.Fatalf("repeat = %+v, %v; want the first answer %s replayed", again, err, rendered(first))
 			}
 			if len(m.entries) != 1 {
 				t.Errorf("%d entries stored; want 1", len(m.entries))
@@ -376,7 +352,7 @@ func TestIngestReplaysAConcurrentRepeatThatWon(t *testing.T) {
 		LeadStateID: testState, CreatedAt: svc.Now(), WebhookID: testWebhook}
 	won := &IdempotencyRecord{WebhookID: testWebhook, Key: "k", EntryID: other.ID, Fingerprint: Fingerprint(&Body{Data: map[string]any{}}),
 		ExpiresAt: svc.Now().Add(time.Hour)}
-	cmd := IngestCommand{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
+	cmd := request{WebhookID: testWebhook, Token: testToken, IdempotencyKey: "k",
 		Payload: dataPayload(`{"data":{}}`, map[string]any{})}
 	m.beforePut = func() {
 		m.mu.Lock()
@@ -385,8 +361,8 @@ func TestIngestReplaysAConcurrentRepeatThatWon(t *testing.T) {
 		m.entries[other.ID] = other
 	}
 	want, _ := json.Marshal(other)
-	res, err := svc.Ingest(context.Background(), cmd)
-	if err != nil || !res.Replayed || string(res.Body) != string(want) || len(m.entries) != 1 {
+	res, err := send(svc, cmd)
+	if err != nil || !res.Replayed || rendered(res) != string(want) || len(m.entries) != 1 {
 		t.Errorf("Ingest = %+v, %v (entries %d); want the winner's entry rendered and nothing stored", res, err, len(m.entries))
 	}
 }
@@ -405,7 +381,7 @@ func TestIngestStoreFailuresAreInternalErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, m := ingestFixture(t)
 			tt.breakStore(m)
-			_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+			_, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 				Payload: dataPayload("{}", map[string]any{})})
 			if !errors.Is(err, boom) || ErrorCode(err) != EINTERNAL {
 				t.Errorf("Ingest = %v; want an internal error wrapping the store's", err)
@@ -415,8 +391,8 @@ func TestIngestStoreFailuresAreInternalErrors(t *testing.T) {
 }
 
 func TestIngestWithoutPayloadIsAnInternalError(t *testing.T) {
-	svc, _ := ingestFixture(t)
-	_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken})
+	svc, m := ingestFixture(t)
+	_, err := svc.Ingest(context.Background(), m.webhooks[testWebhook], Input{})
 	if err == nil || ErrorCode(err) != EINTERNAL {
 		t.Errorf("Ingest without payload = %v; want an internal error, not a panic", err)
 	}
@@ -425,7 +401,7 @@ func TestIngestWithoutPayloadIsAnInternalError(t *testing.T) {
 func TestIngestWhenThePoolIsGone(t *testing.T) {
 	svc, m := ingestFixture(t)
 	delete(m.pools, testPool)
-	_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+	_, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 		Payload: dataPayload("{}", map[string]any{})})
 	if ErrorCode(err) != ENOTFOUND {
 		t.Errorf("Ingest into a deleted pool = %v; want ENOTFOUND", err)
@@ -434,9 +410,9 @@ func TestIngestWhenThePoolIsGone(t *testing.T) {
 
 func TestDryRunReturnsTheEntryAndWritesNothing(t *testing.T) {
 	svc, m := ingestFixture(t)
-	res, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, DryRun: true, IdempotencyKey: "k",
+	res, err := send(svc, request{WebhookID: testWebhook, Token: testToken, DryRun: true, IdempotencyKey: "k",
 		Payload: dataPayload(`x`, map[string]any{"email": "a@b.co", "age": "36"})})
-	if err != nil || !res.DryRun || res.Entry == nil || res.Body != nil {
+	if err != nil || !res.DryRun || res.Entry == nil {
 		t.Fatalf("Ingest(dry run) = %+v, %v; want a dry-run result with the entry and no body", res, err)
 	}
 	if !reflect.DeepEqual(res.NewSchemaKeys, Schema{"age": TypeString}) || res.Entry.LeadStateID != testState {
@@ -451,7 +427,7 @@ func TestQueryTokenNeedsTheWebhooksOptIn(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		svc, m := ingestFixture(t)
 		m.webhooks[testWebhook].AllowQueryToken = allow
-		_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, TokenFromQuery: true,
+		_, err := send(svc, request{WebhookID: testWebhook, Token: testToken, TokenFromQuery: true,
 			Payload: dataPayload(`x`, map[string]any{"email": "a@b.co"})})
 		if got := ErrorCode(err); (allow && err != nil) || (!allow && got != EUNAUTHORIZED) {
 			t.Errorf("Ingest(right token in the URL, opted in %v) = %v; want %v", allow, err, map[bool]string{true: "success", false: "401"}[allow])

@@ -52,7 +52,7 @@ func TestPoolCacheServesTheWarmPathWithinItsTTL(t *testing.T) {
 			svc, m, counting, now := cachedFixture(t, tt.ttl)
 			for i := range 2 {
 				p := &payload{raw: []byte("{}"), body: &Body{Data: map[string]any{"email": "a@b.co"}, CustomFieldData: tt.custom}}
-				if _, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, Payload: p}); err != nil {
+				if _, err := send(svc, request{WebhookID: testWebhook, Token: testToken, Payload: p}); err != nil {
 					t.Fatalf("request %d: Ingest = %v", i+1, err)
 				}
 				*now = now.Add(tt.advance)
@@ -84,7 +84,7 @@ func TestPoolCacheChangesApplyWithinTheBound(t *testing.T) {
 			svc, m, _, now := cachedFixture(t, 5*time.Second)
 			post := func() error {
 				p := &payload{raw: []byte("{}"), body: &Body{Data: map[string]any{"email": "a@b.co"}, CustomFieldData: map[string]any{testField: "web"}}}
-				_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, Payload: p})
+				_, err := send(svc, request{WebhookID: testWebhook, Token: testToken, Payload: p})
 				return err
 			}
 			if err := post(); err != nil {
@@ -119,7 +119,7 @@ func TestPoolCacheALostLockReadsThePoolAgain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, m, counting, _ := cachedFixture(t, time.Minute)
-			if _, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+			if _, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 				Payload: dataPayload("{}", map[string]any{"email": "a@b.co"})}); err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func TestPoolCacheALostLockReadsThePoolAgain(t *testing.T) {
 			}
 			m.mu.Unlock()
 			before := len(m.entries)
-			_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken,
+			_, err := send(svc, request{WebhookID: testWebhook, Token: testToken,
 				Payload: dataPayload("{}", map[string]any{"age": tt.value})})
 			if ErrorCode(err) != tt.wantCode && !(tt.wantCode == "" && err == nil) {
 				t.Fatalf("Ingest = %v; want code %q", err, tt.wantCode)

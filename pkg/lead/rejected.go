@@ -82,8 +82,9 @@ func RejectedID(err error) string {
 	return ""
 }
 
-// withRejected returns a copy of the application error err with the fate of its request.
-func withRejected(err error, fate RejectedFate) error {
+// WithRejected returns a copy of the application error err with the fate of its request
+// (err itself when it is not an application error).
+func WithRejected(err error, fate RejectedFate) error {
 	var e *Error
 	if !errors.As(err, &e) {
 		return err
@@ -91,11 +92,6 @@ func withRejected(err error, fate RejectedFate) error {
 	c := *e
 	c.Rejected = &fate
 	return &c
-}
-
-// withRejectedID returns a copy of the application error err naming the kept request.
-func withRejectedID(err error, id string) error {
-	return withRejected(err, RejectedFate{ID: id, Kept: true})
 }
 
 // RejectedAdmin lists, shows, replays and discards a webhook's rejected requests.
@@ -176,45 +172,23 @@ func (a *RejectedAdmin) Discard(ctx context.Context, webhookID, id string) error
 	return err
 }
 
-// Replay sends a rejected request through the checks of a new request (its idempotency key
-// included, no token). On success the entry is stored and the rejected request deleted in
-// one transaction, so replays never create two entries; on failure the error is the one a
-// new request would get, and the rejected request stays with that error recorded (its
-// requestId the replay's, requestID).
-func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id, requestID string) (*IngestResult, error) {
-	r, err := a.Show(ctx, webhookID, id)
-	if err != nil {
-		return nil, err
-	}
+// Replay sends a kept rejected request, its body parsed again by the adapter as it was
+// when it arrived, through the checks of a new request (its idempotency key included, no
+// token). On success the entry is stored and the rejected request deleted in one
+// transaction, so replays never create two entries. A failure is the error a new request
+// would get, for the adapter to record on the rejected request (RecordRefusal) when it is
+// the request's (Refusal); a rejected request replayed or discarded meanwhile is a 404.
+func (a *RejectedAdmin) Replay(ctx context.Context, r *RejectedRequest, body *Body) (*IngestResult, error) {
 	wh, err := a.webhook(ctx, r.WebhookID)
 	if err != nil {
 		return nil, err
 	}
-	s := a.Ingest
-	res, err := s.ingest(ctx, wh, ingestInput{
-		raw:            r.Body,
-		payload:        s.NewPayload(r.ContentType, r.Body),
-		idempotencyKey: r.IdempotencyKey,
-		rejectedID:     r.ID,
-		requestID:      requestID,
-	})
+	res, err := a.Ingest.Ingest(ctx, wh, Input{Body: body, IdempotencyKey: r.IdempotencyKey, RejectedID: r.ID})
 	if errors.Is(err, ErrRejectedGone) {
 		return nil, &Error{Code: ENOTFOUND, Reason: "Not found", Message: "this rejected request was replayed or discarded meanwhile"}
 	}
 	if err != nil {
-		if c := ErrorCode(err); c == EINTERNAL || c == EUNAVAILABLE {
-			// A failure of ours, not of the request: its recorded error stays the one that
-			// explains why it was refused, and nothing is written.
-			return nil, err
-		}
-		body, rerr := s.RenderError(withRejectedID(err, r.ID), requestID)
-		if rerr != nil {
-			return nil, fmt.Errorf("render error of replayed request %s: %w", r.ID, rerr)
-		}
-		if rerr := a.Store.RecordRejectedError(ctx, r.WebhookID, r.ID, body, errorReason(err)); rerr != nil && !errors.Is(rerr, ErrNotFound) {
-			return nil, fmt.Errorf("record error of replayed request %s: %w", r.ID, rerr)
-		}
-		return nil, withRejectedID(err, r.ID)
+		return nil, err
 	}
 	if res.Replayed {
 		// Its idempotency key already holds an entry: nothing is left to replay.
@@ -224,6 +198,27 @@ func (a *RejectedAdmin) Replay(ctx context.Context, webhookID, id, requestID str
 	}
 	return res, nil
 }
+
+// Refusal reports whether a replay's error is the request's own (a 400 of its body,
+// custom fields, schema or lead state, or its idempotency key reused): the error to record
+// on the rejected request. A failure of ours, or one of the rejected request itself, leaves
+// the recorded error alone.
+func Refusal(err error) bool {
+	return Kept(err) || ErrorCode(err) == EKEYREUSED
+}
+
+// RecordRefusal records on a rejected request the error a replay of it got, as rendered
+// (errorBody); one replayed or discarded meanwhile is left alone.
+func (a *RejectedAdmin) RecordRefusal(ctx context.Context, r *RejectedRequest, errorBody []byte, refusal error) error {
+	err := a.Store.RecordRejectedError(ctx, r.WebhookID, r.ID, errorBody, errorReason(refusal))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("record error of replayed request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// BodyLimits are the limits a replayed body is parsed within: those of the ingest service.
+func (a *RejectedAdmin) BodyLimits() Limits { return a.Ingest.Limits }
 
 func errorReason(err error) string {
 	var e *Error

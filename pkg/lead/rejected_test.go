@@ -48,10 +48,7 @@ func TestIngestKeepsRefusedRequests(t *testing.T) {
 			svc, _ := ingestFixture(t)
 			k := &keptStore{keepErr: tt.keepErr}
 			svc.Rejected = k
-			svc.RenderError = func(err error, requestID string) ([]byte, error) {
-				return []byte(`{"error":"` + errorReason(err) + `","rejectedId":"` + RejectedID(err) + `","requestId":"` + requestID + `"}`), nil
-			}
-			_, err := svc.Ingest(context.Background(), IngestCommand{WebhookID: testWebhook, Token: testToken, Payload: tt.payload,
+			_, err := send(svc, request{WebhookID: testWebhook, Token: testToken, Payload: tt.payload,
 				DryRun: tt.dryRun, ContentType: "application/json", IdempotencyKey: "k1", RequestID: "req-1"})
 			if ErrorCode(err) != tt.wantCode {
 				t.Fatalf("Ingest = %v; want code %s", err, tt.wantCode)

@@ -112,26 +112,41 @@ func valueType(v any) string {
 	return KindOf(v)
 }
 
+// mismatch is the 400 of values that disagree with their locked types: the first
+// MaxListedProblems keys (in key order) as typeErrors and details, every one counted, the
+// first few named in the message.
 func mismatch(typeErrors map[string]TypeError) *Error {
 	keys := slices.Sorted(maps.Keys(typeErrors))
-	parts := make([]string, len(keys))
-	details := make([]Detail, len(keys))
-	for i, k := range keys {
+	listed := keys[:min(len(keys), MaxListedProblems)]
+	parts := make([]string, 0, namedInMessage)
+	details := make([]Detail, len(listed))
+	shown := make(map[string]TypeError, len(listed))
+	for i, k := range listed {
 		te := typeErrors[k]
-		parts[i] = fmt.Sprintf("%s expected %s, got %s", k, te.Expected, te.Got)
+		if i < namedInMessage {
+			parts = append(parts, fmt.Sprintf("%s expected %s, got %s", k, te.Expected, te.Got))
+		}
 		details[i] = Detail{Path: DetailPath("data", k), Problem: fmt.Sprintf("expected %s, got %s; %s", te.Expected, te.Got, fixFor(te.Expected))}
+		shown[k] = te
 	}
 	msg := "type mismatch — " + strings.Join(parts, "; ")
-	if len(keys) == 1 {
+	switch {
+	case len(keys) == 1:
 		msg += " (" + fixFor(typeErrors[keys[0]].Expected) + ")"
+	case len(keys) > namedInMessage:
+		msg += fmt.Sprintf("; %d keys in all", len(keys))
 	}
-	return &Error{
+	e := &Error{
 		Code:       EINVALID,
 		Reason:     DefaultReason(EINVALID),
 		Message:    msg,
 		Details:    details,
-		TypeErrors: typeErrors,
+		TypeErrors: shown,
 	}
+	if len(keys) > len(listed) {
+		e.ProblemCount = len(keys)
+	}
+	return e
 }
 
 // fixFor says what a sender should send for a key locked to t. The value sent is not

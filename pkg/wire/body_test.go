@@ -1,11 +1,14 @@
 package wire
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -116,10 +119,21 @@ func FuzzParseBody(f *testing.F) {
 		`{"data":{}, "customFieldData":{"x":[1]}}`,
 		`{"email":"x"}`,
 		`[]`,
+		` {"data":{"a\"b":"\u00e9\n\ud83d\ude00","n":-1.5e+3,"l":[true,false,null,[{}],"x"]}} `,
+		`{"data":{"a":{"b":{"a":1,"a":2}}}}`,
+		strings.Repeat("[", 40) + strings.Repeat("]", 40),
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// The scanner of valid JSON reads what the token decoder reads, errors included.
+		if json.Valid(raw) && utf8.Valid(raw) {
+			fast, ferr := decodeStrict(raw)
+			slow, serr := decodeTokens(raw)
+			if !reflect.DeepEqual(fast, slow) || fmt.Sprint(ferr) != fmt.Sprint(serr) || !sameDetails(ferr, serr) {
+				t.Fatalf("decodeStrict(%q) = %#v, %v; the token decoder: %#v, %v", raw, fast, ferr, slow, serr)
+			}
+		}
 		b, err := ParseBody(raw, lead.DefaultLimits())
 		if err != nil {
 			if _, ok := err.(*lead.Error); !ok {
@@ -174,4 +188,14 @@ func TestParseBodyNamesTheKindItGot(t *testing.T) {
 			t.Errorf("ParseBody(%s) = %v; want a detail starting %q", tt.body, err, tt.wantProblem)
 		}
 	}
+}
+
+// sameDetails reports whether two errors carry the same details.
+func sameDetails(a, b error) bool {
+	ea, _ := a.(*lead.Error)
+	eb, _ := b.(*lead.Error)
+	if ea == nil || eb == nil {
+		return ea == eb
+	}
+	return reflect.DeepEqual(ea.Details, eb.Details)
 }

@@ -11,7 +11,10 @@
 // canonicalised by lead.CanonicalNumber. Object keys keep their order, so details list
 // problems in the order the sender wrote them.
 //
-// JSONPayload implements lead.Payload: it decodes nothing until the ingest service asks,
-// which the service does only after authenticating the caller. Base64 bodies are checked
-// against the size limit from their encoded length before they are decoded.
+// ParseIngest is the one entry point of every ingest body format (JSON, text/plain holding
+// JSON, urlencoded and multipart forms with their list field names, a form body that is
+// JSON): the API adapter calls it once the caller is authenticated, and hands the parsed
+// lead to the domain. Base64 bodies are checked against the size limit from their encoded
+// length before they are decoded (DecodeBody). ErrorJSON renders every error body, at most
+// 16 KiB whatever the request.
 package wire

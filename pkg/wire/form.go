@@ -5,100 +5,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// The media types of the ingest endpoint.
-const (
-	MediaJSON       = "application/json"
-	MediaURLEncoded = "application/x-www-form-urlencoded"
-	MediaMultipart  = "multipart/form-data"
-	MediaText       = "text/plain"
-)
-
-// AcceptedMediaTypes names the content types the ingest endpoint accepts, for messages.
-const AcceptedMediaTypes = "application/json (or any +json type), application/x-www-form-urlencoded, multipart/form-data, or text/plain holding a JSON object"
-
-// FormPayload is a form body (application/x-www-form-urlencoded or multipart/form-data) as
-// API Gateway delivers it. It implements lead.Payload: every field becomes a data key with a
-// string value, a repeated field a list of strings, a field named customFieldData[<id>] a
-// custom field value and a field named data[<key>] the data key <key>. An urlencoded body
-// that is a JSON object (what curl -d sends without a Content-Type) is read as JSON.
-type FormPayload struct {
-	Body   string
-	Base64 bool
-	// Multipart is true for multipart/form-data, whose parts are separated by Boundary.
-	Multipart bool
-	Boundary  string
-
-	raw    JSONPayload
-	inited bool
-}
-
-// Bytes returns the body with base64 undone, as JSONPayload.Bytes does.
-func (p *FormPayload) Bytes(max int) ([]byte, error) {
-	if !p.inited {
-		p.raw = JSONPayload{Body: p.Body, Base64: p.Base64}
-		p.inited = true
-	}
-	return p.raw.Bytes(max)
-}
-
-// Decode parses the form into lead fields within the limits.
-func (p *FormPayload) Decode(lim lead.Limits) (*lead.Body, error) {
-	raw, err := p.Bytes(lim.MaxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	var fields *formFields
-	if p.Multipart {
-		fields, err = parseMultipart(raw, p.Boundary)
-	} else {
-		if isJSONObject(raw) {
-			return parseJSON(raw, MediaURLEncoded, lim)
-		}
-		fields, err = parseURLEncoded(raw)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return fields.body(lim)
-}
-
-// isJSONObject reports whether raw, once trimmed, has the shape of one JSON object; its
-// content is checked by ParseBody.
-func isJSONObject(raw []byte) bool {
-	t := bytes.TrimSpace(raw)
-	return len(t) >= 2 && t[0] == '{' && t[len(t)-1] == '}'
-}
-
-// formFields are the fields of a form in the order they first appeared, each with every
-// value it was sent with.
+// formFields are the fields of a form in the order they were sent.
 type formFields struct {
-	names  []string
-	values map[string][]string
+	fields []formField
 }
+
+type formField struct{ name, value string }
 
 func (f *formFields) add(name, value string) {
-	if f.values == nil {
-		f.values = map[string][]string{}
-	}
-	if _, ok := f.values[name]; !ok {
-		f.names = append(f.names, name)
-	}
-	f.values[name] = append(f.values[name], value)
+	f.fields = append(f.fields, formField{name, value})
 }
 
 // formExample is how a form body should look, for messages.
 const formExample = "email=ada%40example.com&firstName=Ada"
 
 // parseURLEncoded splits an application/x-www-form-urlencoded body into its fields. Unlike
-// net/url.ParseQuery it keeps the order of fields and treats ';' as a plain character.
+// net/url.ParseQuery it keeps the order of fields and treats ';' as a plain character. A
+// field that does not decode is named in the error by its name, not its position.
 func parseURLEncoded(raw []byte) (*formFields, error) {
 	s := strings.TrimRight(string(raw), "\r\n")
 	if strings.TrimSpace(s) == "" {
@@ -110,42 +44,47 @@ func parseURLEncoded(raw []byte) (*formFields, error) {
 			lead.Detail{Path: "$", Problem: "not an urlencoded form"})
 	}
 	f := &formFields{}
-	for i, pair := range strings.Split(s, "&") {
+	for _, pair := range strings.Split(s, "&") {
 		if pair == "" {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
 		name, kerr := url.QueryUnescape(k)
+		if kerr != nil {
+			name = k
+		}
 		value, verr := url.QueryUnescape(v)
 		if kerr != nil || verr != nil {
-			return nil, lead.Invalid(fmt.Sprintf("the body was read as %s and field %d has a broken %%-escape; encode the form with a form encoder (%%40 for @, %%25 for %%)", MediaURLEncoded, i+1),
-				lead.Detail{Path: "$", Problem: "invalid urlencoded form"})
+			return nil, lead.Invalid(fmt.Sprintf("the body was read as %s and field %s has a broken %%-escape; encode the form with a form encoder (%%40 for @, %%25 for %%)", MediaURLEncoded, quoteName(name)),
+				lead.Detail{Path: lead.DetailPath("data", name), Problem: "invalid urlencoded form"})
 		}
 		if !utf8.ValidString(name) || !utf8.ValidString(value) {
-			return nil, lead.Invalid(fmt.Sprintf("field %d of the form is not valid UTF-8; send the form as UTF-8 (charset=utf-8)", i+1),
-				lead.Detail{Path: "$", Problem: "invalid UTF-8"})
+			what := "the value of field " + quoteName(name)
+			if !utf8.ValidString(name) {
+				what = "the field name " + quoteName(name)
+			}
+			return nil, lead.Invalid(fmt.Sprintf("the body was read as %s and %s is not valid UTF-8; send the form as UTF-8 (charset=utf-8)", MediaURLEncoded, what),
+				lead.Detail{Path: lead.DetailPath("data", name), Problem: "invalid UTF-8"})
 		}
 		f.add(name, value)
 	}
-	if len(f.names) == 0 {
+	if len(f.fields) == 0 {
 		return nil, lead.Invalid("the form body has no fields; send at least one, e.g. "+formExample,
 			lead.Detail{Path: "$", Problem: "empty body"})
 	}
 	return f, nil
 }
 
-// parseMultipart reads the text fields of a multipart/form-data body; a file part is a 400.
+// parseMultipart reads the text fields of a multipart/form-data body. A file part is a 400,
+// except an <input type=file> left empty (no file name, no content), which is no field.
 func parseMultipart(raw []byte, boundary string) (*formFields, error) {
 	if boundary == "" {
 		return nil, lead.Invalid("a "+MediaMultipart+" body needs its boundary in the Content-Type header (multipart/form-data; boundary=…); let your HTTP client set the header",
 			lead.Detail{Path: "$", Problem: "no multipart boundary"})
 	}
-	notMultipart := func(why string) error {
-		return lead.Invalid("the body was read as "+MediaMultipart+" with the boundary of its Content-Type and "+why+"; let your HTTP client build the form and set the header, or send JSON",
-			lead.Detail{Path: "$", Problem: "invalid multipart form"})
-	}
 	mr := multipart.NewReader(bytes.NewReader(raw), boundary)
 	f := &formFields{}
+	emptyFiles := 0
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -154,32 +93,72 @@ func parseMultipart(raw []byte, boundary string) (*formFields, error) {
 		if err != nil {
 			return nil, notMultipart("it is not a valid multipart body")
 		}
-		name := part.FormName()
-		if name == "" {
-			return nil, notMultipart("a part has no form field name")
+		name, value, err := multipartField(part)
+		switch {
+		case err != nil:
+			return nil, err
+		case value == nil:
+			emptyFiles++
+		default:
+			f.add(name, string(value))
 		}
-		if !utf8.ValidString(name) {
-			return nil, lead.Invalid("a field name of the form is not valid UTF-8; send the form as UTF-8",
-				lead.Detail{Path: "$", Problem: "invalid UTF-8"})
-		}
-		if part.FileName() != "" {
-			return nil, lead.Invalid(fmt.Sprintf("field %s is a file upload; files are not accepted, send the field as a text value", quoteName(name)),
-				lead.Detail{Path: lead.DetailPath("data", name), Problem: "file parts are not accepted"})
-		}
-		value, err := io.ReadAll(part)
-		if err != nil {
-			return nil, notMultipart("a part is cut short")
-		}
-		if !utf8.Valid(value) {
-			return nil, lead.Invalid(fmt.Sprintf("field %s of the form is not valid UTF-8; send the form as UTF-8", quoteName(name)),
-				lead.Detail{Path: lead.DetailPath("data", name), Problem: "invalid UTF-8"})
-		}
-		f.add(name, string(value))
 	}
-	if len(f.names) == 0 {
+	switch {
+	case len(f.fields) == 0 && emptyFiles > 0:
+		return nil, lead.Invalid("the form has no fields but empty file inputs; send at least one text field, e.g. email",
+			lead.Detail{Path: "$", Problem: "empty body"})
+	case len(f.fields) == 0:
 		return nil, notMultipart("no field was found with that boundary")
 	}
 	return f, nil
+}
+
+func notMultipart(why string) error {
+	return lead.Invalid("the body was read as "+MediaMultipart+" with the boundary of its Content-Type and "+why+"; let your HTTP client build the form and set the header, or send JSON",
+		lead.Detail{Path: "$", Problem: "invalid multipart form"})
+}
+
+// multipartField reads one part: its field name and value, or a nil value for an empty file
+// input, which is ignored.
+func multipartField(part *multipart.Part) (string, []byte, error) {
+	name := part.FormName()
+	if name == "" {
+		return "", nil, notMultipart("a part has no form field name")
+	}
+	if !utf8.ValidString(name) {
+		return "", nil, lead.Invalid(fmt.Sprintf("the body was read as %s and the field name %s is not valid UTF-8; send the form as UTF-8", MediaMultipart, quoteName(name)),
+			lead.Detail{Path: lead.DetailPath("data", name), Problem: "invalid UTF-8"})
+	}
+	value, err := io.ReadAll(part)
+	if err != nil {
+		return "", nil, notMultipart("a part is cut short")
+	}
+	if isFilePart(part) {
+		if part.FileName() == "" && len(value) == 0 {
+			return name, nil, nil
+		}
+		return "", nil, lead.Invalid(fmt.Sprintf("field %s is a file upload; files are not accepted, send the field as a text value", quoteName(name)),
+			lead.Detail{Path: lead.DetailPath("data", name), Problem: "file parts are not accepted"})
+	}
+	if !utf8.Valid(value) {
+		return "", nil, lead.Invalid(fmt.Sprintf("the body was read as %s and the value of field %s is not valid UTF-8; send the form as UTF-8", MediaMultipart, quoteName(name)),
+			lead.Detail{Path: lead.DetailPath("data", name), Problem: "invalid UTF-8"})
+	}
+	return name, value, nil
+}
+
+// isFilePart reports whether a part is a file input: its Content-Disposition has a filename
+// parameter, even an empty one (what a browser sends for a file input left empty).
+func isFilePart(part *multipart.Part) bool {
+	if part.FileName() != "" {
+		return true
+	}
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	if err != nil {
+		return false
+	}
+	_, ok := params["filename"]
+	return ok
 }
 
 func quoteName(name string) string {
@@ -192,93 +171,200 @@ func looksMultipart(raw []byte) bool {
 	return bytes.HasPrefix(t, []byte("--")) && bytes.Contains(bytes.ToLower(t[:min(len(t), 512)]), []byte("content-disposition"))
 }
 
-// bracketed returns the inner name of prefix[inner], and false when name is not of that form.
-func bracketed(name, prefix string) (string, bool) {
-	if strings.HasPrefix(name, prefix+"[") && strings.HasSuffix(name, "]") {
-		return name[len(prefix)+1 : len(name)-1], true
+// fieldName is a form field name read: the key it fills (in data or customFieldData), and
+// whether it is one element of a list, with its index when it has one.
+type fieldName struct {
+	key    string
+	custom bool
+	list   bool
+	index  int // -1: no index (k[] or a repeated plain field)
+}
+
+// acceptedFieldNames lists the field name forms a form may use, for messages.
+const acceptedFieldNames = "k, k[], k[0], data[k], data[k][], data[k][0], customFieldData[<id>], customFieldData[<id>][] or customFieldData[<id>][0]"
+
+// maxIndexDigits bounds a list index: a list holds at most a few thousand elements.
+const maxIndexDigits = 6
+
+// readFieldName reads a form field name: k, data[k] or customFieldData[<id>], each
+// optionally followed by [] or [N] for one element of the list k. Any other bracket form
+// is a 400 naming the field and the accepted forms.
+func readFieldName(name string) (fieldName, error) {
+	base, segs, ok := splitBrackets(name)
+	fn := fieldName{key: base, index: -1}
+	if ok && len(segs) > 0 && (base == "data" || base == "customFieldData") {
+		fn.key, fn.custom, segs = segs[0], base == "customFieldData", segs[1:]
+		if fn.custom {
+			fn.key = strings.ToLower(fn.key) // ids are matched case-insensitively
+		}
 	}
-	return "", false
+	switch {
+	case !ok || fn.key == "" && len(segs) > 0 || len(segs) > 1:
+		ok = false
+	case len(segs) == 1 && segs[0] == "":
+		fn.list = true
+	case len(segs) == 1:
+		n, err := strconv.Atoi(segs[0])
+		ok = err == nil && n >= 0 && len(segs[0]) <= maxIndexDigits && segs[0] == strconv.Itoa(n)
+		fn.list, fn.index = true, n
+	}
+	if !ok {
+		return fieldName{}, lead.Invalid(fmt.Sprintf("form field %s has a bracket form that is not accepted; name fields %s", quoteName(name), acceptedFieldNames),
+			lead.Detail{Path: lead.DetailPath("data", name), Problem: "unsupported field name: use " + acceptedFieldNames})
+	}
+	return fn, nil
+}
+
+// splitBrackets splits name into the text before its first [ and the texts of the bracket
+// groups that follow it, back to back; false when a bracket is unclosed, nested or followed
+// by anything but another group.
+func splitBrackets(name string) (base string, segs []string, ok bool) {
+	i := strings.IndexByte(name, '[')
+	if i < 0 {
+		return name, nil, true
+	}
+	base, rest := name[:i], name[i:]
+	for rest != "" {
+		if rest[0] != '[' {
+			return "", nil, false
+		}
+		end := strings.IndexByte(rest, ']')
+		if end < 0 || strings.IndexByte(rest[1:end], '[') >= 0 {
+			return "", nil, false
+		}
+		segs = append(segs, rest[1:end])
+		rest = rest[end+1:]
+	}
+	return base, segs, true
+}
+
+// listValue is one value of a field in a list, with its index (-1: none) and arrival order.
+type listValue struct {
+	index, order int
+	value        string
+}
+
+// formKey is what the fields of one key fold into: its values in arrival order, and
+// whether any field named it as a list.
+type formKey struct {
+	values []listValue
+	list   bool
+}
+
+// fold folds the fields into the keys they fill, in order of first appearance: plain and
+// data[k] fields by name, list elements (k[], k[N]…) into one list of k.
+func (f *formFields) fold() (data, custom *keyedValues, err error) {
+	data, custom = newKeyedValues(), newKeyedValues()
+	for order, field := range f.fields {
+		fn, err := readFieldName(field.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		dst := data
+		if fn.custom {
+			dst = custom
+		}
+		k := dst.key(fn.key)
+		k.list = k.list || fn.list
+		k.values = append(k.values, listValue{index: fn.index, order: order, value: field.value})
+	}
+	return data, custom, nil
+}
+
+// keyedValues are the keys of a folded form in order of first appearance.
+type keyedValues struct {
+	names []string
+	keys  map[string]*formKey
+}
+
+func newKeyedValues() *keyedValues { return &keyedValues{keys: map[string]*formKey{}} }
+
+func (kv *keyedValues) key(name string) *formKey {
+	k, ok := kv.keys[name]
+	if !ok {
+		k = &formKey{}
+		kv.keys[name] = k
+		kv.names = append(kv.names, name)
+	}
+	return k
+}
+
+// value is the key's value: one string, or the list of strings of a repeated or list field,
+// indexed elements in index order, then the others in order of appearance.
+func (k *formKey) value() any {
+	if len(k.values) == 1 && !k.list {
+		return k.values[0].value
+	}
+	vs := slices.Clone(k.values)
+	slices.SortStableFunc(vs, func(a, b listValue) int {
+		switch {
+		case a.index >= 0 && b.index >= 0:
+			return a.index - b.index
+		case a.index >= 0:
+			return -1
+		case b.index >= 0:
+			return 1
+		}
+		return a.order - b.order
+	})
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.value
+	}
+	return out
 }
 
 // body maps the fields to lead fields within the limits: customFieldData[<id>] and
-// data[<key>] are unwrapped, one value is a string, several a list of strings.
+// data[<key>] are unwrapped, list forms folded, one value is a string, several a list of
+// strings.
 func (f *formFields) body(lim lead.Limits) (*lead.Body, error) {
-	data := &formFields{}
-	custom := &formFields{}
-	for _, name := range f.names {
-		dst, key := data, name
-		if id, ok := bracketed(name, "customFieldData"); ok {
-			// Ids are matched case-insensitively: two spellings are one field.
-			dst, key = custom, strings.ToLower(id)
-		} else if k, ok := bracketed(name, "data"); ok {
-			key = k
-		}
-		for _, v := range f.values[name] {
-			dst.add(key, v)
-		}
+	data, custom, err := f.fold()
+	if err != nil {
+		return nil, err
 	}
 	if n := len(data.names) + len(custom.names); n > lim.MaxKeysPerRequest {
 		return nil, lead.Invalid(fmt.Sprintf("too many keys: %d form fields, at most %d per request", n, lim.MaxKeysPerRequest),
 			lead.Detail{Path: "$", Problem: fmt.Sprintf("more than %d keys", lim.MaxKeysPerRequest)})
 	}
-	b := &lead.Body{Data: make(map[string]any, len(data.names))}
-	var details []lead.Detail
-	fill := func(parent string, fields *formFields, dst map[string]any) {
-		for _, k := range fields.names {
-			path := lead.DetailPath(parent, k)
-			if p := checkKey(k, lim); p != "" {
-				details = append(details, lead.Detail{Path: path, Problem: p})
-				continue
-			}
-			vs := fields.values[k]
-			switch {
-			case len(vs) == 1:
-				dst[k] = vs[0]
-			case len(vs) > lim.MaxListElements:
-				details = append(details, lead.Detail{Path: path, Problem: fmt.Sprintf("repeated more than %d times", lim.MaxListElements)})
-			default:
-				dst[k] = vs
-			}
-		}
+	if err := zapierFormFields(data.names); err != nil {
+		return nil, err
 	}
-	fill("data", data, b.Data)
+	var ps lead.Problems
+	b := &lead.Body{Data: data.fill("data", lim, &ps)}
 	if len(custom.names) > 0 {
-		b.CustomFieldData = make(map[string]any, len(custom.names))
-		fill("customFieldData", custom, b.CustomFieldData)
+		b.CustomFieldData = custom.fill("customFieldData", lim, &ps)
 	}
-	if len(details) > 0 {
-		return nil, lead.InvalidDetails(details...)
+	if err := ps.Err(); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
-// UnsupportedPayload is a body under a Content-Type the endpoint does not accept. Once the
-// caller is authenticated it is a 413 when too large, else a 415 naming the accepted types.
-type UnsupportedPayload struct {
-	Body   string
-	Base64 bool
-	// MediaType is the type sent, already parsed (never arbitrary header text); "" when the
-	// header could not be parsed.
-	MediaType string
-}
-
-// Bytes checks the size, then refuses the type.
-func (p *UnsupportedPayload) Bytes(max int) ([]byte, error) {
-	if _, err := DecodeBody(p.Body, p.Base64, max); lead.ErrorCode(err) == lead.ETOOLARGE {
-		return nil, err
+// fill checks the keys and the length of their lists, recording problems in ps.
+func (kv *keyedValues) fill(parent string, lim lead.Limits, ps *lead.Problems) map[string]any {
+	out := make(map[string]any, len(kv.names))
+	for _, name := range kv.names {
+		path := lead.DetailPath(parent, name)
+		if p := checkKey(name, lim); p != "" {
+			ps.Add(path, p)
+			continue
+		}
+		if k := kv.keys[name]; len(k.values) > lim.MaxListElements {
+			ps.Add(path, fmt.Sprintf("repeated more than %d times", lim.MaxListElements))
+		} else {
+			out[name] = k.value()
+		}
 	}
-	return nil, p.unsupported()
+	return out
 }
 
-// Decode refuses the type.
-func (p *UnsupportedPayload) Decode(lead.Limits) (*lead.Body, error) {
-	return nil, p.unsupported()
-}
-
-func (p *UnsupportedPayload) unsupported() error {
-	sent := "the Content-Type header could not be read"
-	if p.MediaType != "" {
-		sent = "Content-Type " + p.MediaType + " is not accepted"
+// zapierFormFields refuses a form whose fields are all Zapier's flattened names (data__email,
+// customFieldData__<id>): with Payload Type form, Zapier sends them as they are named, and
+// they would lock data__email in the pool schema for good.
+func zapierFormFields(names []string) error {
+	if !zapierFlattened(names) {
+		return nil
 	}
-	return lead.Errorf(lead.EUNSUPPORTED, "%s; send %s", sent, AcceptedMediaTypes)
+	return lead.Invalid("every form field is named data__<key> (Zapier's flattened names); in the Zapier webhook step either name the rows without data__ (email, customFieldData[<id>]) with Payload Type form, or choose Payload Type json with Unflatten yes",
+		lead.Detail{Path: lead.DetailPath("data", names[0]), Problem: "flattened data__ field name"})
 }

@@ -73,7 +73,18 @@ type object struct {
 const maxDepth = 32
 
 // decodeStrict decodes exactly one JSON value, rejecting duplicate keys and trailing data.
+// Valid JSON is read by the scanner; anything else by the token decoder, which names the
+// byte where it breaks or the data after the value.
 func decodeStrict(raw []byte) (any, error) {
+	if json.Valid(raw) {
+		s := &scanner{raw: raw}
+		return s.value(nil, 0)
+	}
+	return decodeTokens(raw)
+}
+
+// decodeTokens decodes raw token by token, as encoding/json reads it.
+func decodeTokens(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	v, err := decodeValue(dec, "", 0)
@@ -81,7 +92,7 @@ func decodeStrict(raw []byte) (any, error) {
 		return nil, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, lead.Invalid("the body has data after the JSON object", lead.Detail{Path: "$", Problem: "trailing data"})
+		return nil, lead.Invalid("the body has data after the JSON object; send the object alone, with nothing after its closing }", lead.Detail{Path: "$", Problem: "trailing data"})
 	}
 	return v, nil
 }

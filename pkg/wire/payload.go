@@ -11,66 +11,41 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// JSONPayload is a JSON request body as API Gateway delivers it: the text of the body and
-// whether it is base64-encoded. It implements lead.Payload, decoding nothing until the
-// service asks.
-type JSONPayload struct {
-	Body   string
-	Base64 bool
-	// Declared is the media type the sender declared, named in the message of a body that
-	// is not JSON: "" for application/json or no header, text/plain for a simple request.
-	Declared string
-
-	raw     []byte
-	rawErr  error
-	decoded bool
-}
-
-// Bytes returns the body with base64 undone: ETOOLARGE past max bytes, EINVALID for broken
-// base64. The result is kept, so Decode does not decode twice.
-func (p *JSONPayload) Bytes(max int) ([]byte, error) {
-	if !p.decoded {
-		p.raw, p.rawErr = DecodeBody(p.Body, p.Base64, max)
-		p.decoded = true
-	}
-	return p.raw, p.rawErr
-}
-
-// Decode parses the body as an ingest body within the limits. A body that is not JSON gets
-// a message naming the type it was read as and, when it looks like a form, the header to set.
-func (p *JSONPayload) Decode(lim lead.Limits) (*lead.Body, error) {
-	raw, err := p.Bytes(lim.MaxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	return parseJSON(raw, p.Declared, lim)
-}
-
-// parseJSON parses raw as an ingest body; declared is the media type sent ("" for JSON),
-// named in the message of a body that is not valid JSON.
+// parseJSON parses raw, a leading UTF-8 BOM skipped, as an ingest body; declared is the
+// media type sent ("" for JSON), named in the message of a body that is not valid JSON.
 func parseJSON(raw []byte, declared string, lim lead.Limits) (*lead.Body, error) {
-	b, err := ParseBody(raw, lim)
+	b, err := ParseBody(withoutBOM(raw), lim)
 	var e *lead.Error
-	if errors.As(err, &e) && len(e.Details) == 1 && e.Details[0].Problem == "invalid JSON" {
+	switch {
+	case !errors.As(err, &e) || len(e.Details) != 1 || e.Details[0].Path != "$":
+	case e.Details[0].Problem == "invalid JSON":
 		e.Message = notJSON(raw, declared, e.Message)
+	case declared == MediaURLEncoded:
+		// A JSON array or an object with something after it, under curl -d's form header.
+		e.Message = "the body was read as JSON (it starts with { or [ under Content-Type " + MediaURLEncoded + "): " + e.Message
+	case e.Details[0].Problem == "invalid UTF-8":
+		e.Message = "the body was read as JSON (" + readAs(declared) + ") and is not valid UTF-8; send it as UTF-8"
 	}
 	return b, err
+}
+
+// readAs says how a body read as JSON was declared, for messages.
+func readAs(declared string) string {
+	switch declared {
+	case "":
+		return "Content-Type " + MediaJSON
+	case MediaText:
+		return "Content-Type " + MediaText + ", which is read as JSON"
+	case MediaURLEncoded:
+		return "it starts with { or [ under Content-Type " + MediaURLEncoded
+	}
+	return "Content-Type " + declared
 }
 
 // notJSON rewrites the message of a body that does not parse as JSON so that it names the
 // type the body was read as and the fix.
 func notJSON(raw []byte, declaredType, msg string) string {
-	declared := "Content-Type " + MediaJSON
-	switch declaredType {
-	case "":
-	case MediaText:
-		declared = "Content-Type " + MediaText + ", which is read as JSON"
-	case MediaURLEncoded:
-		declared = "it starts with { under Content-Type " + MediaURLEncoded
-	default:
-		declared = "Content-Type " + declaredType
-	}
-	msg = strings.Replace(msg, "the body is not valid JSON", "the body was read as JSON ("+declared+") and is not valid JSON", 1)
+	msg = strings.Replace(msg, "the body is not valid JSON", "the body was read as JSON ("+readAs(declaredType)+") and is not valid JSON", 1)
 	switch {
 	case looksMultipart(raw):
 		return msg + "; it is a multipart form: set Content-Type to " + MediaMultipart + " with its boundary, or send JSON"

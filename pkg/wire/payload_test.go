@@ -41,21 +41,6 @@ func TestDecodeBody(t *testing.T) {
 	}
 }
 
-func TestJSONPayloadDecodesOnceAndOnlyWhenAsked(t *testing.T) {
-	p := &JSONPayload{Body: base64.StdEncoding.EncodeToString([]byte(`{"data":{"n":1.50}}`)), Base64: true}
-	if p.decoded {
-		t.Fatal("a new payload is already decoded")
-	}
-	raw, err := p.Bytes(lead.DefaultLimits().MaxBodyBytes)
-	if err != nil || string(raw) != `{"data":{"n":1.50}}` {
-		t.Fatalf("Bytes = %q, %v", raw, err)
-	}
-	body, err := p.Decode(lead.DefaultLimits())
-	if err != nil || body.Data["n"] != lead.Number("1.5") {
-		t.Errorf("Decode = %+v, %v; want n = 1.5 as a canonical lead.Number", body, err)
-	}
-}
-
 func TestEntryJSONRendersNumbersExactly(t *testing.T) {
 	e := &lead.Entry{ID: "e", Data: map[string]any{"n": lead.Number("12345678901234567890.123456789")}}
 	b, err := EntryJSON(e)

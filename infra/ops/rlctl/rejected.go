@@ -20,7 +20,7 @@ import (
 // out, so --json output stays one JSON document).
 var progressOut io.Writer = os.Stderr
 
-func (s *session) rejected() (*lead.RejectedAdmin, error) {
+func (s *session) rejected() (app.RejectedRequests, error) {
 	return app.RejectedAdmin(s.cfg, s.env())
 }
 
@@ -147,13 +147,17 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 }
 
 // replayOne replays one kept request and prints the entry it made.
-func replayOne(ctx context.Context, s *session, svc *lead.RejectedAdmin, webhook, id string) error {
+func replayOne(ctx context.Context, s *session, svc app.RejectedRequests, webhook, id string) error {
 	res, err := svc.Replay(ctx, webhook, id, replayRequestID())
 	if err != nil {
 		return err
 	}
+	body, err := wire.EntryJSON(res.Entry)
+	if err != nil {
+		return err
+	}
 	var entry map[string]any
-	if err := json.Unmarshal(res.Body, &entry); err != nil {
+	if err := json.Unmarshal(body, &entry); err != nil {
 		return fmt.Errorf("read replayed entry: %w", err)
 	}
 	return s.print(entry, [][]string{{"ENTRY ID", "REPLAYED REQUEST"}, {fmt.Sprint(entry["id"]), id}})
@@ -162,7 +166,7 @@ func replayOne(ctx context.Context, s *session, svc *lead.RejectedAdmin, webhook
 // rejectedIDs lists the ids of a webhook's kept requests whose error reason is errFilter
 // (any, when empty), oldest first: the order they arrived in. The ids are collected before
 // any replay, since replaying deletes, which would shift the pages being read.
-func rejectedIDs(ctx context.Context, svc *lead.RejectedAdmin, webhook, errFilter string) ([]string, error) {
+func rejectedIDs(ctx context.Context, svc app.RejectedRequests, webhook, errFilter string) ([]string, error) {
 	var ids []string
 	for cursor := ""; ; {
 		page, err := svc.List(ctx, webhook, lead.MaxListLimit, cursor)
@@ -184,7 +188,7 @@ func rejectedIDs(ctx context.Context, svc *lead.RejectedAdmin, webhook, errFilte
 
 // replayAll replays each of ids with a progress line, then prints the summary; it fails
 // when a replay failed (not when a request is still refused: that is its answer).
-func replayAll(ctx context.Context, s *session, svc *lead.RejectedAdmin, webhook string, ids []string) error {
+func replayAll(ctx context.Context, s *session, svc app.RejectedRequests, webhook string, ids []string) error {
 	sum := replaySummary{ByError: map[string]int{}}
 	for i, rid := range ids {
 		_, err := svc.Replay(ctx, webhook, rid, replayRequestID())
