@@ -34,7 +34,7 @@ const (
 	MetricAWSCalls        = "AWSCalls"
 	MetricAWSRetries      = "AWSRetries"
 	MetricLeadsAccepted   = "LeadsAccepted"
-	MetricLeadsRejected   = "LeadsRejected"
+	MetricClientErrors    = "ClientErrors"
 	MetricReplays         = "IdempotentReplays"
 	MetricKeysLocked      = "SchemaKeysLocked"
 	MetricLockRetries     = "LockConflictsRetried"
@@ -173,25 +173,27 @@ func count(name string, v int) metrics.Metric {
 	return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
 }
 
-// ingestMetrics are the lead counts of an ingest request: accepted, rejected (a 4xx),
-// replayed, and the schema keys it locked and lock races it lost.
+// ingestMetrics are the lead counts of an ingest request: accepted, a client error (any
+// 4xx: a refused body, and also a bad token or an unknown webhook; "rejected" names only
+// the refused bodies that are kept), replayed, and the schema keys it locked and lock races
+// it lost.
 func ingestMetrics(n *Outcome) []metrics.Metric {
-	accepted, rejected, replays, keys, retries := 0, 0, 0, 0, 0
+	accepted, clientErrors, replays, keys, retries := 0, 0, 0, 0, 0
 	switch {
 	case n.DryRun:
-		// A dry run stores nothing and loses nothing: neither accepted nor rejected.
+		// A dry run stores nothing and loses nothing: neither accepted nor a client error.
 	case n.Err != nil:
 		if n.Status >= 400 && n.Status < 500 {
-			rejected = 1
+			clientErrors = 1
 		}
 	case n.Result != nil && n.Result.Replayed:
 		replays = 1
 	case n.Result != nil:
 		accepted, keys, retries = 1, n.Result.KeysLocked, n.Result.LockRetries
 	case n.Status >= 400 && n.Status < 500:
-		rejected = 1
+		clientErrors = 1
 	}
-	return []metrics.Metric{count(MetricLeadsAccepted, accepted), count(MetricLeadsRejected, rejected),
+	return []metrics.Metric{count(MetricLeadsAccepted, accepted), count(MetricClientErrors, clientErrors),
 		count(MetricReplays, replays), count(MetricKeysLocked, keys), count(MetricLockRetries, retries)}
 }
 

@@ -32,18 +32,18 @@ func TestObserveEmitsEachIngestMetricFromItsPath(t *testing.T) {
 		absent  []string
 	}{
 		{"created after two lost lock races", &lead.IngestResult{Entry: entry, KeysLocked: 3, LockRetries: 2}, nil, nil, 201, "created",
-			map[string]float64{"LeadsAccepted": 1, "LeadsRejected": 0, "SchemaKeysLocked": 3, "LockConflictsRetried": 2, "IdempotentReplays": 0, "ServerErrors": 0, "Requests": 1},
+			map[string]float64{"LeadsAccepted": 1, "ClientErrors": 0, "SchemaKeysLocked": 3, "LockConflictsRetried": 2, "IdempotentReplays": 0, "ServerErrors": 0, "Requests": 1},
 			[]string{"RejectedRequestsKept", "RejectedRequestsNotKept"}},
 		{"idempotent replay", &lead.IngestResult{Entry: entry, Replayed: true}, nil, nil, 201, "replayed",
 			map[string]float64{"IdempotentReplays": 1, "LeadsAccepted": 0, "SchemaKeysLocked": 0}, nil},
 		{"dry run", &lead.IngestResult{Entry: entry, DryRun: true}, nil, map[string]string{apigw.DryRunQueryParameter: "true"}, 200, "dry_run",
-			map[string]float64{"LeadsAccepted": 0, "LeadsRejected": 0}, nil},
+			map[string]float64{"LeadsAccepted": 0, "ClientErrors": 0}, nil},
 		{"rejected and kept", nil, rejected(&lead.RejectedFate{ID: "r1", Kept: true}), nil, 400, "invalid",
-			map[string]float64{"LeadsRejected": 1, "RejectedRequestsKept": 1}, []string{"RejectedRequestsNotKept"}},
+			map[string]float64{"ClientErrors": 1, "RejectedRequestsKept": 1}, []string{"RejectedRequestsNotKept"}},
 		{"rejected and not kept", nil, rejected(&lead.RejectedFate{}), nil, 400, "invalid",
-			map[string]float64{"LeadsRejected": 1, "RejectedRequestsNotKept": 1}, []string{"RejectedRequestsKept"}},
+			map[string]float64{"ClientErrors": 1, "RejectedRequestsNotKept": 1}, []string{"RejectedRequestsKept"}},
 		{"store failure", nil, errors.New("dynamodb: internal server error"), nil, 500, "internal",
-			map[string]float64{"ServerErrors": 1, "LeadsRejected": 0, "LeadsAccepted": 0}, nil},
+			map[string]float64{"ServerErrors": 1, "ClientErrors": 0, "LeadsAccepted": 0}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

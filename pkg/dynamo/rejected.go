@@ -210,9 +210,9 @@ func (s *Store) RecordRejectedError(ctx context.Context, webhookID, id string, e
 	return nil
 }
 
-// DeleteRejected replaces a rejected request by its tombstone, conditional on the version
+// DiscardRejected replaces a rejected request by its tombstone, conditional on the version
 // read (see deleteItem); lead.ErrNotFound when there is none.
-func (s *Store) DeleteRejected(ctx context.Context, webhookID, id string) error {
+func (s *Store) DiscardRejected(ctx context.Context, webhookID, id string) error {
 	if err := s.deleteItem(ctx, rejectedKey(webhookID, id)); err != nil {
 		return fmt.Errorf("delete rejected request %s: %w", id, err)
 	}

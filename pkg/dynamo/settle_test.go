@@ -124,7 +124,7 @@ func TestAdminWritesWhoseAnswerIsLostAreSettled(t *testing.T) {
 			wh := seed(t, s)
 			id := keep(t, s, wh)
 			arm()
-			err := s.DeleteRejected(context.Background(), wh, id)
+			err := s.DiscardRejected(context.Background(), wh, id)
 			return func(t *testing.T) {
 				r, err := s.Rejected(context.Background(), wh, id, time.Now())
 				awstest.Must(t, err)
@@ -164,7 +164,7 @@ func TestDeletingWhatIsNotThereIsStillNotFound(t *testing.T) {
 	if err := s.DeleteWebhook(context.Background(), uuid.NewString()); !errors.Is(err, lead.ErrNotFound) {
 		t.Errorf("DeleteWebhook(unknown) = %v; want lead.ErrNotFound", err)
 	}
-	if err := s.DeleteRejected(context.Background(), uuid.NewString(), uuid.NewString()); !errors.Is(err, lead.ErrNotFound) {
-		t.Errorf("DeleteRejected(unknown) = %v; want lead.ErrNotFound", err)
+	if err := s.DiscardRejected(context.Background(), uuid.NewString(), uuid.NewString()); !errors.Is(err, lead.ErrNotFound) {
+		t.Errorf("DiscardRejected(unknown) = %v; want lead.ErrNotFound", err)
 	}
 }

@@ -111,7 +111,7 @@ func TestADeletedItemReadsAsNotFoundAndCannotBeCreatedAgain(t *testing.T) {
 
 	// Rejected requests: gone from the listing and the read.
 	id := keepOne(t, s, w.ID)
-	awstest.Must(t, s.DeleteRejected(ctx, w.ID, id))
+	awstest.Must(t, s.DiscardRejected(ctx, w.ID, id))
 	if r, err := s.Rejected(ctx, w.ID, id, time.Now()); err != nil || r != nil {
 		t.Errorf("Rejected(discarded) = %+v, %v; want nil, nil", r, err)
 	}

@@ -4,6 +4,31 @@
 // world (no AWS, no HTTP, no JSON codec): adapters in sibling packages implement the store
 // interfaces declared here and translate requests into the commands the services take.
 //
+// # Glossary
+//
+// The code, the logs, the metrics and the docs use these words in these senses only:
+//
+//   - Lead pool (Pool): a table of lead entries with its schema and lead states. The API and
+//     the event call it a "table" (tableId, TABLE# keys, table.entry.added); the code says pool.
+//   - Webhook: the URL and secret token through which one sender posts into one pool.
+//   - Entry: one stored lead, created by one accepted POST (or one replay). Entries are
+//     never updated.
+//   - Schema: a pool's map from data key to locked type. Lock: the first accepted value of a
+//     key fixes its type. Set and unlock: the operator's repairs of a schema.
+//   - Refused: answered with a 4xx. Rejected request (kept request): a body refused with a
+//     400 after authentication and kept for the operator, who can replay or discard it; a
+//     401, 404, 413, 415, 422 or 429 is refused but never kept. Discard: removing a kept
+//     request (DiscardRejected; the route is DELETE .../rejected/{id}).
+//   - Replay: sending a kept request through ingest again; an idempotent replay is the
+//     answer to a repeated Idempotency-Key, rebuilt from the first entry.
+//   - Fence: the small item the store writes at an entry's key when it gives up on the
+//     entry's write, so that a write still on its way is refused when it lands.
+//   - Version: the counter every mutable item carries; updates and deletes are conditional
+//     on the version they read. Tombstone: what a delete leaves at the item's key for a day,
+//     read as not found, so that a late create cannot bring the item back.
+//   - Settled: a write whose outcome the store knows (committed or not). Unsettled: one it
+//     could not learn within the function's time, answered as "Outcome unknown".
+//
 // # Ingesting an entry
 //
 // An ingest request is checked in a fixed order, and the first failure wins:

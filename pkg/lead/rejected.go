@@ -50,8 +50,8 @@ type RejectedStore interface {
 	ListRejected(ctx context.Context, webhookID string, limit int, cursor string, now time.Time) (*RejectedPage, error)
 	// RecordRejectedError replaces the recorded error of a rejected request that still exists.
 	RecordRejectedError(ctx context.Context, webhookID, id string, errorBody []byte, reason string) error
-	// DeleteRejected deletes a rejected request; ErrNotFound when there is none.
-	DeleteRejected(ctx context.Context, webhookID, id string) error
+	// DiscardRejected deletes a rejected request; ErrNotFound when there is none.
+	DiscardRejected(ctx context.Context, webhookID, id string) error
 	// PutReplayedEntry is IngestStore.PutEntry that also deletes the rejected request in the
 	// same transaction, on condition that it still exists (ErrRejectedGone otherwise).
 	PutReplayedEntry(ctx context.Context, e *Entry, lock SchemaLock, idem *IdempotencyRecord, webhookID, rejectedID string) error
@@ -165,7 +165,7 @@ func (a *RejectedAdmin) Discard(ctx context.Context, webhookID, id string) error
 	if !IsUUID(id) {
 		return rejectedNotFound()
 	}
-	err = a.Store.DeleteRejected(ctx, wh.ID, strings.ToLower(id))
+	err = a.Store.DiscardRejected(ctx, wh.ID, strings.ToLower(id))
 	if errors.Is(err, ErrNotFound) {
 		return rejectedNotFound()
 	}
@@ -192,7 +192,7 @@ func (a *RejectedAdmin) Replay(ctx context.Context, r *RejectedRequest, body *Bo
 	}
 	if res.Replayed {
 		// Its idempotency key already holds an entry: nothing is left to replay.
-		if derr := a.Store.DeleteRejected(ctx, r.WebhookID, r.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+		if derr := a.Store.DiscardRejected(ctx, r.WebhookID, r.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
 			return nil, fmt.Errorf("delete replayed request %s: %w", r.ID, derr)
 		}
 	}

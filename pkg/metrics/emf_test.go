@@ -32,9 +32,9 @@ func TestEmitWritesOneEMFDocumentPerLine(t *testing.T) {
 		{
 			name:     "outcome adds a second dimension set",
 			by:       []metrics.Dimension{{Name: "Outcome", Value: "invalid"}},
-			ms:       []metrics.Metric{{Name: "LeadsRejected", Unit: metrics.Count, Value: 1}, {Name: "Duration", Unit: metrics.Milliseconds, Value: 2.5}},
+			ms:       []metrics.Metric{{Name: "ClientErrors", Unit: metrics.Count, Value: 1}, {Name: "Duration", Unit: metrics.Milliseconds, Value: 2.5}},
 			wantDims: [][]string{{"FunctionName"}, {"FunctionName", "Outcome"}},
-			wantKeys: map[string]any{"FunctionName": "fn", "Outcome": "invalid", "LeadsRejected": 1.0, "Duration": 2.5},
+			wantKeys: map[string]any{"FunctionName": "fn", "Outcome": "invalid", "ClientErrors": 1.0, "Duration": 2.5},
 		},
 		{
 			name:     "ids are properties, and a property never overrides a metric or dimension",

@@ -21,7 +21,7 @@ import (
 // consumer. A dashboard widget or an alarm on any other name would show nothing.
 var emittedMetrics = []string{
 	apigw.MetricRequests, apigw.MetricDuration, apigw.MetricServerErrors, apigw.MetricThrottles,
-	apigw.MetricAWSCalls, apigw.MetricAWSRetries, apigw.MetricLeadsAccepted, apigw.MetricLeadsRejected,
+	apigw.MetricAWSCalls, apigw.MetricAWSRetries, apigw.MetricLeadsAccepted, apigw.MetricClientErrors,
 	apigw.MetricReplays, apigw.MetricKeysLocked, apigw.MetricLockRetries, apigw.MetricRejectedKept,
 	apigw.MetricRejectedNotKept,
 	dynamo.MetricStreamRecords, dynamo.MetricEventsPublished, dynamo.MetricEventsFailed, dynamo.MetricStreamAge,
@@ -329,7 +329,7 @@ func TestDashboardParsesAndShowsOnlyEmittedMetrics(t *testing.T) {
 	if !strings.Contains(raw, "${MetricsNamespace}") {
 		t.Error("dashboard does not read the MetricsNamespace parameter")
 	}
-	for _, want := range []string{apigw.MetricLeadsAccepted, apigw.MetricLeadsRejected, apigw.MetricDuration + "/p50",
+	for _, want := range []string{apigw.MetricLeadsAccepted, apigw.MetricClientErrors, apigw.MetricDuration + "/p50",
 		apigw.MetricDuration + "/p99", dynamo.MetricEventsPublished, "IteratorAge", "Errors"} {
 		if !seen[want] {
 			t.Errorf("dashboard has no %s", want)
