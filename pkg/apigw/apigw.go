@@ -30,6 +30,7 @@ var statusByCode = map[lead.Code]int{
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
 	lead.EKEYREUSED:    http.StatusUnprocessableEntity,
 	lead.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	lead.EUNSETTLED:    http.StatusInternalServerError,
 	lead.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -54,6 +55,7 @@ type errorBody struct {
 	TypeErrors map[string]lead.TypeError `json:"typeErrors,omitempty"`
 	RejectedID string                    `json:"rejectedId,omitempty"`
 	EntryID    string                    `json:"entryId,omitempty"`
+	Unsettled  bool                      `json:"unsettled,omitempty"`
 	RequestID  string                    `json:"requestId"`
 }
 
@@ -73,10 +75,13 @@ func ErrorResponse(err error, requestID string) Response {
 		body.Message = e.Message
 		body.Details = e.Details
 		body.TypeErrors = e.TypeErrors
-		if e.Rejected != nil && e.Rejected.Kept {
+		if e.Rejected != nil && (e.Rejected.Kept || e.Rejected.Unsettled) {
+			// Unsettled: it may be kept, so the answer names it (no rejectedId means not kept).
 			body.RejectedID = e.Rejected.ID
+			body.Unsettled = e.Rejected.Unsettled
 		}
 		body.EntryID = e.EntryID
+		body.Unsettled = body.Unsettled || e.Code == lead.EUNSETTLED
 	} else {
 		body.Error = lead.DefaultReason(lead.EINTERNAL)
 		body.Message = internalMessage

@@ -81,7 +81,7 @@ func (s *Store) KeepRejected(ctx context.Context, r *lead.RejectedRequest, daily
 		return fmt.Errorf("rejected request of %d bytes is above the item limit", size)
 	}
 	day := r.ReceivedAt.UTC().Truncate(24 * time.Hour)
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	in := &dynamodb.TransactWriteItemsInput{
 		ClientRequestToken: aws.String(strings.ReplaceAll(r.ID, "-", "")),
 		TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
@@ -98,7 +98,17 @@ func (s *Store) KeepRejected(ctx context.Context, r *lead.RejectedRequest, daily
 			}},
 			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		},
+	}
+	// Settled like an entry: a write that got no answer is read back and tried again, and
+	// one given up on after such an attempt is fenced (the fence's key is the request's),
+	// so that an error means "not kept", even once late writes have landed.
+	err := s.settle(ctx, item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		_, err := s.db.TransactWriteItems(ctx, in, optFns...)
+		return err
 	})
+	if errors.As(err, new(*unsettledError)) {
+		return fmt.Errorf("keep rejected request %s of webhook %s: %w: %w", r.ID, r.WebhookID, lead.ErrRejectedUnsettled, err)
+	}
 	switch cancelled(err) {
 	case 0:
 		return lead.ErrRejectedQuotaFull
@@ -117,7 +127,8 @@ func (s *Store) Rejected(ctx context.Context, webhookID, id string, now time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("get rejected request %s: %w", id, err)
 	}
-	if len(out.Item) == 0 {
+	if len(out.Item) == 0 || IsFence(out.Item) {
+		// A fence (KeepRejected gave up on the write) is no request.
 		return nil, nil
 	}
 	r, err := rejectedFromItem(out.Item)
@@ -136,10 +147,11 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 	in := &dynamodb.QueryInput{
 		TableName:              &s.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		// Every attribute but the body; placeholders, so no name can collide with a reserved word.
-		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e"),
+		// Every attribute but the body, and the type (a fence is no request); placeholders,
+		// so no name can collide with a reserved word.
+		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e, #t"),
 		ExpressionAttributeNames: map[string]string{"#i": "id", "#w": "webhookId", "#r": "receivedAt", "#c": "contentType",
-			"#k": "idempotencyKey", "#b": "errorBody", "#x": "errorReason", "#e": TTLAttribute},
+			"#k": "idempotencyKey", "#b": "errorBody", "#x": "errorReason", "#e": TTLAttribute, "#t": TypeAttribute},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": str(webhookPrefix + webhookID),
 			":p":  str(rejectedPrefix),
@@ -162,6 +174,9 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 	}
 	page := &lead.RejectedPage{Rejected: []*lead.RejectedRequest{}}
 	for _, item := range out.Items {
+		if IsFence(item) {
+			continue
+		}
 		r, err := rejectedFromItem(item)
 		if err != nil {
 			return nil, err

@@ -255,7 +255,7 @@ func (s *IngestService) ingest(ctx context.Context, wh *Webhook, in ingestInput)
 		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: in.idempotencyKey, Fingerprint: Fingerprint(body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 	}
 	res, err := s.store(ctx, wh, in, body, idem, now)
-	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EKEYREUSED {
+	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EUNSETTLED && code != EKEYREUSED {
 		// A repeat of a request that was stored gets its answer even when the pool changed
 		// since so that its checks would now fail: the record is read only on this path.
 		if rres, rerr := s.replayStored(ctx, wh, idem, nil, nil, now); rres != nil || rerr != nil {
@@ -381,6 +381,9 @@ func (s *IngestService) keep(ctx context.Context, wh *Webhook, cmd IngestCommand
 	switch err := s.Rejected.KeepRejected(ctx, r, s.RejectedDailyMax); {
 	case errors.Is(err, ErrRejectedQuotaFull):
 		return notKept("daily maximum reached")
+	case errors.Is(err, ErrRejectedUnsettled):
+		// It may be kept: the answer names it, and says that it is unsettled.
+		return withRejected(refusal, RejectedFate{ID: id, Unsettled: true, Why: "write unsettled: " + err.Error()})
 	case err != nil:
 		return notKept("write failed: " + err.Error())
 	}

@@ -173,7 +173,7 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 			sum.Replayed++
 		case code == lead.ENOTFOUND:
 			sum.Gone++
-		case code == lead.EINTERNAL:
+		case code == lead.EINTERNAL || code == lead.EUNSETTLED:
 			sum.Failed++
 			fmt.Fprintf(progressOut, "\nreplay of %s failed: %v\n", rid, err)
 		default:
