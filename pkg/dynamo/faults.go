@@ -81,20 +81,12 @@ func deadline(ctx context.Context) time.Time {
 // settleBy is when settling a write whose outcome is unknown (the fence, its read-backs)
 // must end: lead.SettleBy, the function's deadline less the time it needs to answer, which
 // the HTTP functions' observer sets; without it, the request's deadline plus SettleTimeout
-// less answerMargin. Never before the request's deadline.
+// less answerMargin.
 func settleBy(ctx context.Context) time.Time {
-	d := deadline(ctx)
 	if t, ok := lead.SettleBy(ctx); ok {
-		return later(t, d)
+		return t
 	}
-	return d.Add(SettleTimeout - answerMargin)
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	return deadline(ctx).Add(SettleTimeout - answerMargin)
 }
 
 // detached is ctx without its cancellation but with its deadline (or RequestBudget): a
