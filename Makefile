@@ -145,7 +145,7 @@ test-dynamodb-local: dynamodb-local cpuhog
 ifeq ($(CI),true)
 	$(GO) run ./infra/testsupport/ddblocal/ddbpass -heap 512m -- -race -count=1 -skip '$(ACCOUNTING_TESTS)'
 	RL_ACCOUNTING_OUT="$(ACCOUNTING_OUT)" $(CPUHOG) -n $(BUSY_LOOPS) -- $(GO) run ./infra/testsupport/ddblocal/ddbpass -heap 512m \
-		-packages $(subst $(space),$(comma),$(ACCOUNTING_PKGS)) -- -count=1 -run '$(ACCOUNTING_TESTS)'
+		-packages $(subst $(space),$(comma),$(ACCOUNTING_PKGS)) -- -count=1 -p 1 -run '$(ACCOUNTING_TESTS)'
 	@cat "$(ACCOUNTING_OUT)" 2>/dev/null; rm -f "$(ACCOUNTING_OUT)"
 else
 	$(GO) run ./infra/testsupport/ddblocal/ddbpass -heap 512m -- -race -count=1
@@ -173,13 +173,15 @@ cpuhog:
 
 # test-busy: the accounting tests with every core kept busy, on the embedded engine and then
 # on DynamoDB Local (skipped without Java or the jar, except under CI=true); the test
-# binaries are built first, outside the hog. BUSY_LOOPS=0 runs the same without it.
+# binaries are built first, outside the hog, and the packages run one at a time (-p 1), so
+# that the tests share the machine with the busy loops, not also with each other.
+# BUSY_LOOPS=0 runs the same without the loops.
 test-busy: dynamodb-local cpuhog
 	@mkdir -p bin; rm -f "$(ACCOUNTING_OUT)"
 	$(GO) test -count=1 -run '^$$' $(ACCOUNTING_PKGS) >/dev/null
-	RL_ACCOUNTING_OUT="$(ACCOUNTING_OUT)" $(CPUHOG) -n $(BUSY_LOOPS) -- $(GO) test -count=1 -timeout 20m -run '$(ACCOUNTING_TESTS)' $(ACCOUNTING_PKGS)
+	RL_ACCOUNTING_OUT="$(ACCOUNTING_OUT)" $(CPUHOG) -n $(BUSY_LOOPS) -- $(GO) test -count=1 -p 1 -timeout 20m -run '$(ACCOUNTING_TESTS)' $(ACCOUNTING_PKGS)
 	RL_ACCOUNTING_OUT="$(ACCOUNTING_OUT)" $(CPUHOG) -n $(BUSY_LOOPS) -- $(GO) run ./infra/testsupport/ddblocal/ddbpass -heap 512m \
-		-packages $(subst $(space),$(comma),$(ACCOUNTING_PKGS)) -- -count=1 -timeout 20m -run '$(ACCOUNTING_TESTS)'
+		-packages $(subst $(space),$(comma),$(ACCOUNTING_PKGS)) -- -count=1 -p 1 -timeout 20m -run '$(ACCOUNTING_TESTS)'
 	@cat "$(ACCOUNTING_OUT)" 2>/dev/null || true
 
 # bench: the one table of AWS calls, write and read units (on DynamoDB Local, started by the

@@ -280,10 +280,12 @@ func TestPutEntryUnsettledFenceIsOutcomeUnknown(t *testing.T) {
 	awstest.Must(t, env.Faults.AddSpec("PutItem:error:1"))
 	start := time.Now()
 	// The shape of a request of the HTTP functions, shortened: a request deadline, and a
-	// settle time (the function's deadline less its answer margin) a second past it.
-	settleBy := start.Add(3 * time.Second)
+	// settle time (the function's deadline less its answer margin) well past it. Before,
+	// the fence gave up a second after it started, and 100 ms before the request's
+	// deadline plus a second at the latest: 1.9 s here.
+	settleBy := start.Add(4 * time.Second)
 	ctx, calls := metrics.WithCalls(lead.WithSettleBy(context.Background(), settleBy))
-	ctx, cancel := context.WithDeadline(ctx, settleBy.Add(-time.Second))
+	ctx, cancel := context.WithDeadline(ctx, start.Add(time.Second))
 	defer cancel()
 	err := s.PutEntry(ctx, e, writes[0].lock(p), nil)
 	took := time.Since(start)
@@ -297,8 +299,9 @@ func TestPutEntryUnsettledFenceIsOutcomeUnknown(t *testing.T) {
 	if c := calls.Counts(); c.Unsettled != 1 || c.Fences != 0 {
 		t.Errorf("counted %d unsettled, %d fences; want 1, 0", c.Unsettled, c.Fences)
 	}
-	// The fence kept trying until the settle time, not only for a second.
-	if took < settleBy.Sub(start)-100*time.Millisecond {
+	// The fence kept trying until the settle time (less at most one pause it had no time
+	// for), not only for a second.
+	if took < settleBy.Sub(start)-time.Second {
 		t.Errorf("PutEntry gave up after %v; want it to use the settle time (%v)", took, settleBy.Sub(start))
 	}
 	// The functions' answer margin (apigw.AnswerMargin) follows the settle time.
