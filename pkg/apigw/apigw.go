@@ -28,6 +28,7 @@ var statusByCode = map[lead.Code]int{
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
 	lead.EKEYREUSED:    http.StatusUnprocessableEntity,
 	lead.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	lead.EUNSETTLED:    http.StatusInternalServerError,
 	lead.EINTERNAL:     http.StatusInternalServerError,
 }
 

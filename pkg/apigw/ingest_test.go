@@ -17,6 +17,8 @@ type FakeIngester struct {
 	Result  *lead.IngestResult
 	Err     error
 	Fate    lead.RejectedFate
+	// OnIngest, when set, sees the context Ingest is called with.
+	OnIngest func(ctx context.Context)
 
 	Steps     []string
 	Token     string
@@ -39,8 +41,11 @@ func (f *FakeIngester) Authenticate(_ context.Context, _, token string, fromQuer
 func (f *FakeIngester) BodyLimits() lead.Limits { return lead.DefaultLimits() }
 
 // Ingest implements Ingester.
-func (f *FakeIngester) Ingest(_ context.Context, _ *lead.Webhook, in lead.Input) (*lead.IngestResult, error) {
+func (f *FakeIngester) Ingest(ctx context.Context, _ *lead.Webhook, in lead.Input) (*lead.IngestResult, error) {
 	f.Steps = append(f.Steps, "ingest")
+	if f.OnIngest != nil {
+		f.OnIngest(ctx)
+	}
 	f.Input = in
 	return f.Result, f.Err
 }

@@ -40,9 +40,11 @@ const (
 	MetricLockRetries     = "LockConflictsRetried"
 	MetricRejectedKept    = "RejectedRequestsKept"
 	MetricRejectedNotKept = "RejectedRequestsNotKept"
-	// MetricEntryFences counts entry writes given up on whose key was fenced, so their
-	// failure is true; MetricUnsettledWrites those whose key could not be fenced: a write
-	// of theirs still on its way may commit behind the 5xx. Emitted when not zero.
+	// MetricEntryFences counts entry (and kept rejected request) writes given up on whose
+	// key was fenced, so their failure is true; MetricUnsettledWrites those whose key could
+	// not be fenced in the function's time: answered 500 "Outcome unknown" (a 400 naming
+	// its rejectedId with "unsettled" for a kept rejected request), a write of theirs still
+	// on its way may commit. Emitted when not zero; template.yaml alarms on it.
 	MetricEntryFences     = "EntryFences"
 	MetricUnsettledWrites = "UnsettledWrites"
 	DimensionOutcome      = "Outcome"
@@ -66,15 +68,36 @@ type Outcome struct {
 // so that a request DynamoDB keeps refusing is still answered (503) rather than cut off.
 const RequestDeadline = 8 * time.Second
 
+// FunctionTimeout is the functions' timeout (Globals.Function.Timeout in template.yaml): the
+// function's own deadline when the invocation's context carries none (the local runner).
+const FunctionTimeout = 10 * time.Second
+
+// AnswerMargin is the part of the function's time kept to answer after settling a write
+// whose outcome is unknown: settlement may run past RequestDeadline up to the function's
+// deadline less AnswerMargin (SettleBudget after the request's start, without Lambda's
+// deadline), and no later.
+const AnswerMargin = 500 * time.Millisecond
+
+// SettleBudget is the longest a request of an HTTP function takes outside Lambda: its
+// settlement ends by FunctionTimeout less AnswerMargin after its start.
+const SettleBudget = FunctionTimeout - AnswerMargin
+
 // Observe wraps h so that each request writes exactly one log line and one EMF document,
 // with the AWS calls, retries and throttles the request made (counted by the SDK middleware
-// through the context) and its duration. The request runs with the RequestDeadline.
+// through the context) and its duration. The request runs with the RequestDeadline; a write
+// whose outcome is unknown may be settled until the function's deadline (the invocation's,
+// or FunctionTimeout after the start) less AnswerMargin (lead.WithSettleBy).
 func Observe(h Endpoint, o Observer) Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return func(ctx context.Context, req Request) (Response, error) {
 		start := time.Now()
+		fnDeadline, ok := ctx.Deadline()
+		if !ok {
+			fnDeadline = start.Add(FunctionTimeout)
+		}
+		ctx = lead.WithSettleBy(ctx, fnDeadline.Add(-AnswerMargin))
 		ctx, cancel := context.WithTimeout(ctx, RequestDeadline)
 		defer cancel()
 		ctx, calls := metrics.WithCalls(ctx)
@@ -117,6 +140,9 @@ func (o Observer) log(ctx context.Context, req Request, n *Outcome, c metrics.Ca
 			attrs = append(attrs, slog.String("rejectedId", rejected.ID))
 		}
 		attrs = append(attrs, slog.Bool("rejectedKept", rejected.Kept))
+		if rejected.Unsettled {
+			attrs = append(attrs, slog.String("rejectedId", rejected.ID), slog.Bool("rejectedUnsettled", true))
+		}
 		if rejected.Why != "" {
 			attrs = append(attrs, slog.String("rejectedNotKeptWhy", rejected.Why))
 		}
@@ -152,9 +178,12 @@ func (o Observer) emit(ctx context.Context, req Request, n *Outcome, c metrics.C
 		list = append(list, count(MetricEntryFences, c.Fences), count(MetricUnsettledWrites, c.Unsettled))
 	}
 	if rejected := rejectedFate(n); rejected != nil {
-		if rejected.Kept {
+		switch {
+		case rejected.Kept:
 			list = append(list, count(MetricRejectedKept, 1))
-		} else {
+		case rejected.Unsettled:
+			// Counted in UnsettledWrites (the store's count): it may have been kept.
+		default:
 			list = append(list, count(MetricRejectedNotKept, 1))
 		}
 	}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
@@ -82,5 +84,106 @@ func TestObserveEmitsEachIngestMetricFromItsPath(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestObserveSaysWhatIsUnsettled: an entry write the store could not settle is the 500
+// "Outcome unknown" naming the entry, with "unsettled": true, in the body, the log line and
+// the UnsettledWrites metric; a rejected request whose keeping is unsettled is a 400 naming
+// its rejectedId (a 400 without one means "not kept") with "unsettled": true, counted
+// neither kept nor not kept. Observe gives the handler the function's settle time.
+func TestObserveSaysWhatIsUnsettled(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		fate     lead.RejectedFate
+		status   int
+		body     map[string]any
+		metrics  map[string]float64
+		absent   []string
+		logAttrs map[string]any
+	}{
+		{"entry write unsettled", fmt.Errorf("store entry: %w: %w", lead.Unsettled("e1"), errors.New("fence: no answer")), lead.RejectedFate{}, 500,
+			map[string]any{"error": "Outcome unknown", "entryId": "e1", "unsettled": true},
+			map[string]float64{"ServerErrors": 1, "UnsettledWrites": 1, "LeadsAccepted": 0},
+			[]string{"RejectedRequestsKept", "RejectedRequestsNotKept"},
+			map[string]any{"outcome": "unsettled", "unsettledWrites": 1.0}},
+		{"keeping a rejected request unsettled", lead.Invalid("type mismatch"), lead.RejectedFate{ID: "r1", Unsettled: true}, 400,
+			map[string]any{"error": "Validation failed", "rejectedId": "r1", "unsettled": true},
+			map[string]float64{"ClientErrors": 1, "UnsettledWrites": 1},
+			[]string{"RejectedRequestsKept", "RejectedRequestsNotKept"},
+			map[string]any{"rejectedId": "r1", "rejectedKept": false, "rejectedUnsettled": true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs, emf bytes.Buffer
+			var settleIn time.Duration
+			fake := &apigw.FakeIngester{Err: tt.err, Fate: tt.fate, OnIngest: func(ctx context.Context) {
+				by, ok := lead.SettleBy(ctx)
+				if !ok {
+					t.Errorf("the handler's context carries no settle time")
+				}
+				settleIn = time.Until(by)
+				metrics.CallsFrom(ctx).Fence(false) // what the store counts when it cannot settle
+			}}
+			h := apigw.Observe(apigw.IngestHandler(fake), apigw.Observer{Function: "IngressFunction", Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+				Metrics: metrics.New(&emf, "ns", metrics.Dimension{Name: "FunctionName", Value: "IngressFunction"})})
+			req := apigw.Request{RouteKey: "POST /public/ingress_webhooks/{id}", PathParameters: map[string]string{"id": "w"},
+				Headers: map[string]string{apigw.TokenHeader: strings.Repeat("a", 64)}, Body: `{"data":{"a":"b"}}`}
+			resp, err := h(context.Background(), req)
+			if err != nil || resp.StatusCode != tt.status {
+				t.Fatalf("handler = %d, %v; want %d", resp.StatusCode, err, tt.status)
+			}
+			// Outside Lambda the function's deadline is FunctionTimeout after the start.
+			if want := apigw.SettleBudget; settleIn > want || settleIn < want-time.Second {
+				t.Errorf("settle time %v after the start; want about %v", settleIn, want)
+			}
+			var body, doc, line map[string]any
+			for _, d := range []struct {
+				b []byte
+				v *map[string]any
+			}{{[]byte(resp.Body), &body}, {emf.Bytes(), &doc}, {logs.Bytes(), &line}} {
+				if err := json.Unmarshal(d.b, d.v); err != nil {
+					t.Fatalf("%q: %v", d.b, err)
+				}
+			}
+			for k, want := range tt.body {
+				if body[k] != want {
+					t.Errorf("body %s = %v; want %v (%s)", k, body[k], want, resp.Body)
+				}
+			}
+			for name, want := range tt.metrics {
+				if doc[name] != want {
+					t.Errorf("%s = %v; want %v", name, doc[name], want)
+				}
+			}
+			for _, name := range tt.absent {
+				if _, ok := doc[name]; ok {
+					t.Errorf("%s emitted; want absent", name)
+				}
+			}
+			for k, want := range tt.logAttrs {
+				if line[k] != want {
+					t.Errorf("log %s = %v; want %v", k, line[k], want)
+				}
+			}
+		})
+	}
+}
+
+func TestObserveSettlesBeforeTheInvocationsDeadline(t *testing.T) {
+	var by time.Time
+	h := apigw.Observe(func(ctx context.Context, _ apigw.Request) (apigw.Response, apigw.Outcome) {
+		by, _ = lead.SettleBy(ctx)
+		return apigw.Response{StatusCode: 204}, apigw.Outcome{Status: 204}
+	}, apigw.Observer{Function: "F"})
+	deadline := time.Now().Add(3 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := h(ctx, apigw.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := deadline.Add(-apigw.AnswerMargin); !by.Equal(want) {
+		t.Errorf("settle by %v; want the invocation's deadline less the answer margin, %v", by, want)
 	}
 }

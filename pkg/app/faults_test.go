@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
 // TestIngestUnderEachFaultKeepsThePromises injects each fault kind on each DynamoDB call of
@@ -65,21 +68,39 @@ func TestIngestUnderEachFaultKeepsThePromises(t *testing.T) {
 					}
 					after := f.entries(t)
 					stored := len(after) - before
+					var answer struct {
+						EntryID   string `json:"entryId"`
+						Unsettled bool   `json:"unsettled"`
+					}
+					_ = json.Unmarshal([]byte(resp.Body), &answer)
 					switch {
 					case resp.StatusCode == 401 || resp.StatusCode == 404:
 						t.Errorf("status %d because of a fault: %s", resp.StatusCode, resp.Body)
 					case resp.StatusCode == 201 && stored != 1:
 						t.Errorf("201 with %d entries stored; want exactly 1", stored)
+					case resp.StatusCode == 500 && answer.Unsettled:
+						// Outcome unknown: the named entry may be stored, nothing else.
+						if answer.EntryID == "" {
+							t.Errorf("unsettled 500 names no entry: %s", resp.Body)
+						}
+						named := slices.ContainsFunc(after, func(e *lead.Entry) bool { return e.ID == answer.EntryID })
+						if stored > 1 || stored == 1 && !named {
+							t.Errorf("unsettled 500 naming %s with %d entries stored", answer.EntryID, stored)
+						}
+						t.Logf("unsettled 500 (%d stored): %s", stored, resp.Body)
 					case resp.StatusCode >= 500 && stored != 0:
-						t.Errorf("%d with %d entries stored; want none", resp.StatusCode, stored)
+						t.Errorf("%d with %d entries stored; want none (a settled 5xx means nothing stored)", resp.StatusCode, stored)
 					case resp.StatusCode != 201 && resp.StatusCode < 500:
 						t.Errorf("status %d: %s; want 201 or a 5xx", resp.StatusCode, resp.Body)
 					}
 					if resp.StatusCode == 503 && resp.Headers["Retry-After"] == "" {
 						t.Errorf("503 without Retry-After")
 					}
-					if took > budget+dynamo.SettleTimeout {
-						t.Errorf("answered after %v; want inside the %v deadline and the read-back", took, budget)
+					// The context's deadline stands for the function's: the answer comes
+					// before it (settlement ends apigw.AnswerMargin earlier), with a
+					// second's slack for a busy machine.
+					if took > budget+time.Second {
+						t.Errorf("answered after %v; want inside the function's %v deadline", took, budget)
 					}
 					if !always && kind != faults.Slow && resp.StatusCode != 201 {
 						t.Errorf("status %d after %d faults; want 201 (the retries outlast them): %s", resp.StatusCode, rule.Count, resp.Body)

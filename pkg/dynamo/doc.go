@@ -16,6 +16,7 @@
 //	custom field         ORG#<orgId>              CUSTOMFIELD#<id>
 //	idempotency record   IDEMPOTENCY#<id>#<hash>  IDEMPOTENCY
 //	rejected request     WEBHOOK#<id>             REJECTED#<uuidv7>
+//	fence                WEBHOOK#<id>             REJECTED#<uuidv7>      (type "fence")
 //	rejected day count   WEBHOOK#<id>             REJECTCOUNT#<yyyy-mm-dd>
 //	tombstone            the key of a deleted item                     (type "deleted")
 //
@@ -112,7 +113,14 @@
 // failure is true. A failed fence condition returns the item at the key (ALL_OLD): the entry
 // is a success. A fence is not an entry: Entry, Entries and the stream handler skip it, and
 // the template's stream filter drops it (type anything-but "fence"). The idempotency record
-// commits with the entry, so a fenced write leaves the caller's key free.
+// commits with the entry, so a fenced write leaves the caller's key free. The fence is tried
+// until it settles or the function's time (lead.SettleBy: its deadline less the answer
+// margin) runs out, not only the request's; a write DynamoDB refused outright on every
+// attempt (nothing applied, nothing on its way) needs none. A fence that cannot be settled
+// is the one failure that is not "nothing stored": lead.Unsettled, the 500 "Outcome unknown"
+// naming the entry, counted in UnsettledWrites. Keeping a rejected request is settled the
+// same way, with a fence at the request's key (Rejected and ListRejected skip it), so
+// KeepRejected's failure means "not kept", or is lead.ErrRejectedUnsettled.
 //
 // A failed schema condition is lead.ErrSchemaChanged, a taken idempotency key
 // lead.ErrIdempotencyKeyTaken, and a failed condition on the entry itself means an earlier

@@ -20,9 +20,8 @@ import (
 // functions' 10 s timeout, with room to answer.
 const RequestBudget = 8 * time.Second
 
-// SettleTimeout bounds the consistent read that settles a failed write; it may run past
-// the request's deadline (a write cut by it), so a request answers within its deadline plus
-// SettleTimeout: 9 s, below the functions' 10 s timeout.
+// SettleTimeout bounds each consistent read that settles a failed write; it may run past
+// the request's deadline (a write cut by it), up to settleBy.
 const SettleTimeout = time.Second
 
 // settleReserve is the part of the deadline kept for that read and the answer: no new
@@ -77,6 +76,17 @@ func deadline(ctx context.Context) time.Time {
 		return d
 	}
 	return time.Now().Add(RequestBudget)
+}
+
+// settleBy is when settling a write whose outcome is unknown (the fence, its read-backs)
+// must end: lead.SettleBy, the function's deadline less the time it needs to answer, which
+// the HTTP functions' observer sets; without it, the request's deadline plus SettleTimeout
+// less answerMargin.
+func settleBy(ctx context.Context) time.Time {
+	if t, ok := lead.SettleBy(ctx); ok {
+		return t
+	}
+	return deadline(ctx).Add(SettleTimeout - answerMargin)
 }
 
 // detached is ctx without its cancellation but with its deadline (or RequestBudget): a

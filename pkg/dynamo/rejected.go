@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -82,7 +83,7 @@ func (s *Store) KeepRejected(ctx context.Context, r *lead.RejectedRequest, daily
 		return fmt.Errorf("rejected request of %d bytes is above the item limit", size)
 	}
 	day := r.ReceivedAt.UTC().Truncate(24 * time.Hour)
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	in := &dynamodb.TransactWriteItemsInput{
 		ClientRequestToken: aws.String(strings.ReplaceAll(r.ID, "-", "")),
 		TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
@@ -99,7 +100,17 @@ func (s *Store) KeepRejected(ctx context.Context, r *lead.RejectedRequest, daily
 			}},
 			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		},
+	}
+	// Settled like an entry: a write that got no answer is read back and tried again, and
+	// one given up on after such an attempt is fenced (the fence's key is the request's),
+	// so that an error means "not kept", even once late writes have landed.
+	err := s.settle(ctx, item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		_, err := s.db.TransactWriteItems(ctx, in, optFns...)
+		return err
 	})
+	if errors.As(err, new(*unsettledError)) {
+		return fmt.Errorf("keep rejected request %s of webhook %s: %w: %w", r.ID, r.WebhookID, lead.ErrRejectedUnsettled, err)
+	}
 	switch cancelled(err) {
 	case 0:
 		return lead.ErrRejectedQuotaFull
@@ -118,7 +129,8 @@ func (s *Store) Rejected(ctx context.Context, webhookID, id string, now time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("get rejected request %s: %w", id, err)
 	}
-	if gone(out.Item) {
+	if gone(out.Item) || IsFence(out.Item) {
+		// A fence (KeepRejected gave up on the write) is no request, nor is a tombstone.
 		return nil, nil
 	}
 	r, err := rejectedFromItem(out.Item)
@@ -137,7 +149,7 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 	in := &dynamodb.QueryInput{
 		TableName:              &s.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		// Every attribute but the body (the type tells a tombstone); placeholders, so no name
+		// Every attribute but the body (the type tells a tombstone or a fence); placeholders, so no name
 		// can collide with a reserved word.
 		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e, #t, #v"),
 		ExpressionAttributeNames: map[string]string{"#i": "id", "#w": "webhookId", "#r": "receivedAt", "#c": "contentType",
@@ -164,7 +176,7 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 	}
 	page := &lead.RejectedPage{Rejected: []*lead.RejectedRequest{}}
 	for _, item := range out.Items {
-		if IsTombstone(item) {
+		if IsTombstone(item) || IsFence(item) {
 			continue
 		}
 		r, err := rejectedFromItem(item)

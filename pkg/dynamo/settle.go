@@ -244,10 +244,14 @@ func (s *Store) fenceWrite(ctx context.Context, v versioned, cause error) (map[s
 }
 
 // readBack reads the item at key with a consistent read on a context of its own (at most
-// SettleTimeout), detached from the caller's: nil when there is none. Only the attributes
-// named in project are read when there are any.
+// SettleTimeout, and not past the function's lead.SettleBy), detached from the caller's:
+// nil when there is none. Only the attributes named in project are read when there are any.
 func (s *Store) readBack(ctx context.Context, key map[string]types.AttributeValue, project ...string) (map[string]types.AttributeValue, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
+	end := time.Now().Add(SettleTimeout)
+	if t, ok := lead.SettleBy(ctx); ok && t.Before(end) {
+		end = t
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 	defer cancel()
 	return s.consistentRead(ctx, key, project...)
 }

@@ -145,14 +145,17 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
 	if len(newKeys) == 0 && idem == nil && also == nil {
-		err := s.settle(ctx, item, func(ctx context.Context) error {
+		err := s.settle(ctx, item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
 			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 				TableName:           &s.table,
 				Item:                item,
 				ConditionExpression: notExists,
-			})
+			}, optFns...)
 			return err
 		})
+		if errors.As(err, new(*unsettledError)) {
+			return fmt.Errorf("put entry: %w: %w", lead.Unsettled(e.ID), err)
+		}
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
 			// The id is fixed before the first attempt: this is our own committed write.
@@ -195,8 +198,8 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists}})
 
 	in := &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String(requestToken(items)), TransactItems: items}
-	err = s.settle(ctx, item, func(ctx context.Context) error {
-		_, err := s.db.TransactWriteItems(ctx, in)
+	err = s.settle(ctx, item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		_, err := s.db.TransactWriteItems(ctx, in, optFns...)
 		if rec := takenRecord(err, idemAt); rec != nil {
 			if v, ok := rec[attrEntryID].(*types.AttributeValueMemberS); ok && v.Value == e.ID {
 				// The key's record names this very entry: an earlier attempt committed.
@@ -208,6 +211,11 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 		}
 		return err
 	})
+	if errors.As(err, new(*unsettledError)) {
+		// Checked before the cancellation reasons: a refusal whose outcome stayed unknown is
+		// no answer about the schema or the key.
+		return fmt.Errorf("lock schema and put entry: %w: %w", lead.Unsettled(e.ID), err)
+	}
 	var d decided
 	if errors.As(err, &d) {
 		err = d.err
@@ -241,32 +249,43 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	return fmt.Errorf("lock schema and put entry: %w", err)
 }
 
-// settle runs write, the entry's write, on a context detached from the caller's
-// cancellation, until its outcome is known, so that a failure always means nothing was or
-// will be stored:
+// settle runs write, the write of a new item (an entry, a kept rejected request) at a key
+// no other write uses, on a context detached from the caller's cancellation, until its
+// outcome is known, so that a failure always means nothing was or will be stored:
 //   - a refusal by a condition may be an earlier attempt's own commit (one whose answer was
-//     lost, retried by the SDK) failing this attempt's conditions: the entry's key is read
-//     back, and an entry there is a success;
+//     lost, retried by the SDK) failing this attempt's conditions: the key is read back, and
+//     the item there is a success;
 //   - a write that got no answer (timeout, lost response, server fault) is settled by
-//     reading the entry back with a consistent read: stored is a success; not stored is
+//     reading the key back with a consistent read: stored is a success; not stored is
 //     tried again (with the same content, so the same condition and request token);
-//   - when the store gives up (the tries or the time are spent, DynamoDB kept refusing, or
-//     refused the request), a write of an earlier try may still be on its way and commit
-//     after a read said "not stored", so the entry's key is fenced before the failure is
-//     answered (fence), and the fence's own failed condition tells a committed entry.
+//   - when the store gives up (the tries or the request's time are spent, DynamoDB kept
+//     refusing, or refused the request) after an attempt that may have been applied, a
+//     write of that attempt may still be on its way and commit after a read said "not
+//     stored", so the key is fenced before the failure is answered (fence), and the fence's
+//     own failed condition tells a committed item. When DynamoDB refused every attempt
+//     outright (throttling, conflicts: nothing applied, nothing on its way), the failure is
+//     answered as it is.
 //
 // A refusal by a condition (the schema changed, the idempotency key is taken) is the
-// caller's answer and does not fence: the caller may write the same entry id again.
-func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue, write func(context.Context) error) error {
+// caller's answer and does not fence: the caller may write the same item again. write must
+// pass optFns to its call: they record attempts that got no answer. A failure that could
+// not be settled is an *unsettledError.
+func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue, write func(context.Context, ...func(*dynamodb.Options)) error) error {
 	wctx, cancel := detached(ctx)
 	defer cancel()
+	var rec unanswered
 	for attempt := 1; ; attempt++ {
-		err := write(wctx)
+		err := write(wctx, rec.option)
 		if err == nil || errors.As(err, new(decided)) {
 			return err
 		}
 		if !ambiguous(err) {
+			maybe := rec.seen.Load()
 			if !refusedByCondition(err) {
+				if !maybe {
+					// Every attempt was refused without being applied: nothing is on its way.
+					return err
+				}
 				// DynamoDB kept refusing or refused the request: the fence also finds an
 				// earlier try's commit.
 				return s.fence(ctx, item, err)
@@ -276,11 +295,15 @@ func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue
 				return nil
 			case rerr == nil && held == heldFence:
 				return decided{fmt.Errorf("%w (the write was refused: %v)", errFenced, err)}
+			case rerr != nil && maybe:
+				// An earlier attempt may have committed and the key could not be read: the
+				// fence tells, or makes sure it never will.
+				return s.fence(ctx, item, err)
 			}
 			return err
 		}
 		if attempt == maxSettleAttempts {
-			// The fence replaces the last read-back: it finds a committed entry as well.
+			// The fence replaces the last read-back: it finds a committed item as well.
 			return s.fence(ctx, item, fmt.Errorf("write got no answer %d times: %w", attempt, err))
 		}
 		if held, rerr := s.held(ctx, item); rerr == nil && held == heldEntry {
@@ -297,33 +320,35 @@ func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue
 // (DynamoDB answering 500) is answered, after the fence, as a 500 that stored nothing.
 const maxSettleAttempts = 3
 
-// FenceTimeout bounds the fence, tries included. It stands in for the last read-back, and
-// it ends answerMargin before the request's deadline plus SettleTimeout at the latest, so a
-// request that gives up still answers within that.
-const FenceTimeout = SettleTimeout
-
-// answerMargin is the time kept after the fence to answer.
+// answerMargin is the time kept after a fence ended by the request's deadline plus
+// SettleTimeout (a caller without lead.SettleBy) to answer.
 const answerMargin = 100 * time.Millisecond
 
 // errFenced is the error of an entry write whose key holds a fence.
 var errFenced = errors.New("the entry's key is fenced")
 
-// fence makes the entry's key unusable after the store gave up on the entry's write, before
+// unsettledError is the failure of a write the store could not settle: its key could not be
+// fenced nor read, so a write of an earlier attempt may yet commit. The caller answers it as
+// lead.Unsettled ("Outcome unknown"), never as "nothing stored".
+type unsettledError struct{ err error }
+
+func (u *unsettledError) Error() string { return u.err.Error() }
+func (u *unsettledError) Unwrap() error { return u.err }
+
+// fence makes the item's key unusable after the store gave up on the item's write, before
 // the failure cause is answered: a fence item (FenceType, under 200 bytes, expiring after
-// FenceTTL) is put at exactly the entry's key on condition that the key is free. Every
-// write of the entry carries that condition too, so a write still on its way is refused
-// when it lands, and cause is true: nothing was or will be stored. A failed condition
-// returns the item at the key (ALL_OLD; read back where the engine does not return it): the
-// entry means a try committed after all, a success; a fence means an earlier try of this
-// fence was written. A fence that cannot be settled within FenceTimeout (no answer,
-// throttled) leaves cause as it is, marked unsettled in the error and counted in the
-// request's metrics: only then may a late write still commit behind the failure.
+// FenceTTL) is put at exactly the key on condition that the key is free. Every write of the
+// item carries that condition too, so a write still on its way is refused when it lands,
+// and cause is true: nothing was or will be stored. A failed condition returns the item at
+// the key (ALL_OLD; read back where the engine does not return it): the item means a try
+// committed after all, a success; a fence means an earlier try of this fence was written.
+// The fence is tried with short jittered pauses until it settles or the settle time runs
+// out (settleBy: the function's time less its answer margin), so that a slow machine or a
+// brief outage settles instead of giving up. A fence that still cannot be settled is an
+// *unsettledError wrapping cause, counted in the request's metrics: only then may a late
+// write still commit behind the failure.
 func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue, cause error) error {
-	end := time.Now().Add(FenceTimeout)
-	if last := deadline(ctx).Add(SettleTimeout - answerMargin); last.Before(end) {
-		end = last
-	}
-	fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
+	fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), settleBy(ctx))
 	defer cancel()
 	calls := metrics.CallsFrom(ctx)
 	in := &dynamodb.PutItemInput{
@@ -333,13 +358,14 @@ func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
 	var err error
-	for attempt := 1; ; attempt++ {
+	attempt := 1
+	for ; ; attempt++ {
 		// One attempt per call: this loop retries every failure with short pauses, where
 		// the SDK's backoff after a throttle could spend the whole budget on one wait.
 		_, err = s.db.PutItem(fctx, in, oneAttempt)
 		if err == nil {
 			calls.Fence(true)
-			return fmt.Errorf("%w (the entry's key is fenced: nothing was or will be stored)", cause)
+			return fmt.Errorf("%w (the key is fenced: nothing was or will be stored)", cause)
 		}
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
@@ -352,7 +378,7 @@ func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue,
 				return nil
 			case rerr == nil && held == heldFence:
 				calls.Fence(true)
-				return fmt.Errorf("%w (the entry's key is fenced: nothing was or will be stored)", cause)
+				return fmt.Errorf("%w (the key is fenced: nothing was or will be stored)", cause)
 			}
 			if rerr != nil {
 				err = rerr
@@ -363,17 +389,18 @@ func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue,
 		}
 	}
 	calls.Fence(false)
-	return fmt.Errorf("%w (unsettled: the entry's key could not be fenced, so a write still on its way may yet commit: %v)", cause, err)
+	return &unsettledError{fmt.Errorf("%w (unsettled: the key could not be fenced in %d tries, so a write still on its way may yet commit: %v)", cause, attempt, err)}
 }
 
 // oneAttempt turns the SDK's retries off for one call.
 func oneAttempt(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
 
 // fencePause waits a short jittered delay before the next try of a fence (a random time up
-// to 10 ms·2^attempt, at most 80 ms, so that many tries fit in FenceTimeout), and reports
-// false without waiting when it would end past ctx's deadline.
+// to 10 ms·2^attempt: at most 80 ms for the first three, so that many tries fit in the
+// first second, then at most 320 ms), and reports false without waiting when it would end
+// past ctx's deadline.
 func fencePause(ctx context.Context, attempt int) bool {
-	return backoff(ctx, 10*time.Millisecond<<min(attempt, 3), deadline(ctx))
+	return backoff(ctx, 10*time.Millisecond<<min(attempt, 5), deadline(ctx))
 }
 
 // refusedByCondition reports whether DynamoDB refused the write because a condition failed:

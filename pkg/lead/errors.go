@@ -18,6 +18,7 @@ const (
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
 	EKEYREUSED    Code = "key_reused"    // 422 Idempotency key reused with another body
 	EUNAVAILABLE  Code = "unavailable"   // 503 Service unavailable: throttled or conflicted past the retries; nothing stored
+	EUNSETTLED    Code = "unsettled"     // 500 Outcome unknown: an entry write that could not be settled; it may be stored
 	EINTERNAL     Code = "internal"      // 500
 )
 
@@ -44,7 +45,8 @@ type Error struct {
 	// Rejected, when not nil, says what became of the refused request the service tried to
 	// keep for replay; the request's log line and metrics report it.
 	Rejected *RejectedFate
-	// EntryID, for EKEYREUSED, is the entry the first request with the key created.
+	// EntryID, for EKEYREUSED, is the entry the first request with the key created; for
+	// EUNSETTLED, the id the entry has if its write did commit.
 	EntryID string
 	// ProblemCount is how many problems were found when there were more than Details or
 	// TypeErrors list (at most MaxListedProblems each); 0 when they list them all.
@@ -59,10 +61,13 @@ const MaxListedProblems = 50
 // RejectedFate is the fate of a refused request the service tried to keep: its id when it
 // was kept (the error body then names it as rejectedId), Kept false when it could not be
 // (the webhook's daily allowance was used, the write failed), and Why, for the log line.
+// Unsettled says the write keeping it could not be settled: it may be kept after all, so
+// the answer names ID (a 400 without rejectedId means "not kept") and says unsettled.
 type RejectedFate struct {
-	ID   string
-	Kept bool
-	Why  string
+	ID        string
+	Kept      bool
+	Unsettled bool
+	Why       string
 }
 
 // Error implements the error interface.
@@ -97,6 +102,8 @@ func DefaultReason(code Code) string {
 		return "Idempotency key reused"
 	case EUNAVAILABLE:
 		return "Service unavailable"
+	case EUNSETTLED:
+		return "Outcome unknown"
 	default:
 		return "Internal error"
 	}
@@ -115,6 +122,16 @@ func ErrorCode(err error) Code {
 // conflicts) until the request's deadline: nothing was stored and retrying later is safe.
 func Unavailable() *Error {
 	return Errorf(EUNAVAILABLE, "the service is busy and stored nothing; retry after the time in the Retry-After header")
+}
+
+// Unsettled is the 500 of an entry write the service could not settle: neither the write,
+// nor the fence that would refuse it, nor a read of its key got an answer before the
+// function's time ran out, so the entry entryID may be stored, or be stored yet. Every other
+// 5xx means nothing was stored.
+func Unsettled(entryID string) *Error {
+	e := Errorf(EUNSETTLED, "the service could not learn whether entry %s was stored: check for it before sending the lead again, or send it again with the same Idempotency-Key header, which never stores it twice", entryID)
+	e.EntryID = entryID
+	return e
 }
 
 // Invalid builds the 400 Validation failed error with a message and details.

@@ -186,8 +186,9 @@ func (s *IngestService) Ingest(ctx context.Context, wh *Webhook, input Input) (*
 		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: input.IdempotencyKey, Fingerprint: Fingerprint(input.Body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 	}
 	res, err := s.store(ctx, wh, input, idem, now)
-	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EKEYREUSED {
-		// The record is read only on this path.
+	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EUNSETTLED && code != EKEYREUSED {
+		// A repeat of a request that was stored gets its answer even when the pool changed
+		// since so that its checks would now fail: the record is read only on this path.
 		if rres, rerr := s.replayStored(ctx, wh, idem, nil, nil, now); rres != nil || rerr != nil {
 			return rres, rerr
 		}
@@ -338,6 +339,9 @@ func (s *IngestService) Keep(ctx context.Context, r *RejectedRequest) RejectedFa
 	switch err := s.Rejected.KeepRejected(ctx, r, s.RejectedDailyMax); {
 	case errors.Is(err, ErrRejectedQuotaFull):
 		return RejectedFate{Why: "daily maximum reached"}
+	case errors.Is(err, ErrRejectedUnsettled):
+		// It may be kept: the answer names it, and says that it is unsettled.
+		return RejectedFate{ID: r.ID, Unsettled: true, Why: "write unsettled: " + err.Error()}
 	case err != nil:
 		return RejectedFate{Why: "write failed: " + err.Error()}
 	}

