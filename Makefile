@@ -39,8 +39,8 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck
 # Lambda contract tests (infra/checks/lambdacontract) start every bootstrap under it.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS_BIN)/aws-lambda-rie
-# Trivy, the IaC security scanner of make lint, built from source (about 10 minutes once on a
-# loaded 2-core machine, then cached); with Go 1.26 it builds only with GOEXPERIMENT=jsonv2.
+# Trivy, the IaC security scanner of make lint, built from source (23 minutes once on a loaded
+# 2-core machine, then cached); with Go 1.26 it builds only with GOEXPERIMENT=jsonv2.
 # It runs offline on the checks compiled into it. Suppressions, each with its reason:
 # infra/checks/trivyignore.yaml.
 TRIVY_VERSION := v0.74.0
@@ -90,7 +90,7 @@ tools:
 		GOBIN="$(TOOLS_BIN)" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION); \
 	fi
 	@if ! $(GO) version -m "$(TRIVY)" 2>/dev/null | grep -qP '^\s+mod\s+github.com/aquasecurity/trivy\s+$(TRIVY_VERSION)\s'; then \
-		echo "building trivy $(TRIVY_VERSION) (about 10 minutes, once)"; \
+		echo "building trivy $(TRIVY_VERSION) (10 to 25 minutes, once)"; \
 		GOBIN="$(TOOLS_BIN)" GOEXPERIMENT=jsonv2 $(GO) install github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION); \
 	fi
 
