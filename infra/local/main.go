@@ -60,6 +60,8 @@ type options struct {
 	dynamoEndpoint, faults                        string
 	faultSeed                                     uint64
 	verbose                                       bool
+	// logs receives the log lines (the runner's and the functions'); nil is standard error.
+	logs io.Writer
 }
 
 func main() {
@@ -84,7 +86,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := o.logs
+	if logs == nil {
+		logs = os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	key, err := lead.NewToken() // a fresh hashing key per run: the data lives only as long
 	if err != nil {
 		return err
@@ -127,12 +133,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	// By default one line per request (the front's) stands for it; -v adds the functions'
 	// own lines and their EMF documents, as CloudWatch would receive them.
 	fnLevel := slog.LevelWarn
+	env.MetricsWriter = io.Discard
 	if o.verbose {
-		fnLevel = slog.LevelInfo
-	} else {
-		env.MetricsWriter = io.Discard
+		// On stdout like Lambda's, through the event log's lock so lines never interleave.
+		fnLevel, env.MetricsWriter = slog.LevelInfo, evlog
 	}
-	fnLogger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: fnLevel}))
+	fnLogger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: fnLevel}))
 	handlers, entryEvents, err := buildHandlers(ctx, cfg, env, fnLogger)
 	if err != nil {
 		return err

@@ -91,3 +91,37 @@ func TestRunnerTellsItsAddressAndQueuesGivenUpRecords(t *testing.T) {
 		t.Errorf("failure record = %s; want one record's range on the table's stream, RetryAttemptsExhausted", msgs[0])
 	}
 }
+
+// TestRunnerPrintsOneLinePerRequestUnlessVerbose: by default a request leaves one log line
+// (the front's), so the event line stands out; -v adds the functions' own lines and their
+// EMF documents.
+func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		logs, out := &lockedBuffer{}, &lockedBuffer{}
+		s, stop := startRunnerWith(t, "", out, func(o *options) { o.verbose, o.logs = verbose, logs })
+		if code, body := callJSON(t, http.MethodPost, s.URL, s.Token, `{"data":{"email":"ada@example.com"}}`); code != http.StatusCreated {
+			t.Fatalf("POST = %d %v", code, body)
+		}
+		for deadline := time.Now().Add(10 * time.Second); len(eventLines(t, out.String())) == 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()+"\n"+out.String()), "\n") {
+			if strings.Contains(l, `"msg":"request"`) || strings.Contains(l, "msg=request") ||
+				strings.Contains(l, `"msg":"stream batch"`) || strings.Contains(l, `"_aws":`) {
+				lines = append(lines, l)
+			}
+		}
+		want := 1 // the front's line
+		if verbose {
+			want = 5 // and the ingress function's line and EMF document, the stream batch line and its EMF document
+		}
+		if len(lines) != want || len(eventLines(t, out.String())) != 1 {
+			t.Errorf("verbose=%v: %d request lines (want %d) and %d event lines (want 1):\n%s", verbose, len(lines), want,
+				len(eventLines(t, out.String())), strings.Join(lines, "\n"))
+		}
+	}
+}
