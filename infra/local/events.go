@@ -7,6 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 )
@@ -81,4 +85,64 @@ func (l *eventLog) close() error {
 		return fmt.Errorf("close events file: %w", err)
 	}
 	return nil
+}
+
+// failureDestination sends, for the stream records the relay gave up on, the message Lambda
+// sends to a stream event source mapping's on-failure destination (an SQS queue): it names
+// the shard and the range of sequence numbers, not the records.
+func failureDestination(srv *localaws.Server, queue string, logger *slog.Logger) func([]events.DynamoDBEventRecord, int) {
+	return func(records []events.DynamoDBEventRecord, attempts int) {
+		if len(records) == 0 {
+			return
+		}
+		first, last := records[0], records[len(records)-1]
+		var msg failureMessage
+		msg.Version = "1.0"
+		msg.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+		msg.RequestContext.RequestID = uuid.NewString()
+		msg.RequestContext.FunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:EntryEventsFunction"
+		msg.RequestContext.Condition = "RetryAttemptsExhausted"
+		msg.RequestContext.ApproximateInvokeCount = attempts
+		b := &msg.Batch
+		b.ShardID = "shardId-local"
+		b.StartSequenceNumber = first.Change.SequenceNumber
+		b.EndSequenceNumber = last.Change.SequenceNumber
+		b.ApproximateArrivalOfFirstRecord = first.Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339)
+		b.ApproximateArrivalOfLastRecord = last.Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339)
+		b.BatchSize = len(records)
+		b.StreamArn = first.EventSourceArn
+		body, err := json.Marshal(msg)
+		if err != nil {
+			logger.Error("failure record", "err", err)
+			return
+		}
+		id, err := srv.SendQueueMessage(queue, string(body))
+		if err != nil {
+			logger.Error("failure record not queued", "err", err)
+			return
+		}
+		logger.Warn("stream records sent to the failure queue: fix the cause, then rlctl events redrive --queue-url \"$QUEUE\" --endpoint \"$ENDPOINT\"",
+			"records", len(records), "messageId", id)
+	}
+}
+
+// failureMessage is Lambda's on-failure record for a DynamoDB stream batch.
+type failureMessage struct {
+	Version        string `json:"version"`
+	Timestamp      string `json:"timestamp"`
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionArn            string `json:"functionArn"`
+		Condition              string `json:"condition"`
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	Batch struct {
+		ShardID                         string `json:"shardId"`
+		StartSequenceNumber             string `json:"startSequenceNumber"`
+		EndSequenceNumber               string `json:"endSequenceNumber"`
+		ApproximateArrivalOfFirstRecord string `json:"approximateArrivalOfFirstRecord"`
+		ApproximateArrivalOfLastRecord  string `json:"approximateArrivalOfLastRecord"`
+		BatchSize                       int    `json:"batchSize"`
+		StreamArn                       string `json:"streamArn"`
+	} `json:"DDBStreamBatchInfo"`
 }

@@ -5,12 +5,16 @@
 // handler. Each published event is printed to stdout as one JSON line.
 //
 //	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH] [-events-file PATH]
-//	                     [-dynamodb-endpoint URL] [-faults RULES] [-fault-seed N]
+//	                     [-dynamodb-endpoint URL] [-faults RULES] [-fault-seed N] [-v]
 //	make run ARGS='-addr 127.0.0.1:3001 -aws-addr 127.0.0.1:4567'
 //
 // It runs on a developer machine only. The AWS address also answers the read-only calls a
 // user tries first with the AWS CLI: dynamodb list-tables, describe-table, wait table-exists,
-// and secretsmanager list-secrets, describe-secret.
+// describe-time-to-live, secretsmanager list-secrets, describe-secret, events
+// list-event-buses, describe-event-bus; and the entry-events failure queue (sqs
+// receive-message, delete-message...), where the relay puts Lambda's failure record for the
+// stream records it gives up on, so that `rlctl events redrive` works as in AWS. By default
+// it prints one line per request; -v adds the functions' log lines and metric documents.
 //
 // -dynamodb-endpoint uses an external DynamoDB engine (e.g. DynamoDB Local) instead of the
 // embedded one, with a fresh database per start, and reads its real stream. -faults injects
@@ -46,12 +50,18 @@ import (
 const (
 	localTable    = "rocketlead-local"
 	localSecretID = "rocketlead/local/token-key"
+	// localFailureQueue stands for EntryEventsFailureQueue: the relay sends Lambda's failure
+	// record there when it gives up on stream records.
+	localFailureQueue = "rocketlead-local-entry-events-failures"
 )
 
 type options struct {
 	addr, awsAddr, seedFile, template, eventsFile string
 	dynamoEndpoint, faults                        string
 	faultSeed                                     uint64
+	verbose                                       bool
+	// logs receives the log lines (the runner's and the functions'); nil is standard error.
+	logs io.Writer
 }
 
 func main() {
@@ -64,6 +74,7 @@ func main() {
 	flag.StringVar(&o.dynamoEndpoint, "dynamodb-endpoint", "", "external DynamoDB engine URL (e.g. DynamoDB Local) instead of the embedded one")
 	flag.StringVar(&o.faults, "faults", "", "DynamoDB and PutEvents faults to inject, Op:kind:probability or Op:kind:#N, comma-separated (kinds: conflict, throttle, throughput, error, slow, lost, late; partial for PutEvents; Op:slow|late:when:latency sets the delay)")
 	flag.Uint64Var(&o.faultSeed, "fault-seed", 1, "seed of the fault injector, for a repeatable run")
+	flag.BoolVar(&o.verbose, "v", false, "print every log line of the functions and their metric documents; without it, one line per request, warnings and errors, and the events")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -75,7 +86,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := o.logs
+	if logs == nil {
+		logs = os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	key, err := lead.NewToken() // a fresh hashing key per run: the data lives only as long
 	if err != nil {
 		return err
@@ -84,7 +99,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	awsSrv := localaws.New(localaws.Options{Secrets: map[string]string{localSecretID: key}, Logger: logger, DynamoDB: engine})
+	awsSrv := localaws.New(localaws.Options{Secrets: map[string]string{localSecretID: key}, Logger: logger, DynamoDB: engine,
+		Queues: []string{localFailureQueue}})
 	injector, err := faultInjector(awsSrv, o.faults, o.faultSeed, logger)
 	if err != nil {
 		return err
@@ -114,13 +130,22 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO"}
-	fnLogger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// By default one line per request (the front's) stands for it; -v adds the functions'
+	// own lines and their EMF documents, as CloudWatch would receive them.
+	fnLevel := slog.LevelWarn
+	env.MetricsWriter = io.Discard
+	if o.verbose {
+		// On stdout like Lambda's, through the event log's lock so lines never interleave.
+		fnLevel, env.MetricsWriter = slog.LevelInfo, evlog
+	}
+	fnLogger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: fnLevel}))
 	handlers, entryEvents, err := buildHandlers(ctx, cfg, env, fnLogger)
 	if err != nil {
 		return err
 	}
 	// Stands in for the table's stream and the event source mapping of EntryEventsFunction.
-	relay := localaws.NewRelay(localaws.StreamHandler(entryEvents), localaws.RelayOptions{Table: localTable, Logger: logger})
+	relay := localaws.NewRelay(localaws.StreamHandler(entryEvents), localaws.RelayOptions{Table: localTable, Logger: logger,
+		OnFailure: failureDestination(awsSrv, localFailureQueue, logger)})
 	defer func() {
 		// Runs after the API front has shut down, so every committed entry is queued, and
 		// before the AWS endpoints stop, so its events can still be put.
@@ -155,6 +180,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	go serve(apiHTTP, apiLn, logger)
 	defer shutdown(apiHTTP)
 
+	awsSrv.SetRunnerInfo(localaws.RunnerInfo{PublicBaseURL: "http://" + apiLn.Addr().String()})
 	s, err := seedData(ctx, db, localTable, []byte(key), "http://"+apiLn.Addr().String())
 	if err != nil {
 		return err

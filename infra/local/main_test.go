@@ -30,7 +30,7 @@ func startRunner(t *testing.T) seed {
 // startRunnerWith runs the local runner on random ports until the test ends, printing to out
 // and appending events to eventsFile when set, and returns its seed; stop cancels it and
 // returns run's error once it has shut down.
-func startRunnerWith(t *testing.T, eventsFile string, out io.Writer) (s seed, stop func() error) {
+func startRunnerWith(t *testing.T, eventsFile string, out io.Writer, tweaks ...func(*options)) (s seed, stop func() error) {
 	t.Helper()
 	dir := t.TempDir()
 	o := options{
@@ -41,6 +41,9 @@ func startRunnerWith(t *testing.T, eventsFile string, out io.Writer) (s seed, st
 		eventsFile: eventsFile,
 		// The DynamoDB Local pass of make test runs the runner on it.
 		dynamoEndpoint: ddblocal.Endpoint(),
+	}
+	for _, tweak := range tweaks {
+		tweak(&o)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/uuid"
 
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -90,7 +91,7 @@ func (s *seed) print(w io.Writer, awsAddr string) {
   organization %s
   pool         %s (default lead state %s)
   lead source  custom field %s (select: instagram_ad, facebook_ad, google_ad, website, referral)
-  AWS APIs     http://%s  (DynamoDB table %s, Secrets Manager, EventBridge)
+  AWS APIs     http://%s  (DynamoDB table %s, Secrets Manager, EventBridge, the failure queue $QUEUE)
 
 Send a lead:
 
@@ -119,6 +120,7 @@ Ctrl-C stops.
 // the AWS address rlctl takes as --endpoint. The README's doc test runs it too.
 func (s *seed) exports(awsAddr string) string {
 	api := strings.TrimSuffix(s.URL, "/public/ingress_webhooks/"+s.WebhookID)
-	return fmt.Sprintf("export URL=%s TOKEN=%s ID=%s POOL=%s ORG=%s FIELD=%s API=%s ENDPOINT=http://%s",
-		s.URL, s.Token, s.WebhookID, s.PoolID, s.OrganizationID, s.CustomFieldID, api, awsAddr)
+	return fmt.Sprintf("export URL=%s TOKEN=%s ID=%s POOL=%s ORG=%s FIELD=%s API=%s ENDPOINT=http://%s QUEUE=%s",
+		s.URL, s.Token, s.WebhookID, s.PoolID, s.OrganizationID, s.CustomFieldID, api, awsAddr,
+		localaws.QueueURL("http://"+awsAddr, localFailureQueue))
 }

@@ -17,7 +17,7 @@ func TestBannerShowsOrganizationAndAWSCLIv1Hint(t *testing.T) {
 		{"organization id", "organization org-1"},
 		{"region for AWS CLI v1", "AWS_DEFAULT_REGION=us-east-1"},
 		{"dummy credentials", "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local"},
-		{"the README's variables", "\nexport URL=http://api/public/ingress_webhooks/wh-1 TOKEN=tok ID=wh-1 POOL=pool-1 ORG=org-1 FIELD=cf-1 API=http://api ENDPOINT=http://127.0.0.1:4999\n"},
+		{"the README's variables", "\nexport URL=http://api/public/ingress_webhooks/wh-1 TOKEN=tok ID=wh-1 POOL=pool-1 ORG=org-1 FIELD=cf-1 API=http://api ENDPOINT=http://127.0.0.1:4999 QUEUE=http://127.0.0.1:4999/123456789012/rocketlead-local-entry-events-failures\n"},
 		{"endpoint flag for AWS CLI v1", "aws --endpoint-url http://127.0.0.1:4999 dynamodb scan --table-name " + localTable},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"slices"
@@ -18,12 +19,15 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/ddblocal"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/app"
 )
 
 // List prices, us-east-1, as of 2024: DynamoDB on-demand per million write and read request
 // units, HTTP API per million requests, EventBridge PutEvents per million 64 KB chunks,
-// Lambda arm64 per GB-second and per million requests.
+// Lambda arm64 per GB-second and per million requests. CloudWatch Logs ingestion (standard
+// class) per GB, as published in 2026 (unchanged since 2024), a GB taken as 10^9 bytes.
 const (
+	priceLogsGB     = 0.50
 	priceWRU        = 0.625
 	priceRRU        = 0.125
 	priceHTTPAPI    = 1.00
@@ -145,6 +149,23 @@ func TestBenchTable(t *testing.T) {
 	m := &meter{}
 	f := newFixtureWithConfig(t, func(cfg *aws.Config) { cfg.APIOptions = append(cfg.APIOptions, m.option) })
 	ctx := context.Background()
+	// The same handler, its log lines and EMF documents counted: what the function writes
+	// to CloudWatch Logs per request at LOG_LEVEL INFO, as deployed.
+	logs := &byteCounter{}
+	{
+		cfg := f.env.Config.Copy()
+		cfg.APIOptions = append(cfg.APIOptions, m.option)
+		env := f.env.App
+		env.MetricsWriter = logs
+		if env.FunctionName == "" {
+			env.FunctionName = "IngressFunction"
+		}
+		h, err := app.Ingest(ctx, cfg, env, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.handler = h
+	}
 	post := func(body, key string) apigw.Response {
 		r := f.post(body, f.token)
 		if key != "" {
@@ -203,7 +224,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "DynamoDB engine: %s; one GetItem = %.3f ms (median of %d); costs: us-east-1 list prices of 2024, Lambda arm64 256 MB billed at the handler time measured here\n\n", engine, ms(getItem), runs)
-	fmt.Fprintf(&b, "| path | lead | AWS calls | write units | read units | handler ÷ GetItem | $ per million leads |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| path | lead | AWS calls | write units | read units | handler ÷ GetItem | log bytes | logs $ per million | $ per million leads |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range paths {
 		for _, size := range []int{512, 1024, 10240} {
 			if p.name == "replay" {
@@ -214,6 +235,7 @@ func TestBenchTable(t *testing.T) {
 				}
 			}
 			m.reset()
+			logs.reset()
 			var times []time.Duration
 			for i := range runs {
 				body, key := p.request(size, i)
@@ -227,7 +249,9 @@ func TestBenchTable(t *testing.T) {
 			calls, wru, rru, reported := m.reset()
 			d := median(times)
 			perCalls, perW, perR := float64(calls)/runs, wru/runs, rru/runs
-			cost := priceHTTPAPI + priceLambdaReqs + lambdaGB*math.Ceil(ms(d))/1000*priceLambdaGBs*1e6
+			logBytes := float64(logs.reset()) / runs
+			logCost := logBytes / 1e9 * priceLogsGB * 1e6
+			cost := priceHTTPAPI + priceLambdaReqs + lambdaGB*math.Ceil(ms(d))/1000*priceLambdaGBs*1e6 + logCost
 			if p.event {
 				cost += priceEvents
 			}
@@ -240,13 +264,38 @@ func TestBenchTable(t *testing.T) {
 			} else {
 				units = fmt.Sprintf("$%.2f + DynamoDB", cost)
 			}
-			fmt.Fprintf(&b, "| %s | %.1f KB | %.1f | %s | %s | %.1f× | %s |\n", p.name, float64(size)/1024, perCalls, wCol, rCol, float64(d)/float64(getItem), units)
+			fmt.Fprintf(&b, "| %s | %.1f KB | %.1f | %s | %s | %.1f× | %.0f | $%.2f | %s |\n", p.name, float64(size)/1024, perCalls, wCol, rCol,
+				float64(d)/float64(getItem), logBytes, logCost, units)
 		}
 	}
 	b.WriteString("\nAWS calls and units are per lead, averaged over " + fmt.Sprint(runs) + " requests of a warm instance; handler time is the median. A cancelled transaction (the replay's) reports no units here.\n")
+	b.WriteString("Log bytes: what the ingress function writes per request (its log lines and EMF documents, newlines included) at $0.50 per GB ingested; " +
+		"not counted: Lambda's platform records, the API access log line and the entry-events function's per-batch lines.\n")
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// byteCounter counts the bytes written to it.
+type byteCounter struct {
+	mu sync.Mutex
+	n  int64
+}
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// reset returns the bytes counted since the last reset.
+func (c *byteCounter) reset() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = 0
+	return n
 }
 
 func median(ds []time.Duration) time.Duration {

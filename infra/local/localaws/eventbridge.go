@@ -3,9 +3,12 @@ package localaws
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -90,8 +93,36 @@ type putEventsResultWire struct {
 	ErrorMessage string `json:"ErrorMessage,omitempty"`
 }
 
+// eventBusARN is the ARN of a local event bus.
+func eventBusARN(name string) string {
+	return fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", localRegion, localAccount, name)
+}
+
+// busName reads an event bus name or ARN as EventBridge does: the name is what follows
+// "event-bus/" in an ARN.
+func busName(nameOrARN string) string {
+	if _, name, ok := strings.Cut(nameOrARN, ":event-bus/"); ok && strings.HasPrefix(nameOrARN, "arn:") {
+		return name
+	}
+	return nameOrARN
+}
+
+// knownBus reports whether the local account has the event bus: "default" and those of
+// Options.EventBuses.
+func (s *Server) knownBus(name string) bool {
+	return name == defaultEventBus || slices.Contains(s.eventBuses, name)
+}
+
 func (s *Server) serveEventBridge(w http.ResponseWriter, r *http.Request, op string) {
-	if op != "PutEvents" {
+	switch op {
+	case "PutEvents":
+	case "ListEventBuses":
+		s.listEventBuses(w, r)
+		return
+	case "DescribeEventBus":
+		s.describeEventBus(w, r)
+		return
+	default:
 		s.logger.Warn("localaws: unsupported eventbridge operation", "op", op)
 		writeAWSError(w, eventBridgeContentType, http.StatusBadRequest, "UnknownOperationException",
 			fmt.Sprintf("operation %s is not supported locally", op))
@@ -144,6 +175,13 @@ func (s *Server) serveEventBridge(w http.ResponseWriter, r *http.Request, op str
 		}
 		ev.EventID = uuid.NewString()
 		results[i] = putEventsResultWire{EventID: ev.EventID}
+		if !s.knownBus(ev.EventBusName) {
+			// EventBridge does the same: an entry for a bus that does not exist gets an
+			// EventId and goes nowhere (no error, FailedEntryCount 0). Say so here at least.
+			s.logger.Warn("localaws: event bus does not exist: the event is accepted and delivered nowhere, as EventBridge does",
+				"eventBus", ev.EventBusName, "eventId", ev.EventID)
+			continue
+		}
 		accepted = append(accepted, ev)
 	}
 	s.logger.Debug("localaws: eventbridge", "op", op, "entries", len(in.Entries), "failed", failed)
@@ -175,7 +213,7 @@ func validateEntry(e putEventsEntryWire) (ev PublishedEvent, code, message strin
 	}
 	bus := defaultEventBus
 	if e.EventBusName != nil && *e.EventBusName != "" {
-		bus = *e.EventBusName
+		bus = busName(*e.EventBusName)
 	}
 	return PublishedEvent{
 		Source:       *e.Source,
@@ -189,4 +227,49 @@ func validateEntry(e putEventsEntryWire) (ev PublishedEvent, code, message strin
 func isObject(b []byte) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	return len(b) > 0 && b[0] == '{'
+}
+
+type eventBusWire struct {
+	Name string `json:"Name"`
+	Arn  string `json:"Arn"`
+}
+
+// listEventBuses answers ListEventBuses: the local buses whose name starts with NamePrefix.
+func (s *Server) listEventBuses(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		NamePrefix string `json:"NamePrefix"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&in); err != nil && !errors.Is(err, io.EOF) {
+		writeAWSError(w, eventBridgeContentType, http.StatusBadRequest, "SerializationException", "request body is not a ListEventBuses request")
+		return
+	}
+	buses := []eventBusWire{}
+	for _, name := range append([]string{defaultEventBus}, s.eventBuses...) {
+		if strings.HasPrefix(name, in.NamePrefix) {
+			buses = append(buses, eventBusWire{Name: name, Arn: eventBusARN(name)})
+		}
+	}
+	writeJSON(w, eventBridgeContentType, http.StatusOK, map[string]any{"EventBuses": buses})
+}
+
+// describeEventBus answers DescribeEventBus (Name omitted: the default bus); a bus that
+// does not exist is EventBridge's ResourceNotFoundException.
+func (s *Server) describeEventBus(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"Name"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&in); err != nil && !errors.Is(err, io.EOF) {
+		writeAWSError(w, eventBridgeContentType, http.StatusBadRequest, "SerializationException", "request body is not a DescribeEventBus request")
+		return
+	}
+	name := busName(in.Name)
+	if name == "" {
+		name = defaultEventBus
+	}
+	if !s.knownBus(name) {
+		writeAWSError(w, eventBridgeContentType, http.StatusBadRequest, "ResourceNotFoundException",
+			fmt.Sprintf("Event bus %s does not exist.", name))
+		return
+	}
+	writeJSON(w, eventBridgeContentType, http.StatusOK, eventBusWire{Name: name, Arn: eventBusARN(name)})
 }

@@ -27,7 +27,7 @@ type ebEnv struct {
 
 func newEBEnv(t *testing.T) *ebEnv {
 	t.Helper()
-	e := &ebEnv{srv: localaws.New(localaws.Options{})}
+	e := &ebEnv{srv: localaws.New(localaws.Options{EventBuses: []string{"leads"}})}
 	e.srv.OnEvent(func(ev localaws.PublishedEvent) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -148,5 +148,43 @@ func TestPutEventsReportsBusAndInjectedFailures(t *testing.T) {
 	evs := e.published()
 	if len(evs) != 8 || evs[0].EventBusName != "leads" || evs[1].EventBusName != "default" {
 		t.Errorf("observed %d events (buses %q, %q); want 8, the first on leads, others on default", len(evs), evs[0].EventBusName, evs[1].EventBusName)
+	}
+}
+
+// TestEventBusesAreListedAndUnknownOnesAnswerAsEventBridge: ListEventBuses and
+// DescribeEventBus answer for "default" and the configured buses; DescribeEventBus on any
+// other is ResourceNotFoundException, and PutEvents to it succeeds with an EventId but
+// reaches no observer, as EventBridge accepts and drops such an entry.
+func TestEventBusesAreListedAndUnknownOnesAnswerAsEventBridge(t *testing.T) {
+	e := newEBEnv(t)
+	ctx := context.Background()
+	list, err := e.eb.ListEventBuses(ctx, &eventbridge.ListEventBusesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range list.EventBuses {
+		names = append(names, aws.ToString(b.Name)+" "+aws.ToString(b.Arn))
+	}
+	if want := "[default arn:aws:events:us-east-1:123456789012:event-bus/default leads arn:aws:events:us-east-1:123456789012:event-bus/leads]"; fmt.Sprint(names) != want {
+		t.Errorf("ListEventBuses = %v; want %s", names, want)
+	}
+	d, err := e.eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("arn:aws:events:us-east-1:123456789012:event-bus/leads")})
+	if err != nil || aws.ToString(d.Name) != "leads" {
+		t.Errorf("DescribeEventBus(leads ARN) = %v, %v; want leads", d, err)
+	}
+	_, err = e.eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("nope")})
+	var nf *ebtypes.ResourceNotFoundException
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "Event bus nope does not exist.") {
+		t.Errorf("DescribeEventBus(nope) = %v; want ResourceNotFoundException: Event bus nope does not exist.", err)
+	}
+	entry := ebEntry(`{"a":1}`)
+	entry.EventBusName = aws.String("nope")
+	out, err := e.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{entry}})
+	if err != nil || out.FailedEntryCount != 0 || aws.ToString(out.Entries[0].EventId) == "" {
+		t.Fatalf("PutEvents(nope) = %+v, %v; want success with an EventId", out, err)
+	}
+	if n := len(e.published()); n != 0 {
+		t.Errorf("%d events observed on a bus that does not exist; want 0", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,11 @@ type Options struct {
 	// DynamoDB is the DynamoDB engine (e.g. NewEngineProxy to DynamoDB Local); nil embeds
 	// minidyn. An external engine gets every DynamoDB operation, TTL included.
 	DynamoDB http.Handler
+	// EventBuses are the event buses besides "default". PutEvents accepts an entry for any
+	// other bus and delivers it nowhere, as EventBridge does.
+	EventBuses []string
+	// Queues are the names of the SQS queues served (the JSON protocol subset of sqs.go).
+	Queues []string
 }
 
 // Server is an http.Handler that answers DynamoDB, Secrets Manager and EventBridge requests.
@@ -94,6 +100,10 @@ type Server struct {
 
 	eventObservers []func(PublishedEvent)
 	eventFailure   EventFailure
+	eventBuses     []string
+
+	queues     map[string]*queue
+	runnerInfo *RunnerInfo
 
 	// empties keeps empty lists and maps through the embedded engine (see empties).
 	empties empties
@@ -127,6 +137,9 @@ func New(opts Options) *Server {
 		ttl:      make(map[string]ttlSetting),
 		tables:   make(map[string]tableSpec),
 		empties:  newEmpties(),
+
+		eventBuses: slices.Clone(opts.EventBuses),
+		queues:     newQueues(opts.Queues),
 	}
 }
 
@@ -151,9 +164,37 @@ func Config(endpoint string) aws.Config {
 	}
 }
 
+// RunnerInfoPath is where a GET on the AWS address answers RunnerInfo: how tools such as
+// rlctl, given only --endpoint, learn the runner's API address.
+const RunnerInfoPath = "/rocketlead/local-runner"
+
+// RunnerInfo describes the local runner behind this AWS address.
+type RunnerInfo struct {
+	// PublicBaseURL is the base of the webhook URLs (the API front's address).
+	PublicBaseURL string `json:"publicBaseUrl"`
+}
+
+// SetRunnerInfo sets what GET RunnerInfoPath answers; until then it is a 404.
+func (s *Server) SetRunnerInfo(info RunnerInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runnerInfo = &info
+}
+
 // ServeHTTP routes a request by its X-Amz-Target header.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
+	if target == "" && r.Method == http.MethodGet && r.URL.Path == RunnerInfoPath {
+		s.mu.Lock()
+		info := s.runnerInfo
+		s.mu.Unlock()
+		if info == nil {
+			http.NotFound(w, r)
+			return
+		}
+		writeJSON(w, "application/json", http.StatusOK, info)
+		return
+	}
 	switch {
 	case strings.HasPrefix(target, dynamoDBPrefix):
 		s.serveDynamoDB(w, r, strings.TrimPrefix(target, dynamoDBPrefix))
@@ -164,6 +205,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveSecretsManager(w, r, strings.TrimPrefix(target, secretsManagerPrefix))
 	case strings.HasPrefix(target, eventBridgePrefix):
 		s.serveEventBridge(w, r, strings.TrimPrefix(target, eventBridgePrefix))
+	case strings.HasPrefix(target, sqsPrefix):
+		s.serveSQS(w, r, strings.TrimPrefix(target, sqsPrefix))
+	case !s.external && strings.HasPrefix(target, dynamoDBStreamsPrefix):
+		// The embedded engine has no stream to read back (the relay hands each write on
+		// once): every stream is gone, as in AWS after its 24-hour retention.
+		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "ResourceNotFoundException",
+			"Requested resource not found: the local runner keeps no stream records (use the table)")
 	default:
 		s.logger.Warn("localaws: unknown target", "target", target)
 		writeAWSError(w, secretsManagerContentType, http.StatusBadRequest, "UnknownOperationException",

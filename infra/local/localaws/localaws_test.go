@@ -358,7 +358,7 @@ func TestUnknownOperations(t *testing.T) {
 	}{
 		{name: "no target", target: ""},
 		{name: "eventbridge operation other than PutEvents", target: "AWSEvents.ListRules"},
-		{name: "unknown service", target: "AmazonSQS.SendMessage"},
+		{name: "unknown service", target: "AWSStepFunctions.StartExecution"},
 	}
 	for _, tt := range raw {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,10 @@ type RelayOptions struct {
 	Timeout time.Duration
 	// Logger receives the records given up on; nil discards the log.
 	Logger *slog.Logger
+	// OnFailure, when set, receives the records of a batch given up on, as the event
+	// source mapping's on-failure destination does (the runner sends Lambda's failure
+	// record to the local failure queue); attempts is how many invocations they had.
+	OnFailure func(records []events.DynamoDBEventRecord, attempts int)
 }
 
 // Relay stands in for DynamoDB Streams and the Lambda event source mapping locally: it
@@ -257,6 +261,9 @@ func (r *Relay) deliver(batch []events.DynamoDBEventRecord) int {
 				r.opts.Logger.Error("stream record given up after retries (the on-failure destination would receive it)",
 					"sequenceNumber", rec.Change.SequenceNumber, "sk", rec.Change.Keys["sk"].String(),
 					"attempts", attempt, "err", err)
+			}
+			if r.opts.OnFailure != nil {
+				r.opts.OnFailure(failed, attempt)
 			}
 			return len(failed)
 		}

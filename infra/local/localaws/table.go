@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
 // gsi1Name is the name of the table's global secondary index (gsi1pk / gsi1sk).
@@ -15,7 +17,8 @@ const gsi1Name = "gsi1"
 // CreateTable creates the project's table named name as template.yaml declares it: string keys
 // pk (HASH) and sk (RANGE), on-demand billing, the GSI gsi1 on gsi1pk/gsi1sk projecting all
 // attributes, and a NEW_IMAGE stream specification (accepted by minidyn, which has no streams;
-// the local runner's relay stands in for them). TTL is not set: minidyn cannot emulate it.
+// the local runner's relay stands in for them), and TTL enabled on expiresAt as the template
+// enables it (recorded, never enforced: the code compares expiresAt itself).
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
 	str := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
@@ -43,6 +46,14 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 	})
 	if err != nil {
 		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	if _, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(dynamo.TTLAttribute), Enabled: aws.Bool(true),
+		},
+	}); err != nil {
+		return fmt.Errorf("enable TTL on table %s: %w", name, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,7 +97,10 @@ func parse(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer, 
 	local := s.endpoint != ""
 	s.tableName = firstOf(s.tableName, getenv("TABLE_NAME"), ifLocal(local, localTable))
 	s.secretID = firstOf(s.secretID, getenv("TOKEN_KEY_SECRET_ID"), ifLocal(local, localSecretID))
-	s.baseURL = firstOf(s.baseURL, getenv("PUBLIC_BASE_URL"), ifLocal(local, localBaseURL))
+	s.baseURL = firstOf(s.baseURL, getenv("PUBLIC_BASE_URL"))
+	if s.baseURL == "" && local {
+		s.baseURL = runnerBaseURL(ctx, s.endpoint)
+	}
 	if s.tableName == "" {
 		return nil, usageError{fmt.Sprintf("%s: no table: pass --table-name or set TABLE_NAME", fs.Name())}
 	}
@@ -548,4 +552,32 @@ func webhookDelete(ctx context.Context, name string, args []string, out io.Write
 	}
 	res := map[string]string{"id": strings.ToLower(*id), "result": "deleted", "at": lead.FormatTime(time.Now())}
 	return s.print(res, [][]string{{"ID", "RESULT"}, {res["id"], "deleted"}})
+}
+
+// runnerInfoPath is where the local runner's AWS address describes the runner
+// (localaws.RunnerInfoPath; rlctl does not link the runner's packages).
+const runnerInfoPath = "/rocketlead/local-runner"
+
+// runnerBaseURL asks the local runner at endpoint (its AWS address) for the base of its
+// webhook URLs, which depends on its -addr; a runner that does not answer (an older one, or
+// a bare AWS stand-in) gets the default http://127.0.0.1:3000.
+func runnerBaseURL(ctx context.Context, endpoint string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+runnerInfoPath, nil)
+	if err != nil {
+		return localBaseURL
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return localBaseURL
+	}
+	defer resp.Body.Close()
+	var info struct {
+		PublicBaseURL string `json:"publicBaseUrl"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&info) != nil || info.PublicBaseURL == "" {
+		return localBaseURL
+	}
+	return info.PublicBaseURL
 }

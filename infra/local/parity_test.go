@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
+)
+
+// lockedBuffer is an io.Writer the runner and the test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var exportRE = regexp.MustCompile(`(?m)^export URL=.* ENDPOINT=(\S+) QUEUE=(\S+)$`)
+
+// TestRunnerTellsItsAddressAndQueuesGivenUpRecords: the AWS address says where the API is
+// (rlctl's webhook URLs follow the runner's -addr), and a stream record the relay gives up on
+// (every PutEvents attempt failed) lands in the failure queue as Lambda's failure record,
+// read with the real SQS client, naming the entry's range and the stream.
+func TestRunnerTellsItsAddressAndQueuesGivenUpRecords(t *testing.T) {
+	out := &lockedBuffer{}
+	s, _ := startRunnerWith(t, "", out, func(o *options) { o.faults = "PutEvents:partial:#3" })
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		m = exportRE.FindStringSubmatch(out.String())
+	}
+	if m == nil {
+		t.Fatalf("the runner printed no export line with ENDPOINT and QUEUE:\n%s", out.String())
+	}
+	endpoint, queueURL := m[1], m[2]
+
+	resp, err := http.Get(endpoint + localaws.RunnerInfoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info localaws.RunnerInfo
+	err = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if err != nil || info.PublicBaseURL == "" || !strings.HasPrefix(s.URL, info.PublicBaseURL+"/public/ingress_webhooks/") {
+		t.Errorf("runner info = %+v, %v; want the base of %s", info, err, s.URL)
+	}
+
+	if code, body := callJSON(t, http.MethodPost, s.URL, s.Token, `{"data":{"email":"ada@example.com"}}`); code != http.StatusCreated {
+		t.Fatalf("POST = %d %v", code, body)
+	}
+	q := sqs.NewFromConfig(localaws.Config(endpoint))
+	var msgs []string
+	for deadline := time.Now().Add(10 * time.Second); len(msgs) == 0 && time.Now().Before(deadline); {
+		got, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range got.Messages {
+			msgs = append(msgs, aws.ToString(m.Body))
+		}
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("failure queue holds %d messages; want 1", len(msgs))
+	}
+	var rec failureMessage
+	if err := json.Unmarshal([]byte(msgs[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	b := rec.Batch
+	if rec.RequestContext.Condition != "RetryAttemptsExhausted" || b.BatchSize != 1 || b.StartSequenceNumber == "" ||
+		b.StartSequenceNumber != b.EndSequenceNumber || !strings.Contains(b.StreamArn, ":table/"+localTable+"/stream/") {
+		t.Errorf("failure record = %s; want one record's range on the table's stream, RetryAttemptsExhausted", msgs[0])
+	}
+}
+
+// TestRunnerPrintsOneLinePerRequestUnlessVerbose: by default a request leaves one log line
+// (the front's), so the event line stands out; -v adds the functions' own lines and their
+// EMF documents.
+func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		logs, out := &lockedBuffer{}, &lockedBuffer{}
+		s, stop := startRunnerWith(t, "", out, func(o *options) { o.verbose, o.logs = verbose, logs })
+		if code, body := callJSON(t, http.MethodPost, s.URL, s.Token, `{"data":{"email":"ada@example.com"}}`); code != http.StatusCreated {
+			t.Fatalf("POST = %d %v", code, body)
+		}
+		for deadline := time.Now().Add(10 * time.Second); len(eventLines(t, out.String())) == 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()+"\n"+out.String()), "\n") {
+			if strings.Contains(l, `"msg":"request"`) || strings.Contains(l, "msg=request") ||
+				strings.Contains(l, `"msg":"stream batch"`) || strings.Contains(l, `"_aws":`) {
+				lines = append(lines, l)
+			}
+		}
+		want := 1 // the front's line
+		if verbose {
+			want = 5 // and the ingress function's line and EMF document, the stream batch line and its EMF document
+		}
+		if len(lines) != want || len(eventLines(t, out.String())) != 1 {
+			t.Errorf("verbose=%v: %d request lines (want %d) and %d event lines (want 1):\n%s", verbose, len(lines), want,
+				len(eventLines(t, out.String())), strings.Join(lines, "\n"))
+		}
+	}
+}
