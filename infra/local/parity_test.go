@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
-
-// lockedBuffer is an io.Writer the runner and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var exportRE = regexp.MustCompile(`(?m)^export URL=.* ENDPOINT=(\S+) QUEUE=(\S+)$`)
 
@@ -42,7 +24,7 @@ var exportRE = regexp.MustCompile(`(?m)^export URL=.* ENDPOINT=(\S+) QUEUE=(\S+)
 // (every PutEvents attempt failed) lands in the failure queue as Lambda's failure record,
 // read with the real SQS client, naming the entry's range and the stream.
 func TestRunnerTellsItsAddressAndQueuesGivenUpRecords(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testsupport.SyncBuffer{}
 	s, _ := startRunnerWith(t, "", out, func(o *options) { o.faults = "PutEvents:partial:#3" })
 	var m []string
 	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -97,7 +79,7 @@ func TestRunnerTellsItsAddressAndQueuesGivenUpRecords(t *testing.T) {
 // EMF documents.
 func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
 	for _, verbose := range []bool{false, true} {
-		logs, out := &lockedBuffer{}, &lockedBuffer{}
+		logs, out := &testsupport.SyncBuffer{}, &testsupport.SyncBuffer{}
 		s, stop := startRunnerWith(t, "", out, func(o *options) { o.verbose, o.logs = verbose, logs })
 		if code, body := callJSON(t, http.MethodPost, s.URL, s.Token, `{"data":{"email":"ada@example.com"}}`); code != http.StatusCreated {
 			t.Fatalf("POST = %d %v", code, body)

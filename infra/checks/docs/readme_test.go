@@ -12,9 +12,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
 
 const repoRoot = "../../.."
@@ -159,11 +160,11 @@ func build(t *testing.T, root, out, pkg string) {
 
 // startRunner starts the runner on free ports until the test ends and returns the export
 // line of its banner (the one the README tells the reader to paste) and its log.
-func startRunner(t *testing.T, root, bin string) (string, *syncBuffer) {
+func startRunner(t *testing.T, root, bin string) (string, *testsupport.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-aws-addr", "127.0.0.1:0", "-template", filepath.Join(root, "template.yaml"))
 	cmd.Dir = root
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -242,24 +243,6 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
-}
-
-// syncBuffer is a bytes buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestREADMEIsShortAndItsContentsReachEverySection keeps the README within its length and
