@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/google/uuid"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
@@ -80,6 +81,9 @@ func TestEventSourceAndBusComeFromTheEnvironment(t *testing.T) {
 	f := newFixture(t)
 	env := f.env.App
 	env.EventBusName, env.EventSource = "leads", "acme.leads"
+	// EventBridge accepts and drops events for a bus that does not exist: create it first.
+	_, err := eventbridge.NewFromConfig(f.env.Config).CreateEventBus(context.Background(), &eventbridge.CreateEventBusInput{Name: aws.String("leads")})
+	awstest.Must(t, err)
 	h, err := entryevents.EntryEvents(context.Background(), f.env.Config, env, env.Logger())
 	awstest.Must(t, err)
 	relay := f.env.StartRelay(t, localaws.StreamHandler(h))

@@ -153,15 +153,7 @@ func TestEveryFunctionLogsJSONToItsOwnLogGroupWithRetention(t *testing.T) {
 
 func rawParameters(t *testing.T) *yaml.Node {
 	t.Helper()
-	data, err := os.ReadFile(templateFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return child(doc.Content[0], "Parameters")
+	return child(rawTemplate(t), "Parameters")
 }
 
 func TestEveryAlarmNotifiesTheAlarmTopicAndSaysWhatToDo(t *testing.T) {

@@ -110,6 +110,8 @@ func busName(nameOrARN string) string {
 // knownBus reports whether the local account has the event bus: "default" and those of
 // Options.EventBuses.
 func (s *Server) knownBus(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return name == defaultEventBus || slices.Contains(s.eventBuses, name)
 }
 
@@ -121,6 +123,9 @@ func (s *Server) serveEventBridge(w http.ResponseWriter, r *http.Request, op str
 		return
 	case "DescribeEventBus":
 		s.describeEventBus(w, r)
+		return
+	case "CreateEventBus":
+		s.createEventBus(w, r)
 		return
 	default:
 		s.logger.Warn("localaws: unsupported eventbridge operation", "op", op)
@@ -244,7 +249,10 @@ func (s *Server) listEventBuses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buses := []eventBusWire{}
-	for _, name := range append([]string{defaultEventBus}, s.eventBuses...) {
+	s.mu.Lock()
+	names := append([]string{defaultEventBus}, s.eventBuses...)
+	s.mu.Unlock()
+	for _, name := range names {
 		if strings.HasPrefix(name, in.NamePrefix) {
 			buses = append(buses, eventBusWire{Name: name, Arn: eventBusARN(name)})
 		}
@@ -272,4 +280,28 @@ func (s *Server) describeEventBus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, eventBridgeContentType, http.StatusOK, eventBusWire{Name: name, Arn: eventBusARN(name)})
+}
+
+// createEventBus answers CreateEventBus: a bus of that name from then on; one that exists
+// already is EventBridge's ResourceAlreadyExistsException.
+func (s *Server) createEventBus(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"Name"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&in); err != nil || in.Name == "" {
+		writeAWSError(w, eventBridgeContentType, http.StatusBadRequest, "ValidationException", "CreateEventBus needs a Name")
+		return
+	}
+	s.mu.Lock()
+	exists := in.Name == defaultEventBus || slices.Contains(s.eventBuses, in.Name)
+	if !exists {
+		s.eventBuses = append(s.eventBuses, in.Name)
+	}
+	s.mu.Unlock()
+	if exists {
+		writeAWSError(w, eventBridgeContentType, http.StatusBadRequest, "ResourceAlreadyExistsException",
+			fmt.Sprintf("Event bus %s already exists.", in.Name))
+		return
+	}
+	writeJSON(w, eventBridgeContentType, http.StatusOK, map[string]string{"EventBusArn": eventBusARN(in.Name)})
 }
