@@ -389,8 +389,21 @@ func (s *Server) updateTimeToLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.ttl[in.TableName] = in.TimeToLiveSpecification
+	prev, had := s.ttl[in.TableName]
+	same := had && prev.Enabled == in.TimeToLiveSpecification.Enabled
+	if !same {
+		s.ttl[in.TableName] = in.TimeToLiveSpecification
+	}
 	s.mu.Unlock()
+	if same {
+		// DynamoDB refuses a change to the state TTL is already in.
+		state := "disabled"
+		if prev.Enabled {
+			state = "enabled"
+		}
+		writeAWSError(w, dynamoDBContentType, http.StatusBadRequest, "ValidationException", "TimeToLive is already "+state)
+		return
+	}
 	s.logger.Debug("localaws: TTL recorded but never enforced", "table", in.TableName,
 		"attribute", in.TimeToLiveSpecification.AttributeName, "enabled", in.TimeToLiveSpecification.Enabled)
 	writeJSON(w, dynamoDBContentType, http.StatusOK, map[string]any{

@@ -272,23 +272,40 @@ func TestConcurrentWritesAreAllObserved(t *testing.T) {
 	}
 }
 
+// TestTimeToLive: the table is made with TTL on expiresAt, as the template makes it; a change
+// to the state it is in is refused, as DynamoDB refuses it, and a real change is kept.
 func TestTimeToLive(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	if _, err := e.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName: aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: aws.String("expiresAt"), Enabled: aws.Bool(true),
-		},
-	}); err != nil {
-		t.Fatalf("UpdateTimeToLive = %v; want nil", err)
+	describe := func() *types.TimeToLiveDescription {
+		t.Helper()
+		out, err := e.ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatalf("DescribeTimeToLive = %v; want nil", err)
+		}
+		return out.TimeToLiveDescription
 	}
-	out, err := e.ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatalf("DescribeTimeToLive = %v; want nil", err)
+	update := func(enabled bool) error {
+		_, err := e.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName: aws.String(table),
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{
+				AttributeName: aws.String("expiresAt"), Enabled: aws.Bool(enabled),
+			},
+		})
+		return err
 	}
-	if d := out.TimeToLiveDescription; d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != "expiresAt" {
+	if d := describe(); d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != "expiresAt" {
 		t.Errorf("DescribeTimeToLive = %+v; want ENABLED on expiresAt", d)
+	}
+	var api smithy.APIError
+	if err := update(true); !errors.As(err, &api) || api.ErrorCode() != "ValidationException" {
+		t.Errorf("UpdateTimeToLive(enable again) = %v; want ValidationException", err)
+	}
+	if err := update(false); err != nil {
+		t.Fatalf("UpdateTimeToLive(disable) = %v; want nil", err)
+	}
+	if d := describe(); d.TimeToLiveStatus != types.TimeToLiveStatusDisabled {
+		t.Errorf("DescribeTimeToLive after disabling = %+v; want DISABLED", d)
 	}
 }
 

@@ -175,8 +175,10 @@ func TestEngineDifferences(t *testing.T) {
 					TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expiresAt"), Enabled: aws.Bool(true)}})
 				return outcome(err)
 			},
-			// minidyn cannot, the local AWS endpoints record it without enforcing it.
-			minidyn: "ok", ddbLocal: "ok",
+			// The table is made with TTL on expiresAt, as the template makes it, so enabling it
+			// again is refused, as DynamoDB refuses it. With minidyn the local AWS endpoints keep
+			// the setting (never enforcing it) and refuse the same way.
+			minidyn: "ValidationException", ddbLocal: "ValidationException",
 		},
 	}
 	engine, want := "minidyn", func(minidyn, _ string) string { return minidyn }
