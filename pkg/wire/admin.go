@@ -28,6 +28,10 @@ func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	fields := map[string]*string{"organizationId": &in.OrganizationID, "tableId": &in.PoolID, "name": &in.Name}
 	var details []lead.Detail
 	for _, k := range obj.keys {
+		if d, ok := sourceField(k, obj.values[k], &in.SourceInput); ok {
+			details = append(details, d...)
+			continue
+		}
 		if k == "allowQueryToken" {
 			b, ok := obj.values[k].(bool)
 			if !ok {
@@ -101,6 +105,10 @@ func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, 
 	}
 	var details []lead.Detail
 	for _, k := range obj.keys {
+		if d, ok := sourceField(k, obj.values[k], &in.SourceInput); ok {
+			details = append(details, d...)
+			continue
+		}
 		if k != "allowQueryToken" {
 			details = append(details, lead.Detail{Path: lead.DetailPath("", k), Problem: "unknown field"})
 			continue
