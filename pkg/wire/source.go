@@ -438,4 +438,3 @@ func resolvePointer(v any, segs []string) (any, bool) {
 	}
 	return v, true
 }
-

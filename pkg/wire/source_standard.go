@@ -104,4 +104,3 @@ func readStandard(r SourceRequest) (*sourceData, error) {
 	d.deliveryID = r.header("webhook-id")
 	return d, nil
 }
-
