@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -300,6 +301,12 @@ func wrongShape(source, expected string) error {
 // duplicate keys) and returns its top-level object; anything else is the source's 400.
 func vendorJSON(raw []byte, source, expected string) (*object, error) {
 	v, err := decodeStrict(withoutBOM(raw))
+	var e *lead.Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Message = fmt.Sprintf("the body is not a %s webhook body (expected %s): %s", source, expected, e.Message)
+		return nil, &c
+	}
 	if err != nil {
 		return nil, err
 	}
