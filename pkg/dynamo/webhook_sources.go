@@ -78,16 +78,17 @@ func holdsSecret(item map[string]types.AttributeValue, sealed []byte) bool {
 func (s *Store) SetWebhookSource(ctx context.Context, id, source string, mapping map[string]string, sealed []byte, rotatedAt time.Time) (*lead.Webhook, error) {
 	return s.updateWebhook(ctx, "update", id, func() *dynamodb.UpdateItemInput {
 		names := map[string]string{"#src": attrSource, "#map": attrMapping}
-		values := map[string]types.AttributeValue{":src": str(source), ":none": &types.AttributeValueMemberNULL{Value: true}}
-		update := "SET #src = :src, #map = :none"
+		none := &types.AttributeValueMemberNULL{Value: true}
+		values := map[string]types.AttributeValue{":src": str(source), ":map": none}
+		update := "SET #src = :src, #map = :map"
 		if len(mapping) > 0 {
-			update = "SET #src = :src, #map = :map"
 			values[":map"] = stringMapValue(mapping)
 		}
 		if sealed != nil {
 			names["#sec"], names["#psec"], names["#pexp"], names["#srot"] = attrSigningSecret, attrPrevSigningSecret, attrPrevSecretExpires, attrSecretRotatedAt
 			values[":sec"] = &types.AttributeValueMemberB{Value: sealed}
 			values[":srot"] = str(rotatedAt.UTC().Format(time.RFC3339Nano))
+			values[":none"] = none
 			update += ", #sec = :sec, #psec = :none, #pexp = :none, #srot = :srot"
 		}
 		return &dynamodb.UpdateItemInput{UpdateExpression: aws.String(update), ExpressionAttributeNames: names, ExpressionAttributeValues: values}

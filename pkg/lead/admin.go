@@ -233,7 +233,7 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	if err := s.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, fmt.Errorf("create webhook: %w", err)
 	}
-	out := &CreatedWebhook{WebhookSummary: Summarize(w), Token: token}
+	out := &CreatedWebhook{WebhookSummary: s.summarize(w), Token: token}
 	if generated {
 		out.GeneratedSigningSecret = secret
 	}
@@ -301,7 +301,7 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 	}
 	page := &WebhookPage{Webhooks: make([]WebhookSummary, 0, len(ws)), NextCursor: next}
 	for _, w := range ws {
-		page.Webhooks = append(page.Webhooks, Summarize(w))
+		page.Webhooks = append(page.Webhooks, s.summarize(w))
 	}
 	return page, nil
 }
@@ -325,7 +325,7 @@ func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*Webh
 		}
 		secret = generated
 		if in.AllowQueryToken == nil {
-			sum := Summarize(w)
+			sum := s.summarize(w)
 			sum.GeneratedSigningSecret = secret
 			return &sum, nil
 		}
@@ -337,7 +337,7 @@ func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*Webh
 	if err != nil {
 		return nil, fmt.Errorf("update webhook %s: %w", id, err)
 	}
-	sum := Summarize(w)
+	sum := s.summarize(w)
 	sum.GeneratedSigningSecret = secret
 	return &sum, nil
 }

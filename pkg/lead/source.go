@@ -99,15 +99,25 @@ type SourceView struct {
 func viewSource(w *Webhook) SourceView {
 	v := SourceView{Source: w.SourceName(), Mapping: w.Mapping, LastTestDelivery: w.LastTestDelivery}
 	if len(w.SigningSecret) > 0 || w.Source != "" && w.Source != SourceRocketLead {
-		v.SigningSecret = &SigningSecretView{Configured: len(w.SigningSecret) > 0, RotatedAt: w.SecretRotatedAt.UTC()}
+		v.SigningSecret = &SigningSecretView{Configured: len(w.SigningSecret) > 0}
+		if !w.SecretRotatedAt.IsZero() {
+			v.SigningSecret.RotatedAt = w.SecretRotatedAt.UTC()
+		}
 		if len(w.PreviousSigningSecret) > 0 && !w.PreviousSecretExpiresAt.IsZero() {
 			v.SigningSecret.PreviousSecretExpiresAt = w.PreviousSecretExpiresAt.UTC()
 		}
-		if w.SecretRotatedAt.IsZero() {
-			v.SigningSecret.RotatedAt = time.Time{}
-		}
 	}
 	return v
+}
+
+// summarize is Summarize with the signing secret view only for a signed source (or one
+// that has a secret).
+func (s *WebhookAdmin) summarize(w *Webhook) WebhookSummary {
+	sum := Summarize(w)
+	if sum.SigningSecret != nil && !sum.SigningSecret.Configured && (s.Rules == nil || !s.Rules.Signed(w.SourceName())) {
+		sum.SigningSecret = nil
+	}
+	return sum
 }
 
 // SourceInput is the source part of a create or update: a nil field is left as it is
