@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -473,4 +474,89 @@ func holds(v types.AttributeValue, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestARefusedDeliveryRetriedIsKeptOnce: a vendor retrying a refused delivery (same
+// delivery id) updates the one kept request, counting its deliveries; after a schema fix
+// its replay stores the lead once, and a further retry is answered from that entry; a
+// discarded kept request is kept afresh on the next retry.
+func TestARefusedDeliveryRetriedIsKeptOnce(t *testing.T) {
+	v := newVendorHooks(t)
+	h := v.hook(t, "typeform")
+	schemas, err := app.SchemaAdmin(v.env.Config, v.env.App)
+	awstest.Must(t, err)
+	_, err = schemas.Patch(context.Background(), lead.SchemaPatch{PoolID: h.poolID, Set: lead.Schema{"seats": lead.TypeBoolean}})
+	awstest.Must(t, err)
+	raw, ct := fixtureFor(t, "typeform", "")
+	var ids []string
+	for range 3 {
+		resp := v.send(t, h, raw, ct, time.Now())
+		var body map[string]any
+		awstest.Must(t, json.Unmarshal([]byte(resp.Body), &body))
+		id, _ := body["rejectedId"].(string)
+		if resp.StatusCode != http.StatusBadRequest || id == "" {
+			t.Fatalf("refused delivery = %d %s; want a kept 400", resp.StatusCode, resp.Body)
+		}
+		ids = append(ids, id)
+	}
+	if ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Errorf("retries named kept requests %v; want one", ids)
+	}
+	if n := v.keptCount(t, h.webhookID); n != 1 {
+		t.Fatalf("%d kept requests after three deliveries; want 1", n)
+	}
+	r := rejectedOfEnv(t, v)
+	_, shown := call(t, r.get, rejectedReq("GET", h.webhookID, ids[0], "", nil))
+	if shown["deliveries"] != float64(3) || shown["idempotencyKey"] != "a3a12ec67a1365927098a606107fac15" {
+		t.Errorf("kept request shows deliveries %v, key %v; want 3 and the form_response.token", shown["deliveries"], shown["idempotencyKey"])
+	}
+	if errBody, _ := shown["error"].(map[string]any); errBody["rejectedId"] != ids[0] {
+		t.Errorf("recorded error names %v; want the kept request %s", errBody["rejectedId"], ids[0])
+	}
+	_, err = schemas.Patch(context.Background(), lead.SchemaPatch{PoolID: h.poolID, Unlock: []string{"seats"}})
+	awstest.Must(t, err)
+	if resp, _ := call(t, r.replay, rejectedReq("POST", h.webhookID, ids[0], "/replay", nil)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("replay = %d %s; want 201", resp.StatusCode, resp.Body)
+	}
+	if resp := v.send(t, h, raw, ct, time.Now()); resp.StatusCode != http.StatusCreated || resp.Headers["Idempotent-Replayed"] != "true" {
+		t.Errorf("a retry after the replay = %d %v; want the replayed 201", resp.StatusCode, resp.Headers)
+	}
+	if n := len(h.entries(t)); n != 1 {
+		t.Errorf("%d entries; want 1", n)
+	}
+
+	// Discarded, then retried: kept afresh.
+	h2 := v.hook(t, "typeform")
+	_, err = schemas.Patch(context.Background(), lead.SchemaPatch{PoolID: h2.poolID, Set: lead.Schema{"seats": lead.TypeBoolean}})
+	awstest.Must(t, err)
+	first := v.send(t, h2, raw, ct, time.Now())
+	var fb map[string]any
+	awstest.Must(t, json.Unmarshal([]byte(first.Body), &fb))
+	if resp, _ := call(t, r.discard, rejectedReq("DELETE", h2.webhookID, fb["rejectedId"].(string), "", nil)); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("discard = %d", resp.StatusCode)
+	}
+	again := v.send(t, h2, raw, ct, time.Now())
+	var ab map[string]any
+	awstest.Must(t, json.Unmarshal([]byte(again.Body), &ab))
+	if again.StatusCode != http.StatusBadRequest || ab["rejectedId"] == nil || ab["rejectedId"] == fb["rejectedId"] {
+		t.Errorf("a retry after the discard = %d %s; want kept anew under another id", again.StatusCode, again.Body)
+	}
+	if n := v.keptCount(t, h2.webhookID); n != 1 {
+		t.Errorf("%d kept requests after the discard and a retry; want 1", n)
+	}
+}
+
+// rejectedOfEnv returns the rejected request handlers on the environment.
+func rejectedOfEnv(t *testing.T, v *vendorHooks) *rejected {
+	t.Helper()
+	r := &rejected{schemaAdmin: &schemaAdmin{fixture: &fixture{env: v.env}}}
+	for _, b := range []struct {
+		h     *apigw.Handler
+		build app.Builder[apigw.Handler]
+	}{{&r.list, app.ListRejected}, {&r.get, app.ShowRejected}, {&r.replay, app.ReplayRejected}, {&r.discard, app.DiscardRejected}} {
+		var err error
+		*b.h, err = b.build(context.Background(), v.env.Config, v.env.App, v.env.App.Logger())
+		awstest.Must(t, err)
+	}
+	return r
 }

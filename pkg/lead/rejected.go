@@ -30,6 +30,10 @@ type RejectedRequest struct {
 	ExpiresAt      time.Time
 	// Version counts the changes of the stored request (its recorded error).
 	Version int64
+	// Deliveries counts the deliveries of the request: a vendor retrying a refused delivery
+	// (same idempotency key) updates the one kept request, its error and LastReceivedAt.
+	Deliveries     int64
+	LastReceivedAt time.Time
 }
 
 // RejectedPage is one page of a webhook's rejected requests, newest first.
