@@ -30,17 +30,15 @@ func (r RejectedRequests) Replay(ctx context.Context, webhookID, id, requestID s
 	if err != nil {
 		return nil, err
 	}
-	wh, err := r.Ingest.LookUp(ctx, kept.WebhookID)
-	if err != nil {
-		return nil, err
-	}
 	// The kept body is read by the webhook's source, as it was when it arrived; its
 	// signature was checked then (the kept request holds the delivery id as its key).
-	var res *lead.IngestResult
-	parsed, err := wire.ParseSourced(wh.SourceName(), wire.SourceRequest{ContentType: kept.ContentType, Raw: kept.Body, Now: r.Ingest.Now()}, wh.Mapping, r.BodyLimits())
-	if err == nil {
-		res, err = r.RejectedAdmin.Replay(ctx, kept, parsed.Body)
-	}
+	res, err := r.ReplayParsed(ctx, kept, func(wh *lead.Webhook) (*lead.Body, error) {
+		parsed, err := wire.ParseSourced(wh.SourceName(), wire.SourceRequest{ContentType: kept.ContentType, Raw: kept.Body, Now: r.Ingest.Now()}, wh.Mapping, r.BodyLimits())
+		if err != nil {
+			return nil, err
+		}
+		return parsed.Body, nil
+	})
 	if err == nil || !lead.Refusal(err) {
 		return res, err
 	}
