@@ -306,8 +306,8 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 	return page, nil
 }
 
-// Update changes a webhook's settings (today: whether it accepts ?token=) and returns its
-// summary. Turning the URL token off bites from the next request on; a token that was in a
+// Update changes a webhook's settings (whether it accepts ?token=; its source, mapping and
+// signing secret) and returns its summary. Turning the URL token off bites from the next request on; a token that was in a
 // URL should still be rotated.
 func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*WebhookSummary, error) {
 	id, details := uuidField("id", in.WebhookID)
