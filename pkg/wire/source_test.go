@@ -367,3 +367,5 @@ func TestVendorSuccessAnswers(t *testing.T) {
 		t.Errorf("source names %s; want rocketlead first and 8 in all", b)
 	}
 }
+
+func vendorsFixture(name string) ([]byte, error) { return vendors.Fixture(name) }
