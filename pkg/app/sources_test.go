@@ -156,8 +156,10 @@ var wantSchema = map[string]map[string]string{
 // new, except for Unbounce, which sends no delivery id.
 func TestEachSourceStoresItsVendorsFixture(t *testing.T) {
 	v := newVendorHooks(t)
+	relay := v.env.StartRelay(t, entryEvents(t, v.env, nil))
 	schemas, err := app.SchemaAdmin(v.env.Config, v.env.App)
 	awstest.Must(t, err)
+	stored := map[string]string{} // entry id → webhook id
 	for _, source := range []string{"google-ads", "typeform", "tally", "webflow", "standard-webhooks", "jotform", "unbounce"} {
 		t.Run(source, func(t *testing.T) {
 			h := v.hook(t, source)
@@ -183,6 +185,7 @@ func TestEachSourceStoresItsVendorsFixture(t *testing.T) {
 			if len(es) != 1 {
 				t.Fatalf("%d entries; want 1", len(es))
 			}
+			stored[es[0].ID] = h.webhookID
 			for k, val := range es[0].Data {
 				if s, ok := val.(string); ok && s == h.token {
 					t.Errorf("entry key %q holds the token", k)
@@ -205,7 +208,32 @@ func TestEachSourceStoresItsVendorsFixture(t *testing.T) {
 			if resp := v.send(t, declared, raw, ct, time.Now()); resp.StatusCode != wantStatus || len(declared.entries(t)) != 1 {
 				t.Errorf("on a declared schema = %d %s, %d entries; want %d, 1", resp.StatusCode, resp.Body, len(declared.entries(t)), wantStatus)
 			}
+			for _, e := range h.entries(t)[1:] {
+				stored[e.ID] = h.webhookID // Unbounce's second lead
+			}
+			for _, e := range declared.entries(t) {
+				stored[e.ID] = declared.webhookID
+			}
 		})
+	}
+	// One table.entry.added per stored entry, triggered by its webhook.
+	waitRelay(t, relay)
+	seen := map[string]int{}
+	for _, ev := range v.env.Events() {
+		var d struct {
+			Entry   struct{ ID string }
+			Trigger struct{ Type, ID string }
+		}
+		awstest.Must(t, json.Unmarshal(ev.Detail, &d))
+		seen[d.Entry.ID]++
+		if want, ok := stored[d.Entry.ID]; !ok || d.Trigger.ID != want || d.Trigger.Type != "ingress_webhook" {
+			t.Errorf("event %s: trigger %+v; want ingress_webhook %s", d.Entry.ID, d.Trigger, want)
+		}
+	}
+	for id := range stored {
+		if seen[id] != 1 {
+			t.Errorf("entry %s has %d events; want 1", id, seen[id])
+		}
 	}
 }
 
