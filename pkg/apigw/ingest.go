@@ -95,8 +95,11 @@ func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outco
 	if parsed != nil && parsed.Test && h.src != nil {
 		h.recordTest(ctx, wh, err)
 	}
-	if src := wire.LookupSource(wh.SourceName()); src != nil && err == nil {
-		return h.answerSource(req, out, src, res)
+	if src := wire.LookupSource(wh.SourceName()); src != nil {
+		if err == nil {
+			return h.answerSource(req, out, src, res)
+		}
+		err = src.KnownWebhookError(err)
 	}
 	return h.answer(req, out, res, err)
 }

@@ -588,3 +588,26 @@ func rejectedOfEnv(t *testing.T, v *vendorHooks) *rejected {
 	}
 	return r
 }
+
+// TestTypeformNeverGetsA404ForItsWebhook: Typeform disables a webhook that answers 404 or
+// 410, so a known Typeform webhook whose pool is gone answers 503 (retry later) instead;
+// an unknown id is still a 401 before anything (no signature can be checked).
+func TestTypeformNeverGetsA404ForItsWebhook(t *testing.T) {
+	v := newVendorHooks(t)
+	h := v.hook(t, "typeform")
+	_, err := v.env.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: &v.env.App.TableName,
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TABLE#" + h.poolID}, "sk": &types.AttributeValueMemberS{Value: "TABLE"}}})
+	awstest.Must(t, err)
+	raw, ct := fixtureFor(t, "typeform", "")
+	resp := v.send(t, h, raw, ct, time.Now())
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" {
+		t.Errorf("a known Typeform webhook without its pool = %d %v %s; want 503 with Retry-After", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	gone := *h
+	gone.fixture = &fixture{env: h.env, webhookID: "6f1c1f0e-0000-4000-8000-000000000000"}
+	gone.secret = h.secret
+	resp = v.send(t, &gone, raw, ct, time.Now())
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an unknown webhook id = %d %s; want 401", resp.StatusCode, resp.Body)
+	}
+}

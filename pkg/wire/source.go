@@ -69,6 +69,8 @@ type Source struct {
 	answer int
 	// emptyAnswer: the vendor's success body is {} (Google).
 	emptyAnswer bool
+	// noNotFound: the vendor disables a webhook that answers 404 or 410 (Typeform).
+	noNotFound bool
 }
 
 // Name is the source's name.
@@ -81,6 +83,16 @@ func (s *Source) SuccessStatus() int {
 		return 201
 	}
 	return s.answer
+}
+
+// KnownWebhookError is the error a known webhook of the source answers with: a vendor that
+// disables a webhook on 404 or 410 (Typeform) gets a 503 instead when the webhook's pool is
+// gone, so it retries while the operator repairs the webhook.
+func (s *Source) KnownWebhookError(err error) error {
+	if !s.noNotFound || lead.ErrorCode(err) != lead.ENOTFOUND {
+		return err
+	}
+	return fmt.Errorf("%w: %w", lead.Errorf(lead.EUNAVAILABLE, "this webhook's lead pool no longer exists; the operator must point the webhook at a pool (nothing stored, retry later)"), err)
 }
 
 // EmptySuccess reports whether the vendor's success answer is the body {} (Google).

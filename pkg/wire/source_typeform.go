@@ -15,6 +15,8 @@ var _ = register(&Source{
 	newSecret: func() (string, error) { return randomSecret("", 32, base64URL) },
 	jsonBody:  true,
 	read:      readTypeform,
+	// Typeform disables a webhook that answers 404 or 410.
+	noNotFound: true,
 })
 
 const typeformShape = `a JSON object with form_response.answers[]`
