@@ -59,8 +59,10 @@ type ingestHeaders struct {
 }
 
 // serve answers one ingest request in the order of SPEC §2.1, first failure wins:
-// authenticate, size, media type, headers, parse, ingest, render. A 400 from parsing on is
-// kept as a rejected request (not for a dry run).
+// authenticate (the token, or the way of the webhook's source: SPEC §12), size, media type,
+// headers, parse (by the webhook's source), ingest, render (the vendor's success answer). A
+// 400 from parsing on is kept as a rejected request (not for a dry run), once per
+// idempotency key or vendor delivery id; a vendor's test delivery is a dry run.
 func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outcome) {
 	out := Outcome{Ingest: true, Attrs: webhookAttr(req.PathParameters["id"])}
 	wh, raw, err := h.authenticate(ctx, req)
