@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	handler, err := app.ColdStart(context.Background(), app.UpdateWebhook, "TABLE_NAME")
+	handler, err := app.ColdStart(context.Background(), app.UpdateWebhook, "TABLE_NAME", "TOKEN_KEY_SECRET_ID")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "admin-update: cold start failed:", err)
 		os.Exit(1)

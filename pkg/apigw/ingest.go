@@ -2,6 +2,7 @@ package apigw
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -36,14 +37,17 @@ type Ingester interface {
 	Keep(ctx context.Context, r *lead.RejectedRequest) lead.RejectedFate
 }
 
-// IngestHandler handles POST /public/ingress_webhooks/{id}.
+// IngestHandler handles POST /public/ingress_webhooks/{id}. A service that is also a
+// SourceIngester takes the native requests of form and ad vendors (SPEC §12) too.
 func IngestHandler(svc Ingester) Endpoint {
-	return ingestEndpoint{svc: svc}.serve
+	src, _ := svc.(SourceIngester)
+	return ingestEndpoint{svc: svc, src: src}.serve
 }
 
 // ingestEndpoint is the public ingest endpoint on its service.
 type ingestEndpoint struct {
 	svc Ingester
+	src SourceIngester // nil: only the body of SPEC §2
 }
 
 // ingestHeaders are the headers and query parameters of an ingest request, as read.
@@ -55,17 +59,20 @@ type ingestHeaders struct {
 }
 
 // serve answers one ingest request in the order of SPEC §2.1, first failure wins:
-// authenticate, size, media type, headers, parse, ingest, render. A 400 from parsing on is
-// kept as a rejected request (not for a dry run).
+// authenticate (the token, or the way of the webhook's source: SPEC §12), size, media type,
+// headers, parse (by the webhook's source), ingest, render (the vendor's success answer). A
+// 400 from parsing on is kept as a rejected request (not for a dry run), once per
+// idempotency key or vendor delivery id; a vendor's test delivery is a dry run.
 func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outcome) {
 	out := Outcome{Ingest: true, Attrs: webhookAttr(req.PathParameters["id"])}
-	wh, err := h.authenticate(ctx, req)
+	wh, raw, err := h.authenticate(ctx, req)
 	if err != nil {
 		return h.answer(req, out, nil, err)
 	}
-	raw, err := wire.DecodeBody(req.Body, req.IsBase64Encoded, h.svc.BodyLimits().MaxBodyBytes)
-	if err != nil {
-		return h.answer(req, out, nil, err)
+	if raw == nil {
+		if raw, err = wire.DecodeBody(req.Body, req.IsBase64Encoded, h.svc.BodyLimits().MaxBodyBytes); err != nil {
+			return h.answer(req, out, nil, err)
+		}
 	}
 	hd, err := readIngestHeaders(req)
 	out.DryRun = hd.dryRun
@@ -73,19 +80,75 @@ func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outco
 		return h.answer(req, out, nil, err)
 	}
 	var res *lead.IngestResult
-	body, err := wire.ParseIngest(hd.contentType, raw, h.svc.BodyLimits())
+	parsed, err := wire.ParseSourced(wh.SourceName(), h.sourceRequest(req, hd, raw), wh.Mapping, h.svc.BodyLimits())
 	if err == nil {
-		res, err = h.svc.Ingest(ctx, wh, lead.Input{Body: body, IdempotencyKey: hd.idempotencyKey, DryRun: hd.dryRun})
+		if hd.idempotencyKey == "" {
+			hd.idempotencyKey = parsed.DeliveryID
+		}
+		if parsed.Test {
+			// A vendor's test delivery is a dry run: checked, never stored, remembered.
+			hd.dryRun, out.DryRun = true, true
+		}
+		res, err = h.svc.Ingest(ctx, wh, lead.Input{Body: parsed.Body, IdempotencyKey: hd.idempotencyKey, DryRun: hd.dryRun})
 	}
 	if lead.Kept(err) && !hd.dryRun {
 		err = h.keep(ctx, wh, hd, raw, err, RequestID(req))
+	}
+	if parsed != nil && parsed.Test && h.src != nil {
+		h.recordTest(ctx, wh, err)
+	}
+	if src := wire.LookupSource(wh.SourceName()); src != nil {
+		if err == nil {
+			return h.answerSource(req, out, src, res)
+		}
+		err = src.KnownWebhookError(err)
 	}
 	return h.answer(req, out, res, err)
 }
 
 // authenticate reads the token (the header, or without one ?token=) and has the service
-// check it: a missing or repeated token is a 401 before anything else.
-func (h ingestEndpoint) authenticate(ctx context.Context, req Request) (*lead.Webhook, error) {
+// check it: a repeated token is a 401 before anything else. Without a token, a webhook
+// whose source authenticates another way (a signature, a key in the body) is looked up
+// and the request checked that way, over the raw bytes, which it then returns.
+func (h ingestEndpoint) authenticate(ctx context.Context, req Request) (*lead.Webhook, []byte, error) {
+	wh, err := h.authenticateToken(ctx, req)
+	if !errors.Is(err, errNoToken) || h.src == nil {
+		return wh, nil, err
+	}
+	if wh, err = h.src.LookUp(ctx, req.PathParameters["id"]); err != nil {
+		if lead.ErrorCode(err) == lead.ENOTFOUND {
+			// As without sources: a request without a token learns nothing about ids.
+			return nil, nil, noTokenError()
+		}
+		return nil, nil, err
+	}
+	src := wire.LookupSource(wh.SourceName())
+	if src == nil {
+		return nil, nil, noTokenError()
+	}
+	raw, err := wire.DecodeBody(req.Body, req.IsBase64Encoded, h.svc.BodyLimits().MaxBodyBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	sr := wire.SourceRequest{Header: func(name string) (string, int) { return Header(req, name) }, Raw: raw, Now: h.src.Clock()}
+	err = src.Authenticate(sr, func() ([][]byte, error) { return h.src.SigningSecrets(wh) },
+		func(token string) bool { return h.src.TokenMatches(wh, token) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return wh, raw, nil
+}
+
+// errNoToken marks a request that carries no token at all.
+var errNoToken = errors.New("no token")
+
+func noTokenError() error {
+	return lead.Errorf(lead.EUNAUTHORIZED, "the %s header is missing", TokenHeader)
+}
+
+// authenticateToken checks the token of the header or ?token=; errNoToken (wrapped in the
+// 401 of a missing token) when the request carries none.
+func (h ingestEndpoint) authenticateToken(ctx context.Context, req Request) (*lead.Webhook, error) {
 	token, n := Header(req, TokenHeader)
 	fromQuery := false
 	if n == 0 {
@@ -95,7 +158,7 @@ func (h ingestEndpoint) authenticate(ctx context.Context, req Request) (*lead.We
 	}
 	switch {
 	case n == 0:
-		return nil, lead.Errorf(lead.EUNAUTHORIZED, "the %s header is missing", TokenHeader)
+		return nil, fmt.Errorf("%w: %w", noTokenError(), errNoToken)
 	case n > 1 || strings.Contains(token, ","):
 		return nil, lead.Errorf(lead.EUNAUTHORIZED, "send the token exactly once, in the %s header", TokenHeader)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // CreateWebhook builds the handler of POST /admin/ingress_webhooks; it reads the token key
@@ -51,9 +52,10 @@ func DeleteWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	return observed(env, logger, apigw.DeleteWebhookHandler(svc)), nil
 }
 
-// UpdateWebhook builds the handler of PATCH /admin/ingress_webhooks/{id}; it needs no token key.
+// UpdateWebhook builds the handler of PATCH /admin/ingress_webhooks/{id}; it reads the key
+// once, here, at cold start, to seal the signing secret of a source set by the update.
 func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
-	svc, err := webhookAdmin(ctx, cfg, env, false)
+	svc, err := webhookAdmin(ctx, cfg, env, true)
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +73,24 @@ func webhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*
 		return nil, fmt.Errorf("webhook admin: no table name configured")
 	}
 	cfg = withCallCounting(cfg)
-	var hasher *lead.Hasher
+	var keys serverKeys
 	if withKey {
 		var err error
-		if hasher, err = loadHasher(ctx, cfg, env); err != nil {
+		if keys, err = loadKeys(ctx, cfg, env); err != nil {
 			return nil, err
 		}
 	}
-	return lead.NewWebhookAdmin(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), hasher), nil
+	svc := lead.NewWebhookAdmin(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), keys.hasher)
+	svc.Rules, svc.Sealer = wire.SourceRules{}, keys.sealer
+	return svc, nil
+}
+
+// SetSigningSecret builds the handler of PUT /admin/ingress_webhooks/{id}/signing-secret; it
+// reads the key once, here, at cold start, to seal the new secret.
+func SetSigningSecret(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
+	svc, err := webhookAdmin(ctx, cfg, env, true)
+	if err != nil {
+		return nil, err
+	}
+	return observed(env, logger, apigw.SigningSecretHandler(svc)), nil
 }

@@ -144,6 +144,21 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
+		{"set a vendor's signing secret", app.SetSigningSecret, []string{"GetItem", "UpdateItem"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				_, err := dynamo.New(r.env.DB, r.env.App.TableName).SetWebhookSource(context.Background(), r.webhookID, "typeform", nil, nil, time.Now())
+				awstest.Must(t, err)
+				const secret = "typeform-secret-from-the-vendor"
+				req := adminRequest("PUT", "PUT /admin/ingress_webhooks/{id}/signing-secret", r.webhookID, `{"signingSecret":"`+secret+`"}`, nil)
+				return req, on(func(t *testing.T, resp apigw.Response) {
+					if strings.Contains(resp.Body, secret) {
+						t.Errorf("the answer %s shows the vendor's secret", resp.Body)
+					}
+					if got := openedSecrets(t, r.webhook(t, r.webhookID)); len(got) != 1 || got[0] != secret {
+						t.Errorf("stored secrets open to %q; want the vendor's", got)
+					}
+				})
+			}},
 		{"delete webhook", app.DeleteWebhook, []string{"GetItem", "PutItem"}, http.StatusNoContent,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				return deleteReq(r.webhookID), on(func(t *testing.T, resp apigw.Response) {

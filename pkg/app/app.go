@@ -108,7 +108,7 @@ func observed(env Env, logger *slog.Logger, h apigw.Endpoint) apigw.Handler {
 // once, here, at cold start.
 func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
 	cfg = withCallCounting(cfg)
-	hasher, err := loadHasher(ctx, cfg, env)
+	keys, err := loadKeys(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +116,12 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	svc, err := ingestService(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), env, hasher)
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
+	svc, err := ingestService(store, env, keys.hasher)
 	if err != nil {
 		return nil, err
 	}
+	svc.Sealer, svc.Deliveries = keys.sealer, store
 	svc.Store = lead.NewPoolCache(svc.Store, ttl)
 	return observed(env, logger, apigw.IngestHandler(svc)), nil
 }
@@ -150,11 +152,27 @@ func (e Env) poolCacheTTL() (time.Duration, error) {
 	return time.Duration(secs) * time.Second, nil
 }
 
-// loadHasher reads the token hashing key from Secrets Manager: once per cold start.
-func loadHasher(ctx context.Context, cfg aws.Config, env Env) (*lead.Hasher, error) {
+// serverKeys are the two uses of the Secrets Manager key: the token HMAC (the key itself,
+// as ever, so stored token hashes stay valid) and the sealing of signing secrets (an HKDF
+// subkey, info "secret-seal").
+type serverKeys struct {
+	hasher *lead.Hasher
+	sealer *lead.Sealer
+}
+
+// loadKeys reads the server-side key from Secrets Manager, once per cold start.
+func loadKeys(ctx context.Context, cfg aws.Config, env Env) (serverKeys, error) {
 	key, err := secretkey.Load(ctx, secretsmanager.NewFromConfig(cfg), env.TokenKeySecretID)
 	if err != nil {
-		return nil, err
+		return serverKeys{}, err
 	}
-	return lead.NewHasher(key)
+	hasher, err := lead.NewHasher(key)
+	if err != nil {
+		return serverKeys{}, err
+	}
+	sealer, err := lead.NewSealer(key)
+	if err != nil {
+		return serverKeys{}, err
+	}
+	return serverKeys{hasher: hasher, sealer: sealer}, nil
 }

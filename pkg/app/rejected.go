@@ -30,11 +30,15 @@ func (r RejectedRequests) Replay(ctx context.Context, webhookID, id, requestID s
 	if err != nil {
 		return nil, err
 	}
-	body, err := wire.ParseIngest(kept.ContentType, kept.Body, r.BodyLimits())
-	var res *lead.IngestResult
-	if err == nil {
-		res, err = r.RejectedAdmin.Replay(ctx, kept, body)
-	}
+	// The kept body is read by the webhook's source, as it was when it arrived; its
+	// signature was checked then (the kept request holds the delivery id as its key).
+	res, err := r.ReplayParsed(ctx, kept, func(wh *lead.Webhook) (*lead.Body, error) {
+		parsed, err := wire.ParseSourced(wh.SourceName(), wire.SourceRequest{ContentType: kept.ContentType, Raw: kept.Body, Now: r.Ingest.Now()}, wh.Mapping, r.BodyLimits())
+		if err != nil {
+			return nil, err
+		}
+		return parsed.Body, nil
+	})
 	if err == nil || !lead.Refusal(err) {
 		return res, err
 	}

@@ -543,6 +543,7 @@ func webhookFromItem(item map[string]types.AttributeValue) (*lead.Webhook, error
 		AllowQueryToken:        r.optBool(attrAllowQueryToken),
 		Version:                r.optInt(attrVersion),
 	}
+	w.SourceSettings = readSourceSettings(&r)
 	if r.err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", w.ID, r.err)
 	}

@@ -65,6 +65,8 @@ func rejectedFromItem(item map[string]types.AttributeValue) (*lead.RejectedReque
 		ErrorReason:    rd.s("errorReason"),
 		ExpiresAt:      rd.epoch(TTLAttribute),
 		Version:        rd.optInt(attrVersion),
+		Deliveries:     max(1, rd.optInt(attrDeliveries)),
+		LastReceivedAt: rd.optTime(attrLastReceivedAt),
 	}
 	if rd.err != nil {
 		return nil, fmt.Errorf("rejected request %s: %w", r.ID, rd.err)
@@ -77,7 +79,16 @@ func rejectedFromItem(item map[string]types.AttributeValue) (*lead.RejectedReque
 // request is kept only if it was counted. Two items in one call, not an UpdateItem then a
 // PutItem: a failure between two calls would leave a count without its request (or a
 // request beyond the maximum). The counter expires a day after its day ends.
+//
+// A request with an idempotency key claims the key's marker in the same transaction; when
+// the key is already kept, that kept request is updated instead (keepAgain) and r takes
+// its id.
 func (s *Store) KeepRejected(ctx context.Context, r *lead.RejectedRequest, dailyMax int) error {
+	return s.keep(ctx, r, dailyMax, "")
+}
+
+// keep is KeepRejected; replaced names a kept request of r's key that is gone.
+func (s *Store) keep(ctx context.Context, r *lead.RejectedRequest, dailyMax int, replaced string) error {
 	item := rejectedItem(r)
 	if size := ItemSize(item); size > s.maxItemBytes {
 		return fmt.Errorf("rejected request of %d bytes is above the item limit", size)
@@ -101,6 +112,9 @@ func (s *Store) KeepRejected(ctx context.Context, r *lead.RejectedRequest, daily
 			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		},
 	}
+	if r.IdempotencyKey != "" {
+		in.TransactItems = append(in.TransactItems, s.rejectKeyPut(r, replaced))
+	}
 	// Settled like an entry: a write that got no answer is read back and tried again, and
 	// one given up on after such an attempt is fenced (the fence's key is the request's),
 	// so that an error means "not kept", even once late writes have landed.
@@ -116,6 +130,11 @@ func (s *Store) KeepRejected(ctx context.Context, r *lead.RejectedRequest, daily
 		return lead.ErrRejectedQuotaFull
 	case 1:
 		return nil // this very request, kept by an earlier attempt
+	case 2:
+		if replaced != "" {
+			return fmt.Errorf("keep rejected request of webhook %s: its idempotency key was kept again meanwhile", r.WebhookID)
+		}
+		return s.keepAgain(ctx, r, dailyMax)
 	}
 	if err != nil {
 		return fmt.Errorf("keep rejected request of webhook %s: %w", r.WebhookID, err)
@@ -151,9 +170,10 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		// Every attribute but the body (the type tells a tombstone or a fence); placeholders, so no name
 		// can collide with a reserved word.
-		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e, #t, #v"),
+		ProjectionExpression: aws.String("#i, #w, #r, #c, #k, #b, #x, #e, #t, #v, #d, #l"),
 		ExpressionAttributeNames: map[string]string{"#i": "id", "#w": "webhookId", "#r": "receivedAt", "#c": "contentType",
-			"#k": "idempotencyKey", "#b": "errorBody", "#x": "errorReason", "#e": TTLAttribute, "#t": TypeAttribute, "#v": attrVersion},
+			"#k": "idempotencyKey", "#b": "errorBody", "#x": "errorReason", "#e": TTLAttribute, "#t": TypeAttribute, "#v": attrVersion,
+			"#d": attrDeliveries, "#l": attrLastReceivedAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": str(webhookPrefix + webhookID),
 			":p":  str(rejectedPrefix),

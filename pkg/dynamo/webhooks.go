@@ -42,6 +42,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 	if w.AllowQueryToken {
 		item[attrAllowQueryToken] = &types.AttributeValueMemberBOOL{Value: true}
 	}
+	putSourceSettings(item, w)
 	item["gsi1pk"] = str(orgPrefix + w.OrganizationID)
 	item["gsi1sk"] = str(webhookPrefix + lead.FormatTime(w.CreatedAt) + "#" + w.ID)
 	// The answer of a committed write may be lost, and the retry that follows finds the

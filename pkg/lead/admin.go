@@ -59,12 +59,20 @@ type WebhookAdmin struct {
 	Hasher *Hasher
 	Now    func() time.Time
 	NewID  func() (string, error)
+
+	// Native sources (SPEC §12): the adapter's rules, the store of source settings (the
+	// same store, when it implements SourceStore) and the sealer of signing secrets.
+	Rules   SourceRules
+	Sources SourceStore
+	Sealer  *Sealer
 }
 
 // NewWebhookAdmin returns an admin service with the wall clock and UUIDv4 webhook ids;
 // hasher may be nil for a service that only lists and deletes.
 func NewWebhookAdmin(store WebhookStore, hasher *Hasher) *WebhookAdmin {
-	return &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewID}
+	a := &WebhookAdmin{Store: store, Hasher: hasher, Now: time.Now, NewID: NewID}
+	a.Sources, _ = store.(SourceStore)
+	return a
 }
 
 // CreateWebhookInput asks for a new webhook on a pool of an organization.
@@ -74,12 +82,16 @@ type CreateWebhookInput struct {
 	Name           string
 	// AllowQueryToken lets senders that cannot set a header pass the token as ?token=.
 	AllowQueryToken bool
+	// Native source settings (SPEC §12).
+	SourceInput
 }
 
 // UpdateWebhookInput changes a webhook's settings; a nil field is left as it is.
 type UpdateWebhookInput struct {
 	WebhookID       string
 	AllowQueryToken *bool
+	// Native source settings (SPEC §12).
+	SourceInput
 }
 
 // QueryTokenWarning is what the management API says about a webhook that accepts its token
@@ -116,6 +128,11 @@ type WebhookSummary struct {
 	AllowQueryToken        bool      `json:"allowQueryToken"`
 	// QueryTokenWarning is set when AllowQueryToken is: what that exposes and the remedy.
 	QueryTokenWarning string `json:"queryTokenWarning,omitempty"`
+	// Native source settings (SPEC §12.3): never a secret.
+	SourceView
+	// GeneratedSigningSecret is a signing secret the service just generated (create,
+	// update to a signed source): shown in that answer only, never again.
+	GeneratedSigningSecret string `json:"newSigningSecret,omitempty"`
 }
 
 // Summarize returns the webhook's public view.
@@ -126,6 +143,7 @@ func Summarize(w *Webhook) WebhookSummary {
 		PoolID:         w.PoolID,
 		Name:           w.Name,
 		CreatedAt:      w.CreatedAt.UTC(),
+		SourceView:     viewSource(w),
 	}
 	if w.AllowQueryToken {
 		s.AllowQueryToken, s.QueryTokenWarning = true, QueryTokenWarning
@@ -169,6 +187,8 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	details = append(details, d...)
 	name, d := nameField("name", in.Name)
 	details = append(details, d...)
+	source, mapping, secret, generated, d := s.sourceFields(in.SourceInput, nil)
+	details = append(details, d...)
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
 	}
@@ -201,10 +221,23 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 		CreatedAt:       s.Now().UTC().Truncate(time.Second),
 		AllowQueryToken: in.AllowQueryToken,
 	}
+	if source != SourceRocketLead {
+		w.Source, w.Mapping = source, mapping
+	}
+	if w.SigningSecret, err = s.seal(id, secret); err != nil {
+		return nil, fmt.Errorf("create webhook: %w", err)
+	}
+	if len(w.SigningSecret) > 0 {
+		w.SecretRotatedAt = w.CreatedAt
+	}
 	if err := s.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, fmt.Errorf("create webhook: %w", err)
 	}
-	return &CreatedWebhook{WebhookSummary: Summarize(w), Token: token}, nil
+	out := &CreatedWebhook{WebhookSummary: s.summarize(w), Token: token}
+	if generated {
+		out.GeneratedSigningSecret = secret
+	}
+	return out, nil
 }
 
 // Rotate replaces the webhook's token in one conditional write: the old token fails from
@@ -268,21 +301,34 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 	}
 	page := &WebhookPage{Webhooks: make([]WebhookSummary, 0, len(ws)), NextCursor: next}
 	for _, w := range ws {
-		page.Webhooks = append(page.Webhooks, Summarize(w))
+		page.Webhooks = append(page.Webhooks, s.summarize(w))
 	}
 	return page, nil
 }
 
-// Update changes a webhook's settings (today: whether it accepts ?token=) and returns its
-// summary. Turning the URL token off bites from the next request on; a token that was in a
+// Update changes a webhook's settings (whether it accepts ?token=; its source, mapping and
+// signing secret) and returns its summary. Turning the URL token off bites from the next request on; a token that was in a
 // URL should still be rotated.
 func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*WebhookSummary, error) {
 	id, details := uuidField("id", in.WebhookID)
-	if in.AllowQueryToken == nil {
-		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false"})
+	if in.AllowQueryToken == nil && in.SourceInput.empty() {
+		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false (or a source setting)"})
 	}
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
+	}
+	var secret string
+	if !in.SourceInput.empty() {
+		w, generated, err := s.updateSource(ctx, id, in.SourceInput)
+		if err != nil {
+			return nil, err
+		}
+		secret = generated
+		if in.AllowQueryToken == nil {
+			sum := s.summarize(w)
+			sum.GeneratedSigningSecret = secret
+			return &sum, nil
+		}
 	}
 	w, err := s.Store.SetAllowQueryToken(ctx, id, *in.AllowQueryToken)
 	if errors.Is(err, ErrNotFound) {
@@ -291,7 +337,8 @@ func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*Webh
 	if err != nil {
 		return nil, fmt.Errorf("update webhook %s: %w", id, err)
 	}
-	sum := Summarize(w)
+	sum := s.summarize(w)
+	sum.GeneratedSigningSecret = secret
 	return &sum, nil
 }
 

@@ -122,6 +122,11 @@ type IngestService struct {
 	Rejected          RejectedStore
 	RejectedRetention time.Duration
 	RejectedDailyMax  int
+
+	// Native sources (SPEC §12): Sealer opens signing secrets; Deliveries, when not nil,
+	// remembers test deliveries.
+	Sealer     *Sealer
+	Deliveries TestDeliveryStore
 }
 
 // NewIngestService returns a service with the default limits, the wall clock and UUIDv7 ids.

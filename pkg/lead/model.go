@@ -42,6 +42,9 @@ type Webhook struct {
 	// Version counts the changes of the stored webhook: every update and delete is
 	// conditional on the version it read, so a write that arrives late changes nothing.
 	Version int64
+
+	// Native source (SPEC §12): see source.go.
+	SourceSettings
 }
 
 // Pool is a lead pool (a table of lead entries) with its schema and default lead state.

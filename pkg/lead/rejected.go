@@ -34,6 +34,10 @@ type RejectedRequest struct {
 	ExpiresAt      time.Time
 	// Version counts the changes of the stored request (its recorded error).
 	Version int64
+	// Deliveries counts the deliveries of the request: a vendor retrying a refused delivery
+	// (same idempotency key) updates the one kept request, its error and LastReceivedAt.
+	Deliveries     int64
+	LastReceivedAt time.Time
 }
 
 // RejectedPage is one page of a webhook's rejected requests, newest first.
@@ -183,7 +187,17 @@ func (a *RejectedAdmin) Discard(ctx context.Context, webhookID, id string) error
 // would get, for the adapter to record on the rejected request (RecordRefusal) when it is
 // the request's (Refusal); a rejected request replayed or discarded meanwhile is a 404.
 func (a *RejectedAdmin) Replay(ctx context.Context, r *RejectedRequest, body *Body) (*IngestResult, error) {
+	return a.ReplayParsed(ctx, r, func(*Webhook) (*Body, error) { return body, nil })
+}
+
+// ReplayParsed is Replay with the body parsed by parse once the webhook is read (its
+// source says how: SPEC §12); a parse error is the replay's error.
+func (a *RejectedAdmin) ReplayParsed(ctx context.Context, r *RejectedRequest, parse func(*Webhook) (*Body, error)) (*IngestResult, error) {
 	wh, err := a.webhook(ctx, r.WebhookID)
+	if err != nil {
+		return nil, err
+	}
+	body, err := parse(wh)
 	if err != nil {
 		return nil, err
 	}

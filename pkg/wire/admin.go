@@ -17,8 +17,8 @@ import (
 const MaxAdminBodyBytes = 16 << 10
 
 // ParseCreateWebhook parses the body of a create request strictly: one JSON object with the
-// string fields organizationId, tableId and name, an optional boolean allowQueryToken, and
-// nothing else.
+// string fields organizationId, tableId and name, an optional boolean allowQueryToken, the
+// optional native source settings (source, mapping, signingSecret), and nothing else.
 func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	obj, err := adminObject(raw, false)
 	if err != nil {
@@ -28,6 +28,10 @@ func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	fields := map[string]*string{"organizationId": &in.OrganizationID, "tableId": &in.PoolID, "name": &in.Name}
 	var details []lead.Detail
 	for _, k := range obj.keys {
+		if d, ok := sourceField(k, obj.values[k], &in.SourceInput); ok {
+			details = append(details, d...)
+			continue
+		}
 		if k == "allowQueryToken" {
 			b, ok := obj.values[k].(bool)
 			if !ok {
@@ -92,7 +96,8 @@ func ParseRotateWebhook(webhookID string, raw []byte) (lead.RotateWebhookInput, 
 }
 
 // ParseUpdateWebhook parses the body of an update request strictly: one JSON object with
-// the boolean allowQueryToken, and nothing else.
+// the boolean allowQueryToken and/or the native source settings (source, mapping,
+// signingSecret), and nothing else.
 func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, error) {
 	in := lead.UpdateWebhookInput{WebhookID: webhookID}
 	obj, err := adminObject(raw, false)
@@ -101,6 +106,10 @@ func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, 
 	}
 	var details []lead.Detail
 	for _, k := range obj.keys {
+		if d, ok := sourceField(k, obj.values[k], &in.SourceInput); ok {
+			details = append(details, d...)
+			continue
+		}
 		if k != "allowQueryToken" {
 			details = append(details, lead.Detail{Path: lead.DetailPath("", k), Problem: "unknown field"})
 			continue

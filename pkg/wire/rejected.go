@@ -22,8 +22,12 @@ type RejectedView struct {
 	IdempotencyKey string          `json:"idempotencyKey,omitempty"`
 	Error          json.RawMessage `json:"error"`
 	ExpiresAt      string          `json:"expiresAt"`
-	Body           *string         `json:"body,omitempty"`
-	BodyBase64     string          `json:"bodyBase64,omitempty"`
+	// Deliveries counts the retries of a refused delivery (same idempotency key) kept as
+	// this one request; LastReceivedAt is the last one's time.
+	Deliveries     int64   `json:"deliveries,omitempty"`
+	LastReceivedAt string  `json:"lastReceivedAt,omitempty"`
+	Body           *string `json:"body,omitempty"`
+	BodyBase64     string  `json:"bodyBase64,omitempty"`
 }
 
 // ViewRejected returns the admin representation of r, with its body when withBody is true.
@@ -31,6 +35,9 @@ func ViewRejected(r *lead.RejectedRequest, withBody bool) RejectedView {
 	v := RejectedView{
 		ID: r.ID, WebhookID: r.WebhookID, ReceivedAt: lead.FormatTime(r.ReceivedAt), ContentType: r.ContentType,
 		IdempotencyKey: r.IdempotencyKey, Error: json.RawMessage(r.ErrorBody), ExpiresAt: lead.FormatTime(r.ExpiresAt),
+	}
+	if r.Deliveries > 1 {
+		v.Deliveries, v.LastReceivedAt = r.Deliveries, lead.FormatTime(r.LastReceivedAt)
 	}
 	if !json.Valid(r.ErrorBody) {
 		v.Error = json.RawMessage("null")

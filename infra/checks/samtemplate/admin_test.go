@@ -25,6 +25,7 @@ func TestAdminRoutesAreIAMAuthorized(t *testing.T) {
 		"POST /admin/ingress_webhooks/{id}/rejected/{rejectedId}/replay": "ReplayRejectedFunction",
 		"DELETE /admin/ingress_webhooks/{id}/rejected/{rejectedId}":      "DiscardRejectedFunction",
 		"PATCH /admin/ingress_webhooks/{id}":                             "UpdateWebhookFunction",
+		"PUT /admin/ingress_webhooks/{id}/signing-secret":                "SigningSecretFunction",
 		"POST /public/ingress_webhooks/{id}":                             "IngressFunction",
 	}
 	got := map[string]string{}

@@ -61,6 +61,12 @@ var wantActions = map[string][]string{
 	"UpdateWebhookFunction": {
 		"dynamodb:GetItem",
 		"dynamodb:UpdateItem",
+		"secretsmanager:GetSecretValue",
+	},
+	"SigningSecretFunction": {
+		"dynamodb:GetItem",
+		"dynamodb:UpdateItem",
+		"secretsmanager:GetSecretValue",
 	},
 	"ListRejectedFunction": {
 		"dynamodb:GetItem",

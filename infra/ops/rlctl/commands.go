@@ -52,6 +52,7 @@ var commands = map[string]command{
 	"webhook list":           webhookList,
 	"webhook delete":         webhookDelete,
 	"webhook set":            webhookSet,
+	"webhook signing-secret": webhookSigningSecret,
 	"schema show":            schemaShow,
 	"schema set":             schemaSet,
 	"schema unlock":          schemaUnlock,
@@ -423,21 +424,26 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	pool := fs.String("pool", "", "pool id (the API's tableId)")
 	hookName := fs.String("name", "", "webhook name")
 	allowQuery := fs.Bool("allow-query-token", false, "also accept the token as ?token= (for senders that cannot set a header)")
+	src := sourceFlags(fs)
 	s, err := parse(ctx, fs, args, out, getenv, "org", "pool", "name")
 	if err != nil {
+		return err
+	}
+	in := lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName, AllowQueryToken: *allowQuery}
+	if in.SourceInput, err = src.input(fs, name); err != nil {
 		return err
 	}
 	svc, err := s.webhooks(ctx, true)
 	if err != nil {
 		return err
 	}
-	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName, AllowQueryToken: *allowQuery})
+	c, err := svc.Create(ctx, in)
 	if err != nil {
 		return err
 	}
 	c.URL = s.url(c.ID)
-	rows := [][]string{{"ID", "NAME", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.URL, c.Token}}
-	return s.print(c, withQueryTokenWarning(rows, c.QueryTokenWarning))
+	rows := [][]string{{"ID", "NAME", "SOURCE", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.Source, c.URL, c.Token}}
+	return s.print(c, withSecret(withQueryTokenWarning(rows, c.QueryTokenWarning), c.GeneratedSigningSecret))
 }
 
 // withQueryTokenWarning adds the warning of a webhook that accepts ?token= under a table.
@@ -452,28 +458,40 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	id := fs.String("id", "", "webhook id")
 	allowQuery := fs.String("allow-query-token", "", "true: also accept the token as ?token=; false: only the header")
-	s, err := parse(ctx, fs, args, out, getenv, "id", "allow-query-token")
+	src := sourceFlags(fs)
+	s, err := parse(ctx, fs, args, out, getenv, "id")
 	if err != nil {
 		return err
 	}
-	allow, perr := strconv.ParseBool(*allowQuery)
-	if perr != nil {
-		return usageError{fmt.Sprintf("%s: --allow-query-token must be true or false", name)}
+	in := lead.UpdateWebhookInput{WebhookID: *id}
+	if in.SourceInput, err = src.input(fs, name); err != nil {
+		return err
 	}
-	svc, err := s.webhooks(ctx, false)
+	if *allowQuery != "" {
+		allow, perr := strconv.ParseBool(*allowQuery)
+		if perr != nil {
+			return usageError{fmt.Sprintf("%s: --allow-query-token must be true or false", name)}
+		}
+		in.AllowQueryToken = &allow
+	}
+	if in.AllowQueryToken == nil && in.Source == nil && in.Mapping == nil && in.SigningSecret == nil {
+		return usageError{fmt.Sprintf("%s: give --allow-query-token, --source, --mapping or --signing-secret", name)}
+	}
+	// The key seals a signing secret the update may set.
+	svc, err := s.webhooks(ctx, in.Source != nil || in.SigningSecret != nil)
 	if err != nil {
 		return err
 	}
-	w, err := svc.Update(ctx, lead.UpdateWebhookInput{WebhookID: *id, AllowQueryToken: &allow})
+	w, err := svc.Update(ctx, in)
 	if err != nil {
 		return err
 	}
 	w.URL = s.url(w.ID)
-	rows := [][]string{{"ID", "NAME", "ALLOW QUERY TOKEN"}, {w.ID, w.Name, strconv.FormatBool(w.AllowQueryToken)}}
-	if !allow {
+	rows := [][]string{{"ID", "NAME", "SOURCE", "ALLOW QUERY TOKEN"}, {w.ID, w.Name, w.Source, strconv.FormatBool(w.AllowQueryToken)}}
+	if in.AllowQueryToken != nil && !*in.AllowQueryToken {
 		rows = append(rows, []string{}, []string{"If the token was ever in a URL, rotate it: rlctl webhook rotate --id " + w.ID})
 	}
-	return s.print(w, withQueryTokenWarning(rows, w.QueryTokenWarning))
+	return s.print(w, withSecret(withQueryTokenWarning(rows, w.QueryTokenWarning), w.GeneratedSigningSecret))
 }
 
 func webhookRotate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
@@ -520,7 +538,7 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 	if err != nil {
 		return err
 	}
-	rows := [][]string{{"ID", "NAME", "POOL ID", "CREATED", "ROTATED", "URL"}}
+	rows := [][]string{{"ID", "NAME", "SOURCE", "POOL ID", "CREATED", "ROTATED", "LAST TEST DELIVERY", "URL"}}
 	for i := range page.Webhooks {
 		w := &page.Webhooks[i]
 		w.URL = s.url(w.ID)
@@ -528,7 +546,11 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 		if !w.RotatedAt.IsZero() {
 			rotated = lead.FormatTime(w.RotatedAt)
 		}
-		rows = append(rows, []string{w.ID, w.Name, w.PoolID, lead.FormatTime(w.CreatedAt), rotated, w.URL})
+		lastTest := ""
+		if d := w.LastTestDelivery; d != nil {
+			lastTest = lead.FormatTime(d.At) + " " + d.Result
+		}
+		rows = append(rows, []string{w.ID, w.Name, w.Source, w.PoolID, lead.FormatTime(w.CreatedAt), rotated, lastTest, w.URL})
 	}
 	if page.NextCursor != "" {
 		rows = append(rows, []string{"next page: --cursor " + page.NextCursor})

@@ -19,7 +19,8 @@
 //	webhook rotate --id WEBHOOK [--grace 1h]
 //	webhook list --org ID [--limit N] [--cursor C]
 //	webhook delete --id WEBHOOK
-//	webhook set --id WEBHOOK --allow-query-token true|false
+//	webhook set --id WEBHOOK [--allow-query-token true|false] [--source S] [--mapping JSON] [--signing-secret SECRET]
+//	webhook signing-secret --id WEBHOOK [--secret SECRET] [--grace 1h]
 //	schema show --pool ID
 //	schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
 //	schema unlock --pool ID --keys KEY[,KEY…]
@@ -73,11 +74,13 @@ const usage = `usage: rlctl <noun> <verb> [flags]
   custom-field create --org ID --name NAME --type text|number|boolean|date|select|multiselect [--options a,b]
   custom-field list --org ID
   custom-field delete --org ID --id FIELD
-  webhook create --org ID --pool ID --name NAME [--allow-query-token]
+  webhook create --org ID --pool ID --name NAME [--allow-query-token] [--source S] [--mapping JSON] [--signing-secret SECRET]
+      sources: rocketlead (default), google-ads, typeform, tally, webflow, standard-webhooks, jotform, unbounce
   webhook rotate --id WEBHOOK [--grace 1h]
   webhook list --org ID [--limit N] [--cursor C]
   webhook delete --id WEBHOOK
-  webhook set --id WEBHOOK --allow-query-token true|false
+  webhook set --id WEBHOOK [--allow-query-token true|false] [--source S] [--mapping JSON|null] [--signing-secret SECRET]
+  webhook signing-secret --id WEBHOOK [--secret THE-VENDORS] [--grace 1h]   (generated, shown once, without --secret)
   schema show --pool ID
   schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
   schema unlock --pool ID --keys KEY[,KEY…]

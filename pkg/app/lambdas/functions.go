@@ -44,5 +44,6 @@ func Functions() []Function {
 		{LogicalID: "ShowRejectedFunction", Folder: "admin-rejected-get", HTTP: app.ShowRejected},
 		{LogicalID: "ReplayRejectedFunction", Folder: "admin-rejected-replay", HTTP: app.ReplayRejected},
 		{LogicalID: "DiscardRejectedFunction", Folder: "admin-rejected-delete", HTTP: app.DiscardRejected},
+		{LogicalID: "SigningSecretFunction", Folder: "admin-signing-secret", HTTP: app.SetSigningSecret},
 	}
 }
