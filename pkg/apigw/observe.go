@@ -40,11 +40,12 @@ const (
 	MetricLockRetries     = "LockConflictsRetried"
 	MetricRejectedKept    = "RejectedRequestsKept"
 	MetricRejectedNotKept = "RejectedRequestsNotKept"
-	// MetricEntryFences counts entry (and kept rejected request) writes given up on whose
-	// key was fenced, so their failure is true; MetricUnsettledWrites those whose key could
-	// not be fenced in the function's time: answered 500 "Outcome unknown" (a 400 naming
-	// its rejectedId with "unsettled" for a kept rejected request), a write of theirs still
-	// on its way may commit. Emitted when not zero; template.yaml alarms on it.
+	// MetricEntryFences counts the writes given up on that were fenced, so their failure
+	// is true (entries, kept rejected requests and management writes alike: the store
+	// settles them all one way); MetricUnsettledWrites those that could not be fenced in
+	// the function's time: answered 500 "Outcome unknown" (a 400 naming its rejectedId
+	// with "unsettled" for a kept rejected request), a write of theirs still on its way may
+	// land. Emitted when not zero; template.yaml alarms on it.
 	MetricEntryFences     = "EntryFences"
 	MetricUnsettledWrites = "UnsettledWrites"
 	DimensionOutcome      = "Outcome"
