@@ -434,8 +434,9 @@ func (s *Store) settleAttempt(ctx context.Context, w durable, attempt int, err e
 // fence settles a write the store gives up on, before its failure cause is answered: w's
 // fence is written, on the write's own condition, so that a write still on its way is
 // refused when it lands, and the failure is true. A fence that failed is settled by the
-// item at the key (ALL_OLD on a failed condition, or read back): the write applied after all is a success (the item); overtaken (an earlier try of
-// the fence, a later change) a failure that changed nothing. The fence is tried with short
+// item at the key (ALL_OLD on a failed condition, or read back): the write applied after
+// all is a success (the item); overtaken (an earlier try of the fence, a later change) a
+// failure that changed nothing. The fence is tried with short
 // jittered pauses until it settles or the settle time runs out (settleBy: the function's
 // time less its answer margin), so that a slow machine or a brief outage settles instead of
 // giving up. Only a fence that still cannot be settled is an *unsettledError: only then may
