@@ -9,17 +9,17 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/front"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
 	"github.com/rocketlead/ingress-webhooks/pkg/app/lambdas"
-	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
 // buildHandlers builds every function of lambdas.Functions with the builder its Lambda uses:
 // the HTTP handlers by logical id, for the front, and the one stream handler, for the relay
 // that stands in for the table's stream. Locally the routes are not IAM-checked, as under
 // `sam local start-api`.
-func buildHandlers(ctx context.Context, cfg aws.Config, env app.Env, logger *slog.Logger) (map[string]front.Handler, dynamo.StreamHandler, error) {
+func buildHandlers(ctx context.Context, cfg aws.Config, env app.Env, logger *slog.Logger) (map[string]front.Handler, entryevents.Handler, error) {
 	handlers := map[string]front.Handler{}
-	var stream dynamo.StreamHandler
+	var stream entryevents.Handler
 	for _, fn := range lambdas.Functions() {
 		// Each function's log lines and metrics name it, as AWS_LAMBDA_FUNCTION_NAME does in Lambda.
 		env := env

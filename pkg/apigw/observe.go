@@ -40,11 +40,12 @@ const (
 	MetricLockRetries     = "LockConflictsRetried"
 	MetricRejectedKept    = "RejectedRequestsKept"
 	MetricRejectedNotKept = "RejectedRequestsNotKept"
-	// MetricEntryFences counts entry (and kept rejected request) writes given up on whose
-	// key was fenced, so their failure is true; MetricUnsettledWrites those whose key could
-	// not be fenced in the function's time: answered 500 "Outcome unknown" (a 400 naming
-	// its rejectedId with "unsettled" for a kept rejected request), a write of theirs still
-	// on its way may commit. Emitted when not zero; template.yaml alarms on it.
+	// MetricEntryFences counts the writes given up on that were fenced, so their failure
+	// is true (entries, kept rejected requests and management writes alike: the store
+	// settles them all one way); MetricUnsettledWrites those that could not be fenced in
+	// the function's time: answered 500 "Outcome unknown" (a 400 naming its rejectedId
+	// with "unsettled" for a kept rejected request), a write of theirs still on its way may
+	// land. Emitted when not zero; template.yaml alarms on it.
 	MetricEntryFences     = "EntryFences"
 	MetricUnsettledWrites = "UnsettledWrites"
 	DimensionOutcome      = "Outcome"
@@ -64,29 +65,11 @@ type Outcome struct {
 	Result *lead.IngestResult
 }
 
-// RequestDeadline is the overall deadline of a request, below the functions' 10 s timeout
-// so that a request DynamoDB keeps refusing is still answered (503) rather than cut off.
-const RequestDeadline = 8 * time.Second
-
-// FunctionTimeout is the functions' timeout (Globals.Function.Timeout in template.yaml): the
-// function's own deadline when the invocation's context carries none (the local runner).
-const FunctionTimeout = 10 * time.Second
-
-// AnswerMargin is the part of the function's time kept to answer after settling a write
-// whose outcome is unknown: settlement may run past RequestDeadline up to the function's
-// deadline less AnswerMargin (SettleBudget after the request's start, without Lambda's
-// deadline), and no later.
-const AnswerMargin = 500 * time.Millisecond
-
-// SettleBudget is the longest a request of an HTTP function takes outside Lambda: its
-// settlement ends by FunctionTimeout less AnswerMargin after its start.
-const SettleBudget = FunctionTimeout - AnswerMargin
-
 // Observe wraps h so that each request writes exactly one log line and one EMF document,
 // with the AWS calls, retries and throttles the request made (counted by the SDK middleware
-// through the context) and its duration. The request runs with the RequestDeadline; a write
+// through the context) and its duration. The request runs with lead.RequestBudget; a write
 // whose outcome is unknown may be settled until the function's deadline (the invocation's,
-// or FunctionTimeout after the start) less AnswerMargin (lead.WithSettleBy).
+// or lead.FunctionTimeout after the start) less lead.AnswerMargin (lead.WithSettleBy).
 func Observe(h Endpoint, o Observer) Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -95,10 +78,10 @@ func Observe(h Endpoint, o Observer) Handler {
 		start := time.Now()
 		fnDeadline, ok := ctx.Deadline()
 		if !ok {
-			fnDeadline = start.Add(FunctionTimeout)
+			fnDeadline = start.Add(lead.FunctionTimeout)
 		}
-		ctx = lead.WithSettleBy(ctx, fnDeadline.Add(-AnswerMargin))
-		ctx, cancel := context.WithTimeout(ctx, RequestDeadline)
+		ctx = lead.WithSettleBy(ctx, fnDeadline.Add(-lead.AnswerMargin))
+		ctx, cancel := context.WithTimeout(ctx, lead.RequestBudget)
 		defer cancel()
 		ctx, calls := metrics.WithCalls(ctx)
 		resp, out := h(ctx, req)

@@ -135,7 +135,7 @@ func TestObserveSaysWhatIsUnsettled(t *testing.T) {
 				t.Fatalf("handler = %d, %v; want %d", resp.StatusCode, err, tt.status)
 			}
 			// Outside Lambda the function's deadline is FunctionTimeout after the start.
-			if want := apigw.SettleBudget; settleIn > want || settleIn < want-time.Second {
+			if want := lead.SettleBudget; settleIn > want || settleIn < want-time.Second {
 				t.Errorf("settle time %v after the start; want about %v", settleIn, want)
 			}
 			var body, doc, line map[string]any
@@ -183,7 +183,7 @@ func TestObserveSettlesBeforeTheInvocationsDeadline(t *testing.T) {
 	if _, err := h(ctx, apigw.Request{}); err != nil {
 		t.Fatal(err)
 	}
-	if want := deadline.Add(-apigw.AnswerMargin); !by.Equal(want) {
+	if want := deadline.Add(-lead.AnswerMargin); !by.Equal(want) {
 		t.Errorf("settle by %v; want the invocation's deadline less the answer margin, %v", by, want)
 	}
 }

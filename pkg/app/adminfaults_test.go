@@ -452,6 +452,24 @@ func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 	wg.Wait()
 }
 
+// outcomeUnknown reports whether resp is the 500 "Outcome unknown" of a write the store
+// could not settle (the one 5xx that may have stored something), and checks its body: it
+// says "unsettled": true and names no entry (a management write has none).
+func outcomeUnknown(t *testing.T, resp apigw.Response) bool {
+	t.Helper()
+	if resp.StatusCode != http.StatusInternalServerError {
+		return false
+	}
+	body := decode(t, resp)
+	if body["unsettled"] != true {
+		return false
+	}
+	if body["error"] != "Outcome unknown" || body["entryId"] != nil || body["requestId"] == "" {
+		t.Errorf("unsettled answer %s; want error \"Outcome unknown\", a requestId and no entryId", resp.Body)
+	}
+	return true
+}
+
 // isWrite reports whether a DynamoDB operation writes.
 func isWrite(op string) bool {
 	return op == "PutItem" || op == "UpdateItem" || op == "DeleteItem" || op == "TransactWriteItems"
@@ -475,7 +493,7 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 	if kind == faults.Late {
 		rule.Latency = lateDelay
 	}
-	budget := apigw.RequestDeadline
+	budget := lead.RequestBudget
 	if count == 0 {
 		// A fault on every call in a short deadline, to keep the test quick.
 		rule.Probability = 1
@@ -513,8 +531,10 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 		return
 	}
 	changed := !slices.Equal(r.owned(t), before)
+	unsettled := outcomeUnknown(t, resp)
 	switch {
-	case resp.StatusCode >= 500 && changed:
+	case resp.StatusCode >= 500 && changed && !unsettled:
+		// SPEC §11: every 5xx but "Outcome unknown" means nothing stored, exactly.
 		t.Errorf("%d, but the table changed: %s", resp.StatusCode, resp.Body)
 	case resp.StatusCode < 500 && resp.StatusCode != p.status:
 		t.Errorf("status %d because of a fault: %s; want %d or a 5xx", resp.StatusCode, resp.Body, p.status)
@@ -572,6 +592,30 @@ func adminOn(t *testing.T, env *awstest.Env) (*fixture, map[string]apigw.Handler
 		hs[name] = h
 	}
 	return f, hs
+}
+
+// TestAdminWriteThatCannotBeSettledIsOutcomeUnknown: SPEC §11, every 5xx but one means
+// nothing stored, exactly. DynamoDB answers every UpdateItem with a 500 (a server fault: it
+// may have applied it), so neither the rotation nor the fence that would refuse it settles,
+// and the read-backs find the webhook as it was: the store cannot know whether the rotation
+// will yet land. The answer is the 500 "Outcome unknown" with "unsettled": true, never a
+// plain 500, and the request's metrics count it in UnsettledWrites.
+func TestAdminWriteThatCannotBeSettledIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	env := awstest.Start(t)
+	f, hs := adminOn(t, env)
+	awstest.Must(t, env.Faults.AddSpec("UpdateItem:error:1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := hs["rotate"](ctx, rotateReq(f.webhookID, `{}`))
+	env.Faults.Reset()
+	awstest.Must(t, err)
+	if !outcomeUnknown(t, resp) {
+		t.Fatalf("rotation DynamoDB never answered = %d %s; want 500 Outcome unknown with unsettled true", resp.StatusCode, resp.Body)
+	}
+	if !bytes.Equal(f.webhook(t, f.webhookID).TokenHash, tokenHash(t, f.token)) {
+		t.Errorf("the webhook's token changed under an injected 500 that applies nothing")
+	}
 }
 
 // TestALateWriteUndoesNoLaterChange is the "a later change, then the late write lands" shape

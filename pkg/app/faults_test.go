@@ -16,7 +16,6 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
-	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -53,7 +52,7 @@ func TestIngestUnderEachFaultKeepsThePromises(t *testing.T) {
 					before := len(f.entries(t))
 					// A passing fault runs in the request's own deadline; one on every call in
 					// a short one, to keep the test quick.
-					budget := apigw.RequestDeadline
+					budget := lead.RequestBudget
 					if always {
 						budget = 2 * time.Second
 					}
@@ -97,7 +96,7 @@ func TestIngestUnderEachFaultKeepsThePromises(t *testing.T) {
 						t.Errorf("503 without Retry-After")
 					}
 					// The context's deadline stands for the function's: the answer comes
-					// before it (settlement ends apigw.AnswerMargin earlier), with a
+					// before it (settlement ends lead.AnswerMargin earlier), with a
 					// second's slack for a busy machine.
 					if took > budget+time.Second {
 						t.Errorf("answered after %v; want inside the function's %v deadline", took, budget)

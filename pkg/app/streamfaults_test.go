@@ -13,7 +13,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
-	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
@@ -66,9 +66,9 @@ func TestEntryEventsHandlerUnderPutEventsFaults(t *testing.T) {
 			awstest.Must(t, err)
 			handler := entryEvents(t, env, nil)
 
-			// The invocation's deadline: the handler cuts its calls dynamo.AnswerReserve
+			// The invocation's deadline: the handler cuts its calls entryevents.AnswerReserve
 			// before it and must have answered by it.
-			const deadline = dynamo.AnswerReserve + 3*time.Second
+			const deadline = entryevents.AnswerReserve + 3*time.Second
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			begin := time.Now()

@@ -1,6 +1,7 @@
 // Package dynamo stores webhooks, pools, lead states, custom fields, entries and
-// idempotency records in one DynamoDB table, and turns the table's stream into
-// table.entry.added events. It implements the store interfaces of package lead and is
+// idempotency records in one DynamoDB table, and decodes the table's stream images into
+// entries (the entry-events function's handler, in package entryevents, publishes them).
+// It implements the store interfaces of package lead and is
 // written for real DynamoDB: its 4 KB expression limit, 400 KB items, 38-digit numbers and
 // its failure modes; emulator quirks it tolerates are named where they are.
 //
@@ -12,13 +13,13 @@
 //	pool                 TABLE#<poolId>           TABLE
 //	lead state           TABLE#<poolId>           LEADSTATE#<id>
 //	entry                TABLE#<poolId>#<shard>   ENTRY#<uuidv7>
-//	fence                TABLE#<poolId>#<shard>   ENTRY#<uuidv7>         (type "fence")
+//	fence                TABLE#<poolId>#<shard>   ENTRY#<uuidv7>         (type FenceType)
 //	custom field         ORG#<orgId>              CUSTOMFIELD#<id>
 //	idempotency record   IDEMPOTENCY#<id>#<hash>  IDEMPOTENCY
 //	rejected request     WEBHOOK#<id>             REJECTED#<uuidv7>
-//	fence                WEBHOOK#<id>             REJECTED#<uuidv7>      (type "fence")
+//	fence                WEBHOOK#<id>             REJECTED#<uuidv7>      (type FenceType)
 //	rejected day count   WEBHOOK#<id>             REJECTCOUNT#<yyyy-mm-dd>
-//	tombstone            the key of a deleted item                     (type "deleted")
+//	tombstone            the key of a deleted item                     (type DeletedType)
 //
 // A pool's entries are spread over EntryShards partition keys, so one pool can take more
 // writes than DynamoDB allows one key (1,000 WCU/s): the shard (two digits, 00 to 31) is the
@@ -46,22 +47,13 @@
 // the version it read and writes the next one. A pool's lead state changes use version; its
 // schema keeps its own schemaVersion (entry writes lock keys on it without conflicting with
 // an administrator's lead state changes). A delete does not remove the item: it puts a
-// tombstone at the same key (type "deleted", version+1, deletedAt and expiresAt a day
-// later, nothing else; a webhook's moves to a gsi1 partition of its own, deleted#<pk>, so
-// it is not listed) that every read treats as not found and that a create's condition
-// refuses. Items written before versions
-// have none, which reads as 0 (the condition is then that the attribute does not exist).
-//
-// So a write that reaches DynamoDB late (after its caller was answered, and maybe after a
-// later change) can change nothing: its condition names a version that is gone. And the
-// item read back settles a write whose answer was lost: at the next version with this
-// write's content it is applied (by this write or an earlier attempt of it, which carries
-// the same condition), still at the version read it is not applied yet, at any other
-// version never. A management write the store gives up on is fenced before its failure is
-// answered: the next version and nothing else (a tombstone for a create) is written on the
-// same condition, so the write can never land later; the fence and read-backs are tried
-// until the request's deadline plus SettleTimeout, and the item read back settles any of
-// them. Entries and idempotency records are immutable and carry no version.
+// tombstone at the same key (DeletedType, version+1, deletedAt and expiresAt a day later,
+// nothing else; a webhook's moves to a gsi1 partition of its own, deleted#<pk>, so it is
+// not listed) that every read treats as not found and that a create's condition refuses.
+// Items written before versions have none, which reads as 0 (the condition is then that the
+// attribute does not exist). Entries and idempotency records are immutable and carry no
+// version. So a write that reaches DynamoDB late (after its caller was answered, and maybe
+// after a later change) can change nothing: its condition names a version that is gone.
 //
 // A rejected request (a body refused with a 400 after authentication) is kept with its
 // counter of the UTC day in one TransactWriteItems: the counter grows only below the daily
@@ -105,32 +97,57 @@
 // condition; the map is an attribute value, bounded by the item size, not the expression
 // limit.
 //
-// A write whose outcome is unknown is settled by reading the entry back. When the store gives
-// up on an entry write, it first fences the entry's key: a fence item (type "fence", pk, sk,
-// fencedAt and expiresAt, under 200 bytes, deleted by the TTL after FenceTTL) is put at
-// exactly the entry's key on condition that the key is free, and since every write of the
-// entry carries the same condition, a write still on its way is refused when it lands: the
-// failure is true. A failed fence condition returns the item at the key (ALL_OLD): the entry
-// is a success. A fence is not an entry: Entry, Entries and the stream handler skip it, and
-// the template's stream filter drops it (type anything-but "fence"). The idempotency record
-// commits with the entry, so a fenced write leaves the caller's key free. The fence is tried
-// until it settles or the function's time (lead.SettleBy: its deadline less the answer
-// margin) runs out, not only the request's; a write DynamoDB refused outright on every
-// attempt (nothing applied, nothing on its way) needs none. A fence that cannot be settled
-// is the one failure that is not "nothing stored": lead.Unsettled, the 500 "Outcome unknown"
-// naming the entry, counted in UnsettledWrites. Keeping a rejected request is settled the
-// same way, with a fence at the request's key (Rejected and ListRejected skip it), so
-// KeepRejected's failure means "not kept", or is lead.ErrRejectedUnsettled.
-//
 // A failed schema condition is lead.ErrSchemaChanged, a taken idempotency key
 // lead.ErrIdempotencyKeyTaken, and a failed condition on the entry itself means an earlier
 // attempt of this very write committed: success. Item sizes are checked before writing
 // (ItemSize), since not every engine enforces DynamoDB's 400 KB.
 //
-// # Events
+// # Durable writes
 //
-// The committed entry item is the outbox. The stream handler (filtered to new ENTRY#
-// items) decodes each record's new image exactly (numbers stay decimal strings), publishes
-// the events in batches and reports only the records whose event the bus did not accept,
-// so Lambda retries those alone and then sends them to the on-failure destination.
+// One file, durable.go, owns what makes a failure the store answers true, for every write:
+// retry, settlement, the fence and the version conditions, within one budget
+// (lead.RequestBudget and the settle time derived from it).
+//
+//   - Retry: every call goes through retrying. A call DynamoDB refused without applying it
+//     (throttling, a transaction conflict) is tried again with jittered backoff until the
+//     settle reserve of the request's deadline, then answered 503 (nothing stored); a read
+//     that got no answer is tried again a few times. Writes run on a context detached from
+//     the caller's cancellation.
+//   - Settlement: a write whose attempt may have been applied without its answer reaching
+//     the store (no answer, a server fault, or a failed condition after such an attempt;
+//     the SDK's attempts are recorded by a client option) is settled by reading its key back
+//     with a consistent read: the item there says applied (a success), overtaken (not
+//     applied, never will be) or pending (the same write is tried again: its attempts carry
+//     the same condition and content, so they apply at most once). A new item (an entry, a
+//     kept rejected request) is applied when it is at its key, overtaken when a fence is; a
+//     versioned write is applied at the next version with its content, pending at the
+//     version read, overtaken at any other.
+//   - Fence: when the store gives up after such an attempt, it writes the fence before the
+//     failure is answered, on the write's own condition, so that a write still on its way
+//     is refused when it lands: a fence item (FenceType, pk, sk, fencedAt and expiresAt,
+//     under 200 bytes, deleted by the TTL after FenceTTL) at a new item's key, a tombstone
+//     for a create, the next version and nothing else for an update or delete. A failed
+//     fence is settled by the item at the key (ALL_OLD on a failed condition, or read back):
+//     the write applied after all is a success. The fence is tried with short pauses until
+//     the settle time: lead.SettleBy, the function's deadline less lead.AnswerMargin, which
+//     the HTTP functions' observer sets (without it, as the observer would set it for the
+//     context's deadline). No write starts with less than SettleTimeout of it left (503).
+//   - Unsettled: a fence that cannot be settled in that time is the one failure that is not
+//     "nothing stored": 500 "Outcome unknown" with "unsettled": true (lead.Unsettled naming
+//     the entry for an entry write, lead.ErrRejectedUnsettled for a kept request,
+//     lead.UnsettledWrite for a management write), counted in UnsettledWrites.
+//
+// A fence is not an entry: Entry, Entries and the entry-events handler skip it
+// (IsEntryInsert), Rejected and ListRejected skip a kept request's, and the template's
+// stream filter drops it (type anything-but FenceType). The idempotency record commits with
+// the entry, so a fenced write leaves the caller's key free. A write DynamoDB refused
+// outright on every attempt (nothing applied, nothing on its way) needs no fence.
+//
+// # Stream images
+//
+// The committed entry item is the outbox. A stream record's new image converts exactly to
+// the store's item (ItemFromImage: numbers stay decimal strings), and an entry insert
+// (IsEntryInsert) decodes with the store's own decoder (EntryFromRecord), so the event's
+// entry renders as the 201 body did. The entry-events function's handler (package
+// entryevents) publishes the events and reports the records the bus did not accept.
 package dynamo

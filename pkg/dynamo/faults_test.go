@@ -84,14 +84,14 @@ func TestPutEntrySurvivesPassingFaultsAndStoresOnce(t *testing.T) {
 				p := newPool(t, s)
 				e := newEntry(p, map[string]any{"email": "a@b.co"})
 				env.Faults.Add(faults.Rule{Op: w.op, Kind: tc.kind, Count: tc.n})
-				ctx, cancel := context.WithTimeout(context.Background(), dynamo.RequestBudget)
+				ctx, cancel := context.WithTimeout(context.Background(), lead.RequestBudget)
 				defer cancel()
 				start := time.Now()
 				if err := s.PutEntry(ctx, e, w.lock(p), nil); err != nil {
 					t.Fatalf("PutEntry after %d × %s on %s = %v; want stored", tc.n, tc.kind, w.op, err)
 				}
-				if d := time.Since(start); d > dynamo.RequestBudget+dynamo.SettleTimeout {
-					t.Errorf("PutEntry took %v; want inside the %v deadline", d, dynamo.RequestBudget)
+				if d := time.Since(start); d > lead.RequestBudget+dynamo.SettleTimeout {
+					t.Errorf("PutEntry took %v; want inside the %v deadline", d, lead.RequestBudget)
 				}
 				if got := env.Faults.Count(w.op, tc.kind); got != tc.want {
 					t.Errorf("faults fired = %d; want %d", got, tc.want)

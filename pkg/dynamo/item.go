@@ -101,93 +101,18 @@ func idempotencyFromItem(webhookID, idemKey string, item map[string]types.Attrib
 	return rec, nil
 }
 
-// The type attribute every item carries, and the types an entry key can hold.
+// The type attribute every item carries, and the type of an entry (FenceType and
+// DeletedType, the items of settlement, are in durable.go).
 const (
-	// TypeAttribute names the kind of an item ("entry", "fence", "pool", ...).
+	// TypeAttribute names the kind of an item (EntryType, FenceType, "pool", ...).
 	TypeAttribute = "type"
 	// EntryType is the type of an entry item.
 	EntryType = "entry"
-	// FenceType is the type of a fence: the tiny item the store writes at an entry's key
-	// when it gives up on the entry's write, so that a write still on its way can never
-	// commit after the failure was answered. A fence is never an entry: no event, no listing.
-	FenceType = "fence"
 )
-
-// DeletedType is the type of a tombstone: what a delete of a mutable item (webhook, lead
-// state, custom field, rejected request) leaves at the item's key instead of removing it.
-// Every read treats a tombstone as not found, and a create's condition (the key is free)
-// refuses it, so a create that arrives late can never bring a deleted item back.
-const DeletedType = "deleted"
-
-// TombstoneTTL is how long a tombstone keeps its key before DynamoDB's TTL deletes it: far
-// longer than a write can stay on its way (see FenceTTL).
-const TombstoneTTL = 24 * time.Hour
-
-// attrVersion counts the changes of a mutable item: a create writes 1, and every update
-// and delete is conditional on the version it read and writes the next one. An item
-// written before versions has none, which reads as 0.
-const attrVersion = "version"
-
-// tombstoneItem is the tombstone of the item at key whose version was from: the key, the
-// type, the next version, when and until when. It has none of the item's other attributes
-// (a webhook's delete adds index keys outside every organization's listing: deleteItem).
-func tombstoneItem(key map[string]types.AttributeValue, from int64, now time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		attrPK:        key[attrPK],
-		attrSK:        key[attrSK],
-		TypeAttribute: str(DeletedType),
-		attrVersion:   number(from + 1),
-		"deletedAt":   str(lead.FormatTime(now)),
-		TTLAttribute:  epoch(now.Add(TombstoneTTL)),
-	}
-}
-
-// IsTombstone reports whether item is a tombstone.
-func IsTombstone(item map[string]types.AttributeValue) bool {
-	t, ok := item[TypeAttribute].(*types.AttributeValueMemberS)
-	return ok && t.Value == DeletedType
-}
-
-// gone reports whether an item read is none: absent, or a tombstone.
-func gone(item map[string]types.AttributeValue) bool { return len(item) == 0 || IsTombstone(item) }
 
 // number is a whole number attribute.
 func number(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
-
-// versionOf is the item's version (attr: attrVersion, or a pool's schema version), 0 when
-// it has none; -1 when the attribute is not a whole number.
-func versionOf(item map[string]types.AttributeValue, attr string) int64 {
-	r := itemReader{item: item}
-	v := r.optInt(attr)
-	if r.err != nil {
-		return -1
-	}
-	return v
-}
-
-// FenceTTL is how long a fence keeps an entry key unusable before DynamoDB's TTL deletes it:
-// far longer than a write can stay on its way (DynamoDB refuses a request signed more than
-// 15 minutes before it arrives, and remembers a ClientRequestToken for 10).
-const FenceTTL = 24 * time.Hour
-
-// fenceItem is the fence of an entry key: the key, the type, when and until when. Under
-// 200 bytes.
-func fenceItem(pk, sk types.AttributeValue, now time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		attrPK:        pk,
-		attrSK:        sk,
-		TypeAttribute: str(FenceType),
-		"fencedAt":    str(lead.FormatTime(now)),
-		TTLAttribute:  epoch(now.Add(FenceTTL)),
-	}
-}
-
-// IsFence reports whether item, a table item or a stream record's image, is a fence.
-func IsFence(item map[string]types.AttributeValue) bool {
-	t, ok := item[TypeAttribute].(*types.AttributeValueMemberS)
-	return ok && t.Value == FenceType
 }
 
 // EntryItem is the DynamoDB item of an entry. A data or custom field value of a type the

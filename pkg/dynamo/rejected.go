@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -118,11 +117,11 @@ func (s *Store) keep(ctx context.Context, r *lead.RejectedRequest, dailyMax int,
 	// Settled like an entry: a write that got no answer is read back and tried again, and
 	// one given up on after such an attempt is fenced (the fence's key is the request's),
 	// so that an error means "not kept", even once late writes have landed.
-	err := s.settle(ctx, item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+	_, err := s.settle(ctx, s.newItem(item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
 		_, err := s.db.TransactWriteItems(ctx, in, optFns...)
 		return err
-	})
-	if errors.As(err, new(*unsettledError)) {
+	}))
+	if isUnsettled(err) {
 		return fmt.Errorf("keep rejected request %s of webhook %s: %w: %w", r.ID, r.WebhookID, lead.ErrRejectedUnsettled, err)
 	}
 	switch cancelled(err) {
@@ -216,7 +215,7 @@ func (s *Store) ListRejected(ctx context.Context, webhookID string, limit int, c
 // RecordRejectedError replaces the recorded error of a rejected request, if it still exists,
 // with an UpdateItem conditional on the version read.
 func (s *Store) RecordRejectedError(ctx context.Context, webhookID, id string, errorBody []byte, reason string) error {
-	_, err := s.changeItem(ctx, rejectedKey(webhookID, id), func(_ map[string]types.AttributeValue, from int64) (func(context.Context, ...func(*dynamodb.Options)) error, func(map[string]types.AttributeValue) bool, error) {
+	_, err := s.changeItem(ctx, rejectedKey(webhookID, id), func(_ map[string]types.AttributeValue, from int64) (writeFunc, func(map[string]types.AttributeValue) bool, error) {
 		in := &dynamodb.UpdateItemInput{
 			TableName:                &s.table,
 			Key:                      rejectedKey(webhookID, id),

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
-	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 )
 
 // DB is the part of the DynamoDB API the store calls; *dynamodb.Client implements it, and
@@ -135,7 +134,6 @@ func (s *Store) PutEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 // putEntry is PutEntry with one more transaction item, when also is not nil: its failed
 // condition is lead.ErrRejectedGone.
 func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLock, idem *lead.IdempotencyRecord, also *types.TransactWriteItem) error {
-	newKeys := lock.New
 	item, err := EntryItem(e)
 	if err != nil {
 		return err
@@ -143,75 +141,101 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	if size := ItemSize(item); size > s.maxItemBytes {
 		return lead.Errorf(lead.ETOOLARGE, "the entry would be %d bytes, above DynamoDB's item limit of %d KB", size, s.maxItemBytes/1024)
 	}
-	notExists := aws.String("attribute_not_exists(pk)")
-	if len(newKeys) == 0 && idem == nil && also == nil {
-		err := s.settle(ctx, item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
-			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName:           &s.table,
-				Item:                item,
-				ConditionExpression: notExists,
-			}, optFns...)
-			return err
-		})
-		if errors.As(err, new(*unsettledError)) {
-			return fmt.Errorf("put entry: %w: %w", lead.Unsettled(e.ID), err)
-		}
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			// The id is fixed before the first attempt: this is our own committed write.
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("put entry: %w", err)
-		}
-		return nil
+	if len(lock.New) == 0 && idem == nil && also == nil {
+		return s.putEntryAlone(ctx, e, item)
 	}
+	tx, err := s.entryTransaction(e.PoolID, item, lock, idem, also)
+	if err != nil {
+		return err
+	}
+	return s.putEntryWith(ctx, e, item, tx, idem)
+}
 
-	var items []types.TransactWriteItem
-	schemaAt, idemAt := -1, -1
-	if len(newKeys) > 0 {
-		schemaAt = len(items)
-		u, err := s.lockSchema(e.PoolID, lock)
+// entryNew is the condition of every write of an entry: its key is free.
+const entryNew = "attribute_not_exists(pk)"
+
+// putEntryAlone writes the entry item, which locks no key and records no idempotency key,
+// as one conditional PutItem, settled (settle): a failed condition is this very write's
+// earlier attempt, committed (the id is fixed before the first attempt).
+func (s *Store) putEntryAlone(ctx context.Context, e *lead.Entry, item map[string]types.AttributeValue) error {
+	_, err := s.settle(ctx, s.newItem(item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:           &s.table,
+			Item:                item,
+			ConditionExpression: aws.String(entryNew),
+		}, optFns...)
+		return err
+	}))
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case isUnsettled(err):
+		return fmt.Errorf("put entry: %w: %w", lead.Unsettled(e.ID), err)
+	case errors.As(err, &ccf):
+		return nil
+	case err != nil:
+		return fmt.Errorf("put entry: %w", err)
+	}
+	return nil
+}
+
+// entryTx is the transaction of an entry and the items that commit with it, with the
+// index of each in it (-1: none).
+type entryTx struct {
+	items                             []types.TransactWriteItem
+	schemaAt, idemAt, alsoAt, entryAt int
+}
+
+// entryTransaction builds the transaction of the entry item: the schema lock when lock
+// has new keys, the idempotency record when idem is not nil, also when not nil, and the
+// entry.
+func (s *Store) entryTransaction(poolID string, item map[string]types.AttributeValue, lock lead.SchemaLock, idem *lead.IdempotencyRecord, also *types.TransactWriteItem) (entryTx, error) {
+	tx := entryTx{schemaAt: -1, idemAt: -1, alsoAt: -1}
+	if len(lock.New) > 0 {
+		u, err := s.lockSchema(poolID, lock)
 		if err != nil {
-			return err
+			return tx, err
 		}
-		items = append(items, types.TransactWriteItem{Update: u})
+		tx.schemaAt = len(tx.items)
+		tx.items = append(tx.items, types.TransactWriteItem{Update: u})
 	}
 	if idem != nil {
-		idemAt = len(items)
-		rec := idempotencyItem(idem) // fingerprint, entry id and expiry: a few hundred bytes
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
+		tx.idemAt = len(tx.items)
+		tx.items = append(tx.items, types.TransactWriteItem{Put: &types.Put{
 			TableName:                 &s.table,
-			Item:                      rec,
+			Item:                      idempotencyItem(idem), // fingerprint, entry id and expiry: a few hundred bytes
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": epoch(idem.CreatedAt)},
 			// A repeat learns the first request's record from the cancellation itself.
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
-	alsoAt := -1
 	if also != nil {
-		alsoAt = len(items)
-		items = append(items, *also)
+		tx.alsoAt = len(tx.items)
+		tx.items = append(tx.items, *also)
 	}
-	entryAt := len(items)
-	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists}})
+	tx.entryAt = len(tx.items)
+	tx.items = append(tx.items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String(entryNew)}})
+	return tx, nil
+}
 
-	in := &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String(requestToken(items)), TransactItems: items}
-	err = s.settle(ctx, item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+// putEntryWith commits the entry's transaction tx, settled (settle), and tells its
+// refusal (entryRefusal). An idempotency record of another request handed back by the
+// cancellation decides without a read-back: the record and the entry commit together, so
+// ours is not stored.
+func (s *Store) putEntryWith(ctx context.Context, e *lead.Entry, item map[string]types.AttributeValue, tx entryTx, idem *lead.IdempotencyRecord) error {
+	in := &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String(requestToken(tx.items)), TransactItems: tx.items}
+	_, err := s.settle(ctx, s.newItem(item, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
 		_, err := s.db.TransactWriteItems(ctx, in, optFns...)
-		if rec := takenRecord(err, idemAt); rec != nil {
+		if rec := takenRecord(err, tx.idemAt); rec != nil {
 			if v, ok := rec[attrEntryID].(*types.AttributeValueMemberS); ok && v.Value == e.ID {
 				// The key's record names this very entry: an earlier attempt committed.
 				return nil
 			}
-			// Another request's record: its entry is not ours, and ours is not stored (the
-			// record and the entry commit together), so there is nothing to read back.
 			return decided{err}
 		}
 		return err
-	})
-	if errors.As(err, new(*unsettledError)) {
+	}))
+	if isUnsettled(err) {
 		// Checked before the cancellation reasons: a refusal whose outcome stayed unknown is
 		// no answer about the schema or the key.
 		return fmt.Errorf("lock schema and put entry: %w: %w", lead.Unsettled(e.ID), err)
@@ -223,239 +247,38 @@ func (s *Store) putEntry(ctx context.Context, e *lead.Entry, lock lead.SchemaLoc
 	if err == nil {
 		return nil
 	}
+	return tx.refusal(err, idem)
+}
+
+// refusal tells the failure err of the entry's transaction by the item whose condition
+// failed: the entry (an earlier attempt of this very write committed: success), also
+// (lead.ErrRejectedGone), the idempotency record (lead.IdempotencyKeyTakenError with the
+// record handed back) or the schema lock (lead.ErrSchemaChanged).
+func (tx entryTx) refusal(err error, idem *lead.IdempotencyRecord) error {
 	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) && len(tce.CancellationReasons) == len(items) {
+	if errors.As(err, &tce) && len(tce.CancellationReasons) == len(tx.items) {
 		failed := func(i int) bool {
 			return i >= 0 && aws.ToString(tce.CancellationReasons[i].Code) == "ConditionalCheckFailed"
 		}
 		switch {
-		case failed(entryAt):
-			// Our entry is already there: an earlier attempt of this very write committed.
+		case failed(tx.entryAt):
 			return nil
-		case failed(alsoAt):
+		case failed(tx.alsoAt):
 			return lead.ErrRejectedGone
-		case failed(idemAt):
+		case failed(tx.idemAt):
 			taken := &lead.IdempotencyKeyTakenError{}
-			if old := tce.CancellationReasons[idemAt].Item; len(old) > 0 {
+			if old := tce.CancellationReasons[tx.idemAt].Item; len(old) > 0 {
 				if taken.Record, err = idempotencyFromItem(idem.WebhookID, idem.Key, old); err != nil {
 					return fmt.Errorf("idempotency key of webhook %s taken: %w", idem.WebhookID, err)
 				}
 			}
 			return taken
-		case failed(schemaAt):
+		case failed(tx.schemaAt):
 			return lead.ErrSchemaChanged
 		}
 	}
 	return fmt.Errorf("lock schema and put entry: %w", err)
 }
-
-// settle runs write, the write of a new item (an entry, a kept rejected request) at a key
-// no other write uses, on a context detached from the caller's cancellation, until its
-// outcome is known, so that a failure always means nothing was or will be stored:
-//   - a refusal by a condition may be an earlier attempt's own commit (one whose answer was
-//     lost, retried by the SDK) failing this attempt's conditions: the key is read back, and
-//     the item there is a success;
-//   - a write that got no answer (timeout, lost response, server fault) is settled by
-//     reading the key back with a consistent read: stored is a success; not stored is
-//     tried again (with the same content, so the same condition and request token);
-//   - when the store gives up (the tries or the request's time are spent, DynamoDB kept
-//     refusing, or refused the request) after an attempt that may have been applied, a
-//     write of that attempt may still be on its way and commit after a read said "not
-//     stored", so the key is fenced before the failure is answered (fence), and the fence's
-//     own failed condition tells a committed item. When DynamoDB refused every attempt
-//     outright (throttling, conflicts: nothing applied, nothing on its way), the failure is
-//     answered as it is.
-//
-// A refusal by a condition (the schema changed, the idempotency key is taken) is the
-// caller's answer and does not fence: the caller may write the same item again. write must
-// pass optFns to its call: they record attempts that got no answer. A failure that could
-// not be settled is an *unsettledError.
-func (s *Store) settle(ctx context.Context, item map[string]types.AttributeValue, write func(context.Context, ...func(*dynamodb.Options)) error) error {
-	wctx, cancel := detached(ctx)
-	defer cancel()
-	var rec unanswered
-	for attempt := 1; ; attempt++ {
-		err := write(wctx, rec.option)
-		if err == nil || errors.As(err, new(decided)) {
-			return err
-		}
-		if !ambiguous(err) {
-			maybe := rec.seen.Load()
-			if !refusedByCondition(err) {
-				if !maybe {
-					// Every attempt was refused without being applied: nothing is on its way.
-					return err
-				}
-				// DynamoDB kept refusing or refused the request: the fence also finds an
-				// earlier try's commit.
-				return s.fence(ctx, item, err)
-			}
-			switch held, rerr := s.held(ctx, item); {
-			case rerr == nil && held == heldEntry:
-				return nil
-			case rerr == nil && held == heldFence:
-				return decided{fmt.Errorf("%w (the write was refused: %v)", errFenced, err)}
-			case rerr != nil && maybe:
-				// An earlier attempt may have committed and the key could not be read: the
-				// fence tells, or makes sure it never will.
-				return s.fence(ctx, item, err)
-			}
-			return err
-		}
-		if attempt == maxSettleAttempts {
-			// The fence replaces the last read-back: it finds a committed item as well.
-			return s.fence(ctx, item, fmt.Errorf("write got no answer %d times: %w", attempt, err))
-		}
-		if held, rerr := s.held(ctx, item); rerr == nil && held == heldEntry {
-			return nil
-		}
-		if !pause(wctx, attempt) {
-			// Out of time: the call kept failing or hanging, and nothing is stored yet.
-			return s.fence(ctx, item, unavailable(fmt.Sprintf("write got no answer %d times", attempt), err))
-		}
-	}
-}
-
-// maxSettleAttempts bounds the tries of a write that gets no answer: a fault that persists
-// (DynamoDB answering 500) is answered, after the fence, as a 500 that stored nothing.
-const maxSettleAttempts = 3
-
-// answerMargin is the time kept after a fence ended by the request's deadline plus
-// SettleTimeout (a caller without lead.SettleBy) to answer.
-const answerMargin = 100 * time.Millisecond
-
-// errFenced is the error of an entry write whose key holds a fence.
-var errFenced = errors.New("the entry's key is fenced")
-
-// unsettledError is the failure of a write the store could not settle: its key could not be
-// fenced nor read, so a write of an earlier attempt may yet commit. The caller answers it as
-// lead.Unsettled ("Outcome unknown"), never as "nothing stored".
-type unsettledError struct{ err error }
-
-func (u *unsettledError) Error() string { return u.err.Error() }
-func (u *unsettledError) Unwrap() error { return u.err }
-
-// fence makes the item's key unusable after the store gave up on the item's write, before
-// the failure cause is answered: a fence item (FenceType, under 200 bytes, expiring after
-// FenceTTL) is put at exactly the key on condition that the key is free. Every write of the
-// item carries that condition too, so a write still on its way is refused when it lands,
-// and cause is true: nothing was or will be stored. A failed condition returns the item at
-// the key (ALL_OLD; read back where the engine does not return it): the item means a try
-// committed after all, a success; a fence means an earlier try of this fence was written.
-// The fence is tried with short jittered pauses until it settles or the settle time runs
-// out (settleBy: the function's time less its answer margin), so that a slow machine or a
-// brief outage settles instead of giving up. A fence that still cannot be settled is an
-// *unsettledError wrapping cause, counted in the request's metrics: only then may a late
-// write still commit behind the failure.
-func (s *Store) fence(ctx context.Context, item map[string]types.AttributeValue, cause error) error {
-	fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), settleBy(ctx))
-	defer cancel()
-	calls := metrics.CallsFrom(ctx)
-	in := &dynamodb.PutItemInput{
-		TableName:                           &s.table,
-		Item:                                fenceItem(item[attrPK], item[attrSK], time.Now()),
-		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}
-	var err error
-	attempt := 1
-	for ; ; attempt++ {
-		// One attempt per call: this loop retries every failure with short pauses, where
-		// the SDK's backoff after a throttle could spend the whole budget on one wait.
-		_, err = s.db.PutItem(fctx, in, oneAttempt)
-		if err == nil {
-			calls.Fence(true)
-			return fmt.Errorf("%w (the key is fenced: nothing was or will be stored)", cause)
-		}
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			held, rerr := heldBy(ccf.Item), error(nil)
-			if len(ccf.Item) == 0 {
-				held, rerr = s.held(fctx, item)
-			}
-			switch {
-			case rerr == nil && held == heldEntry:
-				return nil
-			case rerr == nil && held == heldFence:
-				calls.Fence(true)
-				return fmt.Errorf("%w (the key is fenced: nothing was or will be stored)", cause)
-			}
-			if rerr != nil {
-				err = rerr
-			}
-		}
-		if !fencePause(fctx, attempt) {
-			break
-		}
-	}
-	calls.Fence(false)
-	return &unsettledError{fmt.Errorf("%w (unsettled: the key could not be fenced in %d tries, so a write still on its way may yet commit: %v)", cause, attempt, err)}
-}
-
-// oneAttempt turns the SDK's retries off for one call.
-func oneAttempt(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
-
-// fencePause waits a short jittered delay before the next try of a fence (a random time up
-// to 10 ms·2^attempt: at most 80 ms for the first three, so that many tries fit in the
-// first second, then at most 320 ms), and reports false without waiting when it would end
-// past ctx's deadline.
-func fencePause(ctx context.Context, attempt int) bool {
-	return backoff(ctx, 10*time.Millisecond<<min(attempt, 5), deadline(ctx))
-}
-
-// refusedByCondition reports whether DynamoDB refused the write because a condition failed:
-// an answer about the data, not about DynamoDB.
-func refusedByCondition(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return true
-	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for _, r := range tce.CancellationReasons {
-			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// What an entry's key holds.
-type holder int
-
-const (
-	heldNothing holder = iota
-	heldEntry
-	heldFence
-)
-
-func heldBy(item map[string]types.AttributeValue) holder {
-	switch {
-	case len(item) == 0:
-		return heldNothing
-	case IsFence(item):
-		return heldFence
-	}
-	return heldEntry
-}
-
-// held reads the entry's key back (readBack, projected to what tells an entry from a fence)
-// and reports what it holds.
-func (s *Store) held(ctx context.Context, item map[string]types.AttributeValue) (holder, error) {
-	got, err := s.readBack(ctx, map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]}, attrPK, TypeAttribute)
-	if err != nil {
-		return heldNothing, err
-	}
-	return heldBy(got), nil
-}
-
-// decided wraps a refused write whose answer already says the entry is not stored: settle
-// returns it without reading the entry back.
-type decided struct{ err error }
-
-func (d decided) Error() string { return d.err.Error() }
-func (d decided) Unwrap() error { return d.err }
 
 // takenRecord returns the idempotency record that a cancelled transaction's failed condition
 // on item idemAt handed back (ReturnValuesOnConditionCheckFailure ALL_OLD), or nil.
@@ -630,7 +453,7 @@ func (s *Store) ReplaceSchema(ctx context.Context, poolID string, version int64,
 		return err == nil && maps.Equal(p.Schema, schema)
 	}
 	v := versioned{key: poolKey(poolID), attr: attrSchemaVersion, from: version, holds: holds}
-	_, err := s.settleWrite(ctx, v, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
+	_, err := s.settle(ctx, s.versionedWrite(v, func(ctx context.Context, optFns ...func(*dynamodb.Options)) error {
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 &s.table,
 			Key:                       poolKey(poolID),
@@ -640,7 +463,7 @@ func (s *Store) ReplaceSchema(ctx context.Context, poolID string, version int64,
 			ExpressionAttributeValues: values,
 		}, optFns...)
 		return err
-	})
+	}))
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) || errors.Is(err, errOvertaken) {
 		return fmt.Errorf("replace schema of pool %s: %w", poolID, lead.ErrSchemaChanged)

@@ -18,7 +18,7 @@ const (
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
 	EKEYREUSED    Code = "key_reused"    // 422 Idempotency key reused with another body
 	EUNAVAILABLE  Code = "unavailable"   // 503 Service unavailable: throttled or conflicted past the retries; nothing stored
-	EUNSETTLED    Code = "unsettled"     // 500 Outcome unknown: an entry write that could not be settled; it may be stored
+	EUNSETTLED    Code = "unsettled"     // 500 Outcome unknown: a write that could not be settled; it may be stored
 	EINTERNAL     Code = "internal"      // 500
 )
 
@@ -132,6 +132,15 @@ func Unsettled(entryID string) *Error {
 	e := Errorf(EUNSETTLED, "the service could not learn whether entry %s was stored: check for it before sending the lead again, or send it again with the same Idempotency-Key header, which never stores it twice", entryID)
 	e.EntryID = entryID
 	return e
+}
+
+// UnsettledWrite is the 500 of a write the service could not settle (an administrator's
+// change, or any write whose caller names nothing more precise): neither the write, nor the
+// fence that would refuse it, nor a read of its item got an answer before the function's
+// time ran out, so the change may be applied, or be applied yet. The answer says
+// "unsettled": true; every other 5xx means nothing was stored.
+func UnsettledWrite() *Error {
+	return Errorf(EUNSETTLED, "the service could not learn whether the change was applied: read the item before making the change again")
 }
 
 // Invalid builds the 400 Validation failed error with a message and details.

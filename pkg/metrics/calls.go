@@ -7,7 +7,7 @@ import (
 
 // Calls counts the AWS calls of one request or batch: operations, attempts beyond the
 // first (retries) and attempts the service refused as throttled, and the fences the
-// DynamoDB store wrote after giving up on an entry write. A nil *Calls counts nothing.
+// DynamoDB store wrote after giving up on a write. A nil *Calls counts nothing.
 type Calls struct {
 	calls, attempts, throttles atomic.Int64
 	fences, unsettled          atomic.Int64
@@ -46,9 +46,9 @@ func (c *Calls) Attempt(throttled bool) {
 	}
 }
 
-// Fence counts one entry write the store gave up on: settled says its key was fenced (or
-// found to hold the entry), so the failure answered is true; an unsettled one may still
-// commit behind it.
+// Fence counts one write the store gave up on (an entry's, a kept request's, a management
+// write's): settled says it was fenced, so the failure answered is true; an unsettled one
+// may still land behind it.
 func (c *Calls) Fence(settled bool) {
 	if c == nil {
 		return
@@ -65,8 +65,8 @@ type CallCounts struct {
 	Calls     int // operations
 	Retries   int // attempts beyond the first of each operation
 	Throttles int // attempts refused as throttled
-	Fences    int // entry keys fenced after the store gave up on the write
-	Unsettled int // entry writes given up on whose key could not be fenced
+	Fences    int // writes fenced after the store gave up on them
+	Unsettled int // writes given up on that could not be fenced
 }
 
 // Counts returns the counts so far.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/template"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
-	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
+	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
@@ -24,8 +24,8 @@ var emittedMetrics = []string{
 	apigw.MetricAWSCalls, apigw.MetricAWSRetries, apigw.MetricLeadsAccepted, apigw.MetricClientErrors,
 	apigw.MetricReplays, apigw.MetricKeysLocked, apigw.MetricLockRetries, apigw.MetricRejectedKept,
 	apigw.MetricRejectedNotKept, apigw.MetricEntryFences, apigw.MetricUnsettledWrites,
-	dynamo.MetricStreamRecords, dynamo.MetricEventsPublished, dynamo.MetricEventsFailed, dynamo.MetricStreamAge,
-	dynamo.MetricBatchDuration, dynamo.MetricThrottles, dynamo.MetricAWSCalls, dynamo.MetricAWSRetries,
+	entryevents.MetricStreamRecords, entryevents.MetricEventsPublished, entryevents.MetricEventsFailed, entryevents.MetricStreamAge,
+	entryevents.MetricBatchDuration, entryevents.MetricThrottles, entryevents.MetricAWSCalls, entryevents.MetricAWSRetries,
 }
 
 // rawResources returns the template's resources as YAML nodes, tags (!Ref, !If) intact.
@@ -322,7 +322,7 @@ func TestDashboardParsesAndShowsOnlyEmittedMetrics(t *testing.T) {
 		t.Error("dashboard does not read the MetricsNamespace parameter")
 	}
 	for _, want := range []string{apigw.MetricLeadsAccepted, apigw.MetricClientErrors, apigw.MetricDuration + "/p50",
-		apigw.MetricDuration + "/p99", dynamo.MetricEventsPublished, "IteratorAge", "Errors"} {
+		apigw.MetricDuration + "/p99", entryevents.MetricEventsPublished, "IteratorAge", "Errors"} {
 		if !seen[want] {
 			t.Errorf("dashboard has no %s", want)
 		}

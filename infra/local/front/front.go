@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rocketlead/ingress-webhooks/infra/template"
+	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
 // maxBodyBytes is the largest request body an HTTP API accepts (its 10 MB payload limit).
@@ -222,7 +223,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// As Lambda does, the handler's context names the invocation (its own request id).
 	// A client that goes away does not cancel the invocation (API Gateway does not); the
 	// function's timeout does.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), FunctionTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), lead.FunctionTimeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
 	resp, err := invoke(ctx, rt.handler, req)
@@ -239,10 +240,6 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, bodyInternalError)
 	}
 }
-
-// FunctionTimeout is the deadline of a handler's context: the functions' timeout in the
-// template.
-const FunctionTimeout = 10 * time.Second
 
 // BodyReadTimeout bounds how long the front waits for a request's body.
 const BodyReadTimeout = 10 * time.Second

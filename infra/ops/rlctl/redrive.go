@@ -78,13 +78,19 @@ type scanAPI interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
+// publisher publishes table.entry.added events, one error per event (nil: accepted), as
+// the entry-events function's does (eventbus.Publisher).
+type publisher interface {
+	Publish(ctx context.Context, events []lead.EntryAdded) []error
+}
+
 // redriver publishes again the events of the entries the failure queue's messages name.
 type redriver struct {
 	queue     queueAPI
 	streams   streamsAPI
 	table     scanAPI
 	tableName string
-	pub       dynamo.EventPublisher
+	pub       publisher
 	out       io.Writer
 	// visibility is how long a received message stays hidden while it is handled.
 	visibility int32

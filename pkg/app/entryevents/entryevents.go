@@ -1,5 +1,6 @@
-// Package entryevents builds the entry-events function's handler. It is apart from package
-// app so that only the function that calls EventBridge links its client.
+// Package entryevents is the entry-events function: its handler, which turns the table's
+// stream into table.entry.added events, and its builder. It is apart from package app so
+// that only the function that calls EventBridge links its client.
 package entryevents
 
 import (
@@ -10,14 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
-	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/eventbus"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
 // EntryEvents builds the stream handler of the entry-events function: every entry committed
 // to the table becomes one table.entry.added event on the configured bus.
-func EntryEvents(_ context.Context, cfg aws.Config, env app.Env, logger *slog.Logger) (dynamo.StreamHandler, error) {
+func EntryEvents(_ context.Context, cfg aws.Config, env app.Env, logger *slog.Logger) (Handler, error) {
 	// Each PutEvents attempt is timed and retried as every function's calls are, so a hung
 	// call is cut and tried again inside the invocation.
 	cfg = app.ClientConfig(cfg)
@@ -30,5 +30,5 @@ func EntryEvents(_ context.Context, cfg aws.Config, env app.Env, logger *slog.Lo
 		source = lead.DefaultEventSource
 	}
 	pub := eventbus.New(eventbridge.NewFromConfig(cfg), bus, source, logger)
-	return dynamo.NewStreamHandler(pub, logger, env.Metrics()), nil
+	return NewHandler(pub, logger, env.Metrics()), nil
 }

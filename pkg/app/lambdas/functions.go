@@ -8,7 +8,6 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
-	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
 // Function is one Lambda function of template.yaml: which main package builds it and which
@@ -21,7 +20,7 @@ type Function struct {
 	// HTTP builds the handler of a function behind HttpApi routes; nil for the others.
 	HTTP app.Builder[apigw.Handler]
 	// Stream builds the handler of a function fed by the table's stream; nil for the others.
-	Stream app.Builder[dynamo.StreamHandler]
+	Stream app.Builder[entryevents.Handler]
 }
 
 // Functions lists every function of template.yaml, the one place that says which logical id

@@ -1,4 +1,4 @@
-package dynamo_test
+package entryevents_test
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
@@ -70,7 +70,7 @@ func TestHandlerPublishesEntryInsertsSkipsOthersFailsUndecodable(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pub := &fakePublisher{}
-	resp, err := dynamo.NewStreamHandler(pub, logger, nil)(context.Background(), loadEvent(t, "mixed_batch.json"))
+	resp, err := entryevents.NewHandler(pub, logger, nil)(context.Background(), loadEvent(t, "mixed_batch.json"))
 	if err != nil {
 		t.Fatalf("handler error = %v; want nil (failures are reported per record)", err)
 	}
@@ -102,7 +102,7 @@ func TestHandlerDetailIsTheEntryAsThe201BodyRendersIt(t *testing.T) {
 	pub := &fakePublisher{}
 	ev := loadEvent(t, "mixed_batch.json")
 	ev.Records = ev.Records[8:9]
-	if _, err := dynamo.NewStreamHandler(pub, nil, nil)(context.Background(), ev); err != nil {
+	if _, err := entryevents.NewHandler(pub, nil, nil)(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	got := pub.published()
@@ -141,7 +141,7 @@ func TestHandlerReportsExactlyTheRecordsThePublisherFailed(t *testing.T) {
 			for _, id := range tt.fail {
 				pub.fail[id] = true
 			}
-			resp, err := dynamo.NewStreamHandler(pub, nil, nil)(context.Background(), ev)
+			resp, err := entryevents.NewHandler(pub, nil, nil)(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,81 +156,9 @@ func TestHandlerWithNothingToPublishSucceeds(t *testing.T) {
 	pub := &fakePublisher{}
 	ev := loadEvent(t, "mixed_batch.json")
 	ev.Records = ev.Records[1:5]
-	resp, err := dynamo.NewStreamHandler(pub, nil, nil)(context.Background(), ev)
+	resp, err := entryevents.NewHandler(pub, nil, nil)(context.Background(), ev)
 	if err != nil || len(resp.BatchItemFailures) != 0 || len(pub.calls) != 0 {
 		t.Errorf("handler = %v, %v with %d Publish calls; want no failures and no call", resp, err, len(pub.calls))
-	}
-}
-
-func TestItemConvertsEveryAttributeType(t *testing.T) {
-	image := map[string]events.DynamoDBAttributeValue{
-		"s":    events.NewStringAttribute("x"),
-		"n":    events.NewNumberAttribute("0.100000000000000000000000000000000000001"),
-		"b":    events.NewBinaryAttribute([]byte{1, 2}),
-		"bool": events.NewBooleanAttribute(true),
-		"null": events.NewNullAttribute(),
-		"ss":   events.NewStringSetAttribute([]string{"a"}),
-		"ns":   events.NewNumberSetAttribute([]string{"1.50"}),
-		"bs":   events.NewBinarySetAttribute([][]byte{{3}}),
-		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("y")}),
-		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewNumberAttribute("7")}),
-	}
-	item, err := dynamo.ItemFromImage(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checks := []struct {
-		name string
-		ok   bool
-	}{
-		{"s", item["s"].(*types.AttributeValueMemberS).Value == "x"},
-		{"n keeps every digit", item["n"].(*types.AttributeValueMemberN).Value == "0.100000000000000000000000000000000000001"},
-		{"b", bytes.Equal(item["b"].(*types.AttributeValueMemberB).Value, []byte{1, 2})},
-		{"bool", item["bool"].(*types.AttributeValueMemberBOOL).Value},
-		{"null", item["null"].(*types.AttributeValueMemberNULL).Value},
-		{"ss", fmt.Sprint(item["ss"].(*types.AttributeValueMemberSS).Value) == "[a]"},
-		{"ns", fmt.Sprint(item["ns"].(*types.AttributeValueMemberNS).Value) == "[1.50]"},
-		{"bs", len(item["bs"].(*types.AttributeValueMemberBS).Value) == 1},
-		{"l", item["l"].(*types.AttributeValueMemberL).Value[0].(*types.AttributeValueMemberS).Value == "y"},
-		{"m", item["m"].(*types.AttributeValueMemberM).Value["k"].(*types.AttributeValueMemberN).Value == "7"},
-	}
-	for _, c := range checks {
-		if !c.ok {
-			t.Errorf("Item(%s) = %#v; wrong conversion", c.name, item[c.name])
-		}
-	}
-}
-
-func TestItemRejectsAZeroAttributeValue(t *testing.T) {
-	// A zero DynamoDBAttributeValue claims to be binary and makes its accessor panic.
-	_, err := dynamo.ItemFromImage(map[string]events.DynamoDBAttributeValue{"data": events.NewMapAttribute(
-		map[string]events.DynamoDBAttributeValue{"x": {}})})
-	if err == nil {
-		t.Error("Item(zero value) = nil error; want an error, not a panic")
-	}
-}
-
-func TestIsEntryInsert(t *testing.T) {
-	entryKeys := map[string]events.DynamoDBAttributeValue{"sk": events.NewStringAttribute("ENTRY#1")}
-	tests := []struct {
-		name string
-		rec  events.DynamoDBEventRecord
-		want bool
-	}{
-		{"entry insert", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: entryKeys}}, true},
-		{"entry insert, sk only in the image", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{NewImage: entryKeys}}, true},
-		{"entry modify", events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{Keys: entryKeys}}, false},
-		{"entry remove", events.DynamoDBEventRecord{EventName: "REMOVE", Change: events.DynamoDBStreamRecord{Keys: entryKeys}}, false},
-		{"webhook insert", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: map[string]events.DynamoDBAttributeValue{"sk": events.NewStringAttribute("WEBHOOK")}}}, false},
-		{"numeric sk", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: map[string]events.DynamoDBAttributeValue{"sk": events.NewNumberAttribute("1")}}}, false},
-		{"no keys", events.DynamoDBEventRecord{EventName: "INSERT"}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := dynamo.IsEntryInsert(tt.rec); got != tt.want {
-				t.Errorf("IsEntryInsert(%s) = %v; want %v", tt.name, got, tt.want)
-			}
-		})
 	}
 }
 
@@ -270,7 +198,7 @@ func TestHandlerEmitsOneBatchDocumentWithPublishedFailedAndAge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var emf bytes.Buffer
-			h := dynamo.NewStreamHandler(&fakePublisher{fail: tt.fail}, nil, metrics.New(&emf, "ns", metrics.Dimension{Name: "FunctionName", Value: "EntryEventsFunction"}))
+			h := entryevents.NewHandler(&fakePublisher{fail: tt.fail}, nil, metrics.New(&emf, "ns", metrics.Dimension{Name: "FunctionName", Value: "EntryEventsFunction"}))
 			if _, err := h(context.Background(), events.DynamoDBEvent{Records: tt.recs}); err != nil {
 				t.Fatal(err)
 			}
@@ -278,13 +206,33 @@ func TestHandlerEmitsOneBatchDocumentWithPublishedFailedAndAge(t *testing.T) {
 			if err := json.Unmarshal(emf.Bytes(), &doc); err != nil {
 				t.Fatalf("EMF %q: %v", emf.String(), err)
 			}
-			if doc[dynamo.MetricEventsPublished] != tt.published || doc[dynamo.MetricEventsFailed] != tt.failed ||
-				doc[dynamo.MetricStreamRecords] != float64(len(tt.recs)) {
+			if doc[entryevents.MetricEventsPublished] != tt.published || doc[entryevents.MetricEventsFailed] != tt.failed ||
+				doc[entryevents.MetricStreamRecords] != float64(len(tt.recs)) {
 				t.Errorf("EMF %v; want published %v, failed %v, records %d", doc, tt.published, tt.failed, len(tt.recs))
 			}
-			if age, _ := doc[dynamo.MetricStreamAge].(float64); age < tt.minMs || age > tt.minMs+10_000 {
-				t.Errorf("%s = %v ms; want about %v ms (the oldest record)", dynamo.MetricStreamAge, age, tt.minMs)
+			if age, _ := doc[entryevents.MetricStreamAge].(float64); age < tt.minMs || age > tt.minMs+10_000 {
+				t.Errorf("%s = %v ms; want about %v ms (the oldest record)", entryevents.MetricStreamAge, age, tt.minMs)
 			}
 		})
+	}
+}
+
+func TestHandlerSkipsAFence(t *testing.T) {
+	// Should a fence's record get past the event source filter, the handler still publishes
+	// nothing for it and reports no failure.
+	pub := &fakePublisher{}
+	s := events.NewStringAttribute
+	rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+		SequenceNumber: "1",
+		Keys:           map[string]events.DynamoDBAttributeValue{"pk": s("TABLE#p#01"), "sk": s("ENTRY#0190")},
+		NewImage: map[string]events.DynamoDBAttributeValue{"pk": s("TABLE#p#01"), "sk": s("ENTRY#0190"),
+			dynamo.TypeAttribute: s(dynamo.FenceType), "fencedAt": s("2026-11-30T05:00:00Z"), dynamo.TTLAttribute: events.NewNumberAttribute("1796187600")},
+	}}
+	resp, err := entryevents.NewHandler(pub, nil, nil)(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 0 || len(pub.published()) != 0 {
+		t.Errorf("fence record: failures %v, published %v; want neither", resp.BatchItemFailures, pub.published())
 	}
 }
