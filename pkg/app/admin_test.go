@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,12 +314,19 @@ func TestAdminConcurrentRotationsLeaveExactlyOneToken(t *testing.T) {
 	a := newAdmin(t)
 	const n = 50
 	tokens := make([]string, n)
+	var busy atomic.Int32
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp, err := a.rotate(context.Background(), rotateReq(a.webhookID, ""))
+			if err == nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Headers["Retry-After"] != "" {
+				// Overtaken by the others until its budget ran out (a busy machine makes that
+				// likely): nothing stored, retry later. The final token proves it below.
+				busy.Add(1)
+				return
+			}
 			if err != nil || resp.StatusCode != http.StatusOK {
 				t.Errorf("rotation %d: %v %d %s", i, err, resp.StatusCode, resp.Body)
 				return
@@ -331,9 +339,16 @@ func TestAdminConcurrentRotationsLeaveExactlyOneToken(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	t.Logf("%d rotations answered 200, %d answered 503 (overtaken until the budget ran out)", n-int(busy.Load()), busy.Load())
+	if busy.Load() == n {
+		t.Fatalf("all %d rotations answered 503; want at least one to succeed", n)
+	}
 	accepted := 0
 	seen := map[string]bool{}
 	for _, tok := range append(tokens, a.token) {
+		if tok == "" {
+			continue // a rotation that answered 503 returned no token
+		}
 		if seen[tok] {
 			t.Errorf("token %s… returned twice", tok[:8])
 		}
@@ -347,7 +362,8 @@ func TestAdminConcurrentRotationsLeaveExactlyOneToken(t *testing.T) {
 		}
 	}
 	if accepted != 1 {
-		t.Errorf("%d of the %d rotated tokens (and the original) are accepted; want exactly 1", accepted, n)
+		// 0 would mean the token in force is one nobody was given: a 503's rotation applied.
+		t.Errorf("%d of the returned tokens (and the original) are accepted; want exactly 1", accepted)
 	}
 }
 
