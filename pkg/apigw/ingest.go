@@ -34,6 +34,9 @@ type Ingester interface {
 	Ingest(ctx context.Context, wh *lead.Webhook, in lead.Input) (*lead.IngestResult, error)
 	NewRejected(wh *lead.Webhook, contentType, idempotencyKey string, body []byte, refusal error) (*lead.RejectedRequest, error)
 	Keep(ctx context.Context, r *lead.RejectedRequest) lead.RejectedFate
+	// FormSettings are the webhook's form settings, for a CORS preflight (no token is
+	// sent with one); an unknown webhook is a 404.
+	FormSettings(ctx context.Context, webhookID string) (*lead.FormSettings, error)
 }
 
 // IngestHandler handles POST /public/ingress_webhooks/{id}.
@@ -58,29 +61,62 @@ type ingestHeaders struct {
 // authenticate, size, media type, headers, parse, ingest, render. A 400 from parsing on is
 // kept as a rejected request (not for a dry run).
 func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outcome) {
+	if req.RequestContext.HTTP.Method == http.MethodOptions {
+		return h.preflight(ctx, req)
+	}
 	out := Outcome{Ingest: true, Attrs: webhookAttr(req.PathParameters["id"])}
+	// The Content-Type is read first only to know how to answer a person at a browser; it
+	// is judged in its turn, after authentication and size.
+	hd := ingestHeaders{contentType: headerOnce(req, ContentTypeHeader)}
 	wh, err := h.authenticate(ctx, req)
+	if err == nil {
+		err = checkOrigin(wh, req)
+	}
 	if err != nil {
-		return h.answer(req, out, nil, err)
+		return h.answer(req, out, wh, hd, nil, err)
 	}
 	raw, err := wire.DecodeBody(req.Body, req.IsBase64Encoded, h.svc.BodyLimits().MaxBodyBytes)
 	if err != nil {
-		return h.answer(req, out, nil, err)
+		return h.answer(req, out, wh, hd, nil, err)
 	}
-	hd, err := readIngestHeaders(req)
+	hd, err = readIngestHeaders(req)
 	out.DryRun = hd.dryRun
 	if err != nil {
-		return h.answer(req, out, nil, err)
+		return h.answer(req, out, wh, hd, nil, err)
 	}
 	var res *lead.IngestResult
 	body, err := wire.ParseIngest(hd.contentType, raw, h.svc.BodyLimits())
 	if err == nil {
-		res, err = h.svc.Ingest(ctx, wh, lead.Input{Body: body, IdempotencyKey: hd.idempotencyKey, DryRun: hd.dryRun})
+		res, err = h.svc.Ingest(ctx, wh, lead.Input{Body: body, IdempotencyKey: hd.idempotencyKey, DryRun: hd.dryRun,
+			RemoteIP: req.RequestContext.HTTP.SourceIP})
 	}
 	if lead.Kept(err) && !hd.dryRun {
-		err = h.keep(ctx, wh, hd, raw, err, RequestID(req))
+		err = h.keep(ctx, wh, hd, wire.WithoutFields(hd.contentType, raw, formFields(wh)...), err, RequestID(req))
 	}
-	return h.answer(req, out, res, err)
+	return h.answer(req, out, wh, hd, res, err)
+}
+
+// headerOnce is a header sent once, "" otherwise.
+func headerOnce(req Request, name string) string {
+	if v, n := Header(req, name); n == 1 {
+		return v
+	}
+	return ""
+}
+
+// formFields are the fields of a form post never kept: the honeypot, the CAPTCHA widget's.
+func formFields(wh *lead.Webhook) []string {
+	if wh.Form == nil {
+		return nil
+	}
+	var names []string
+	if wh.Form.HoneypotField != "" {
+		names = append(names, wh.Form.HoneypotField)
+	}
+	if wh.Form.Captcha != nil {
+		names = append(names, wh.Form.Captcha.Provider.ResponseField())
+	}
+	return names
 }
 
 // authenticate reads the token (the header, or without one ?token=) and has the service
@@ -157,8 +193,9 @@ func (h ingestEndpoint) keep(ctx context.Context, wh *lead.Webhook, hd ingestHea
 	return lead.WithRejected(refusal, h.svc.Keep(ctx, r))
 }
 
-// answer renders the result: the error, the dry run's 200, or the entry's 201.
-func (h ingestEndpoint) answer(req Request, out Outcome, res *lead.IngestResult, err error) (Response, Outcome) {
+// answer renders the result: the error, the dry run's 200, or the entry's 201, then
+// adapted for a browser (forBrowser).
+func (h ingestEndpoint) answer(req Request, out Outcome, wh *lead.Webhook, hd ingestHeaders, res *lead.IngestResult, err error) (Response, Outcome) {
 	out.Result = res
 	var resp Response
 	switch {
@@ -178,6 +215,7 @@ func (h ingestEndpoint) answer(req Request, out Outcome, res *lead.IngestResult,
 			out.Attrs = append(out.Attrs, createdAttrs(res)...)
 		}
 	}
+	resp = forBrowser(req, wh, hd, resp, res, err)
 	out.Status, out.Err = resp.StatusCode, err
 	return resp, out
 }
@@ -197,6 +235,9 @@ func created(res *lead.IngestResult) (Response, error) {
 
 // createdAttrs name a created entry in the log line, or say it was an idempotent replay.
 func createdAttrs(res *lead.IngestResult) []any {
+	if res.Honeypot {
+		return []any{slog.Bool("honeypot", true)}
+	}
 	if res.Replayed {
 		return []any{slog.Bool("replayed", true)}
 	}

@@ -42,6 +42,13 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 	if w.AllowQueryToken {
 		item[attrAllowQueryToken] = &types.AttributeValueMemberBOOL{Value: true}
 	}
+	if w.Form != nil {
+		form, err := s.formAttr(w.ID, w.Form)
+		if err != nil {
+			return fmt.Errorf("create webhook %s: %w", w.ID, err)
+		}
+		item[attrForm] = form
+	}
 	item["gsi1pk"] = str(orgPrefix + w.OrganizationID)
 	item["gsi1sk"] = str(webhookPrefix + lead.FormatTime(w.CreatedAt) + "#" + w.ID)
 	// The answer of a committed write may be lost, and the retry that follows finds the

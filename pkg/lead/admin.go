@@ -45,9 +45,9 @@ type WebhookStore interface {
 	// for the first page) and the cursor of the next page ("" when there is none). A
 	// cursor it cannot decode is ErrInvalidCursor.
 	ListWebhooks(ctx context.Context, organizationID string, limit int, cursor string) ([]*Webhook, string, error)
-	// SetAllowQueryToken turns acceptance of the token in the URL on or off and returns
-	// the webhook as written; it returns ErrNotFound for an unknown id.
-	SetAllowQueryToken(ctx context.Context, id string, allow bool) (*Webhook, error)
+	// UpdateWebhook applies a change of settings in one write conditional on the version
+	// read and returns the webhook as written; it returns ErrNotFound for an unknown id.
+	UpdateWebhook(ctx context.Context, id string, ch WebhookChange) (*Webhook, error)
 	// DeleteWebhook deletes a webhook; it returns ErrNotFound for an unknown id.
 	DeleteWebhook(ctx context.Context, id string) error
 }
@@ -74,12 +74,25 @@ type CreateWebhookInput struct {
 	Name           string
 	// AllowQueryToken lets senders that cannot set a header pass the token as ?token=.
 	AllowQueryToken bool
+	// Form, when not nil, are the webhook's public HTML form settings.
+	Form *FormInput
 }
 
 // UpdateWebhookInput changes a webhook's settings; a nil field is left as it is.
 type UpdateWebhookInput struct {
 	WebhookID       string
 	AllowQueryToken *bool
+	// SetForm replaces the form settings with Form; a nil Form removes them.
+	SetForm bool
+	Form    *FormInput
+}
+
+// WebhookChange is one change of a webhook's stored settings: a nil AllowQueryToken is left
+// as it is; with SetForm, Form replaces the form settings (nil: none).
+type WebhookChange struct {
+	AllowQueryToken *bool
+	SetForm         bool
+	Form            *FormSettings
 }
 
 // QueryTokenWarning is what the management API says about a webhook that accepts its token
@@ -114,6 +127,8 @@ type WebhookSummary struct {
 	RotatedAt              time.Time `json:"rotatedAt,omitzero"`
 	PreviousTokenExpiresAt time.Time `json:"previousTokenExpiresAt,omitzero"`
 	AllowQueryToken        bool      `json:"allowQueryToken"`
+	// Form is the form settings, the CAPTCHA secret never shown.
+	Form *FormSummary `json:"form,omitempty"`
 	// QueryTokenWarning is set when AllowQueryToken is: what that exposes and the remedy.
 	QueryTokenWarning string `json:"queryTokenWarning,omitempty"`
 }
@@ -126,6 +141,7 @@ func Summarize(w *Webhook) WebhookSummary {
 		PoolID:         w.PoolID,
 		Name:           w.Name,
 		CreatedAt:      w.CreatedAt.UTC(),
+		Form:           summarizeForm(w.Form),
 	}
 	if w.AllowQueryToken {
 		s.AllowQueryToken, s.QueryTokenWarning = true, QueryTokenWarning
@@ -169,6 +185,11 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	details = append(details, d...)
 	name, d := nameField("name", in.Name)
 	details = append(details, d...)
+	var form *FormSettings
+	if in.Form != nil {
+		form, d = in.Form.Settings()
+		details = append(details, d...)
+	}
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
 	}
@@ -200,6 +221,7 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 		TokenHash:       s.Hasher.Hash(token),
 		CreatedAt:       s.Now().UTC().Truncate(time.Second),
 		AllowQueryToken: in.AllowQueryToken,
+		Form:            form,
 	}
 	if err := s.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, fmt.Errorf("create webhook: %w", err)
@@ -273,18 +295,24 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 	return page, nil
 }
 
-// Update changes a webhook's settings (today: whether it accepts ?token=) and returns its
+// Update changes a webhook's settings (whether it accepts ?token=, its form settings) and returns its
 // summary. Turning the URL token off bites from the next request on; a token that was in a
 // URL should still be rotated.
 func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*WebhookSummary, error) {
 	id, details := uuidField("id", in.WebhookID)
-	if in.AllowQueryToken == nil {
-		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false"})
+	ch := WebhookChange{AllowQueryToken: in.AllowQueryToken, SetForm: in.SetForm}
+	if in.AllowQueryToken == nil && !in.SetForm {
+		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false, unless form is sent"})
+	}
+	if in.Form != nil {
+		var d []Detail
+		ch.Form, d = in.Form.Settings()
+		details = append(details, d...)
 	}
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
 	}
-	w, err := s.Store.SetAllowQueryToken(ctx, id, *in.AllowQueryToken)
+	w, err := s.Store.UpdateWebhook(ctx, id, ch)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}

@@ -177,14 +177,19 @@ func (m *memStore) RotateWebhook(_ context.Context, id string, tokenHash []byte,
 	return &c, nil
 }
 
-func (m *memStore) SetAllowQueryToken(_ context.Context, id string, allow bool) (*Webhook, error) {
+func (m *memStore) UpdateWebhook(_ context.Context, id string, ch WebhookChange) (*Webhook, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w, ok := m.webhooks[id]
 	if !ok {
 		return nil, ErrNotFound
 	}
-	w.AllowQueryToken = allow
+	if ch.AllowQueryToken != nil {
+		w.AllowQueryToken = *ch.AllowQueryToken
+	}
+	if ch.SetForm {
+		w.Form = ch.Form
+	}
 	c := *w
 	return &c, nil
 }

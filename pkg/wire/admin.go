@@ -17,8 +17,8 @@ import (
 const MaxAdminBodyBytes = 16 << 10
 
 // ParseCreateWebhook parses the body of a create request strictly: one JSON object with the
-// string fields organizationId, tableId and name, an optional boolean allowQueryToken, and
-// nothing else.
+// string fields organizationId, tableId and name, an optional boolean allowQueryToken, the
+// optional form settings, and nothing else.
 func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	obj, err := adminObject(raw, false)
 	if err != nil {
@@ -34,6 +34,12 @@ func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 				details = append(details, lead.Detail{Path: k, Problem: "must be true or false, got " + kindOf(obj.values[k])})
 			}
 			in.AllowQueryToken = b
+			continue
+		}
+		if k == "form" {
+			var d []lead.Detail
+			in.Form, d = parseFormSettings(obj.values[k])
+			details = append(details, d...)
 			continue
 		}
 		dst, known := fields[k]
@@ -92,7 +98,8 @@ func ParseRotateWebhook(webhookID string, raw []byte) (lead.RotateWebhookInput, 
 }
 
 // ParseUpdateWebhook parses the body of an update request strictly: one JSON object with
-// the boolean allowQueryToken, and nothing else.
+// the boolean allowQueryToken and the form settings (an object, or null to remove them),
+// either or both, and nothing else.
 func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, error) {
 	in := lead.UpdateWebhookInput{WebhookID: webhookID}
 	obj, err := adminObject(raw, false)
@@ -101,6 +108,12 @@ func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, 
 	}
 	var details []lead.Detail
 	for _, k := range obj.keys {
+		if k == "form" {
+			var d []lead.Detail
+			in.Form, d = parseFormSettings(obj.values[k])
+			in.SetForm, details = true, append(details, d...)
+			continue
+		}
 		if k != "allowQueryToken" {
 			details = append(details, lead.Detail{Path: lead.DetailPath("", k), Problem: "unknown field"})
 			continue
