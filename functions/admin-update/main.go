@@ -1,4 +1,4 @@
-// Command admin-update is the Lambda function behind PATCH /admin/ingress_webhooks/{id} (IAM-authorized): turns ?token= on or off.
+// Command admin-update is the Lambda function behind PATCH /admin/ingress_webhooks/{id} (IAM-authorized): turns ?token= on or off, sets the form settings.
 package main
 
 import (
@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	handler, err := app.ColdStart(context.Background(), app.UpdateWebhook, "TABLE_NAME")
+	handler, err := app.ColdStart(context.Background(), app.UpdateWebhook, "TABLE_NAME", "TOKEN_KEY_SECRET_ID")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "admin-update: cold start failed:", err)
 		os.Exit(1)

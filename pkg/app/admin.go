@@ -51,9 +51,10 @@ func DeleteWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 	return observed(env, logger, apigw.DeleteWebhookHandler(svc)), nil
 }
 
-// UpdateWebhook builds the handler of PATCH /admin/ingress_webhooks/{id}; it needs no token key.
+// UpdateWebhook builds the handler of PATCH /admin/ingress_webhooks/{id}; it reads the
+// service key once, here, at cold start, to seal a form's CAPTCHA secret.
 func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
-	svc, err := webhookAdmin(ctx, cfg, env, false)
+	svc, err := webhookAdmin(ctx, cfg, env, true)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 }
 
 // WebhookAdmin returns the webhook admin service on the configured table; withKey loads the
-// token key (needed to create and rotate) from Secrets Manager. The operator CLI uses it too.
+// service key (needed to create, rotate and seal a form's CAPTCHA secret) from Secrets Manager. The operator CLI uses it too.
 func WebhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*lead.WebhookAdmin, error) {
 	return webhookAdmin(ctx, cfg, env, withKey)
 }
@@ -71,12 +72,14 @@ func webhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*
 		return nil, fmt.Errorf("webhook admin: no table name configured")
 	}
 	cfg = withCallCounting(cfg)
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
 	var hasher *lead.Hasher
 	if withKey {
-		var err error
-		if hasher, err = loadHasher(ctx, cfg, env); err != nil {
+		h, sealer, err := loadKeys(ctx, cfg, env)
+		if err != nil {
 			return nil, err
 		}
+		hasher, store = h, store.WithSealer(sealer)
 	}
-	return lead.NewWebhookAdmin(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), hasher), nil
+	return lead.NewWebhookAdmin(store, hasher), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/captcha"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
@@ -41,6 +42,9 @@ type Env struct {
 	// the custom fields it read; empty is lead.DefaultPoolCacheTTL, 0 reads them on every
 	// request.
 	PoolCacheSeconds string
+	// CaptchaVerifyURL (CAPTCHA_VERIFY_URL), when set, replaces every CAPTCHA provider's
+	// siteverify URL: the local runner's stand-in, or a test's.
+	CaptchaVerifyURL string
 }
 
 // DefaultMetricsNamespace is the CloudWatch namespace of the metrics when METRICS_NAMESPACE
@@ -62,6 +66,7 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 
 		RejectedRetentionDays: getenv("REJECTED_RETENTION_DAYS"),
 		PoolCacheSeconds:      getenv("POOL_CACHE_SECONDS"),
+		CaptchaVerifyURL:      getenv("CAPTCHA_VERIFY_URL"),
 	}
 	var missing []string
 	for _, name := range required {
@@ -108,7 +113,7 @@ func observed(env Env, logger *slog.Logger, h apigw.Endpoint) apigw.Handler {
 // once, here, at cold start.
 func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
 	cfg = withCallCounting(cfg)
-	hasher, err := loadHasher(ctx, cfg, env)
+	hasher, sealer, err := loadKeys(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +121,12 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	svc, err := ingestService(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), env, hasher)
+	svc, err := ingestService(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName).WithSealer(sealer), env, hasher)
 	if err != nil {
 		return nil, err
 	}
 	svc.Store = lead.NewPoolCache(svc.Store, ttl)
+	svc.Captcha = captcha.New(env.CaptchaVerifyURL)
 	return observed(env, logger, apigw.IngestHandler(svc)), nil
 }
 
@@ -152,9 +158,24 @@ func (e Env) poolCacheTTL() (time.Duration, error) {
 
 // loadHasher reads the token hashing key from Secrets Manager: once per cold start.
 func loadHasher(ctx context.Context, cfg aws.Config, env Env) (*lead.Hasher, error) {
+	h, _, err := loadKeys(ctx, cfg, env)
+	return h, err
+}
+
+// loadKeys reads the service key from Secrets Manager once per cold start and returns its
+// two uses: the token hasher and the sealer of stored secrets (an HKDF subkey).
+func loadKeys(ctx context.Context, cfg aws.Config, env Env) (*lead.Hasher, *secretkey.Sealer, error) {
 	key, err := secretkey.Load(ctx, secretsmanager.NewFromConfig(cfg), env.TokenKeySecretID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return lead.NewHasher(key)
+	h, err := lead.NewHasher(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := secretkey.NewSealer(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, sealer, nil
 }

@@ -61,6 +61,7 @@ var wantActions = map[string][]string{
 	"UpdateWebhookFunction": {
 		"dynamodb:GetItem",
 		"dynamodb:UpdateItem",
+		"secretsmanager:GetSecretValue",
 	},
 	"ListRejectedFunction": {
 		"dynamodb:GetItem",
