@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
@@ -91,4 +92,21 @@ func parseCaptchaSettings(v any) (*lead.CaptchaInput, []lead.Detail) {
 		}
 	}
 	return c, details
+}
+
+// ParseFormSettings parses form settings given on their own, as the operator CLI takes
+// them: the API's form object, or null (nil) to remove them.
+func ParseFormSettings(raw []byte) (*lead.FormInput, error) {
+	if strings.TrimSpace(string(raw)) == "null" {
+		return nil, nil
+	}
+	obj, err := adminObject(raw, false)
+	if err != nil {
+		return nil, err
+	}
+	in, details := parseFormSettings(obj)
+	if len(details) > 0 {
+		return nil, lead.InvalidDetails(details...)
+	}
+	return in, nil
 }

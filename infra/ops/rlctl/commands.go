@@ -419,7 +419,12 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	pool := fs.String("pool", "", "pool id (the API's tableId)")
 	hookName := fs.String("name", "", "webhook name")
 	allowQuery := fs.Bool("allow-query-token", false, "also accept the token as ?token= (for senders that cannot set a header)")
+	ff := formFlags(fs)
 	s, err := parse(ctx, fs, args, out, getenv, "org", "pool", "name")
+	if err != nil {
+		return err
+	}
+	form, _, err := ff.input(name, getenv)
 	if err != nil {
 		return err
 	}
@@ -427,7 +432,7 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	if err != nil {
 		return err
 	}
-	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName, AllowQueryToken: *allowQuery})
+	c, err := svc.Create(ctx, lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName, AllowQueryToken: *allowQuery, Form: form})
 	if err != nil {
 		return err
 	}
@@ -448,24 +453,34 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	id := fs.String("id", "", "webhook id")
 	allowQuery := fs.String("allow-query-token", "", "true: also accept the token as ?token=; false: only the header")
-	s, err := parse(ctx, fs, args, out, getenv, "id", "allow-query-token")
+	ff := formFlags(fs)
+	s, err := parse(ctx, fs, args, out, getenv, "id")
 	if err != nil {
 		return err
 	}
-	allow, perr := strconv.ParseBool(*allowQuery)
-	if perr != nil {
-		return usageError{fmt.Sprintf("%s: --allow-query-token must be true or false", name)}
+	in := lead.UpdateWebhookInput{WebhookID: *id}
+	if in.Form, in.SetForm, err = ff.input(name, getenv); err != nil {
+		return err
 	}
-	svc, err := s.webhooks(ctx, false)
+	allow := true
+	if *allowQuery != "" || !in.SetForm {
+		var perr error
+		if allow, perr = strconv.ParseBool(*allowQuery); perr != nil {
+			return usageError{fmt.Sprintf("%s: --allow-query-token must be true or false (or give --form)", name)}
+		}
+		in.AllowQueryToken = &allow
+	}
+	// The form's CAPTCHA secret is sealed with the service key.
+	svc, err := s.webhooks(ctx, in.SetForm)
 	if err != nil {
 		return err
 	}
-	w, err := svc.Update(ctx, lead.UpdateWebhookInput{WebhookID: *id, AllowQueryToken: &allow})
+	w, err := svc.Update(ctx, in)
 	if err != nil {
 		return err
 	}
 	w.URL = s.url(w.ID)
-	rows := [][]string{{"ID", "NAME", "ALLOW QUERY TOKEN"}, {w.ID, w.Name, strconv.FormatBool(w.AllowQueryToken)}}
+	rows := [][]string{{"ID", "NAME", "ALLOW QUERY TOKEN", "FORM"}, {w.ID, w.Name, strconv.FormatBool(w.AllowQueryToken), formCell(w.Form)}}
 	if !allow {
 		rows = append(rows, []string{}, []string{"If the token was ever in a URL, rotate it: rlctl webhook rotate --id " + w.ID})
 	}
