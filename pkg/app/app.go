@@ -156,12 +156,6 @@ func (e Env) poolCacheTTL() (time.Duration, error) {
 	return time.Duration(secs) * time.Second, nil
 }
 
-// loadHasher reads the token hashing key from Secrets Manager: once per cold start.
-func loadHasher(ctx context.Context, cfg aws.Config, env Env) (*lead.Hasher, error) {
-	h, _, err := loadKeys(ctx, cfg, env)
-	return h, err
-}
-
 // loadKeys reads the service key from Secrets Manager once per cold start and returns its
 // two uses: the token hasher and the sealer of stored secrets (an HKDF subkey).
 func loadKeys(ctx context.Context, cfg aws.Config, env Env) (*lead.Hasher, *secretkey.Sealer, error) {

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -151,7 +150,6 @@ func (r *runner) settledEntries(t *testing.T, want int) map[string]map[string]an
 // success and error pages, and a page that calls fetch().
 type pages struct {
 	origin string
-	mu     sync.Mutex
 }
 
 func servePages(t *testing.T, r *runner) *pages {
@@ -172,7 +170,9 @@ func servePages(t *testing.T, r *runner) *pages {
 <input type="hidden" name="cf-turnstile-response" id="captcha" value="` + captcha.TestToken + `">
 <button id="send">Send</button></form>`
 	}
-	mux.HandleFunc("/urlencoded", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, form("application/x-www-form-urlencoded")) })
+	mux.HandleFunc("/urlencoded", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, form("application/x-www-form-urlencoded"))
+	})
 	mux.HandleFunc("/multipart", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, form("multipart/form-data")) })
 	mux.HandleFunc("/thanks", func(w http.ResponseWriter, req *http.Request) {
 		fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><title>Thanks</title><p id="id">%s</p>`, html.EscapeString(req.URL.Query().Get("entryId")))
