@@ -49,7 +49,7 @@ TRIVY_IGNORE := infra/checks/trivyignore.yaml
 # cfn-lint custom rules (infra/checks/cfn-lint-rules.txt): what cfn-lint's own rules miss.
 CFN_LINT_RULES := infra/checks/cfn-lint-rules.txt
 
-.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local test-busy cpuhog loadtest fuzz
+.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local test-busy cpuhog loadtest fuzz browser
 
 # $(call lambda_build,<main package>): the one Lambda build command, into $(ARTIFACTS_DIR)/bootstrap.
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
@@ -116,10 +116,22 @@ lint: tools
 	"$(TRIVY)" config --quiet --skip-check-update --skip-version-check --misconfig-scanners cloudformation \
 		--severity MEDIUM,HIGH,CRITICAL --exit-code 1 --ignorefile $(TRIVY_IGNORE) template.yaml
 
-test: tools lint
+test: tools lint browser
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./pkg/...
 	$(MAKE) --no-print-directory test-dynamodb-local
+
+# browser: Debian's chromium for the real-browser test (infra/checks/browser, run by the
+# go test of make test): installed with apt-get when missing (about a minute, needs root);
+# under CI=true a browser that cannot be installed is a failure, otherwise the test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: installing chromium (apt-get install -y chromium)"; \
+		(export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) \
+			|| { echo "browser: apt-get install chromium failed"; [ "$${CI:-}" != true ] || exit 1; }; \
+	elif [ "$${CI:-}" = true ]; then echo "browser: chromium is missing and cannot be installed here (CI=true)"; exit 1; \
+	else echo "browser: chromium is missing (apt-get install -y chromium as root); the real-browser test will skip"; fi
 
 # loadtest: 20,000 requests (N) from 32 clients (C) against a runner started on loopback ports
 # with DynamoDB faults injected, then the accounting line; ENGINE=dynamodb-local runs it on a

@@ -1,4 +1,4 @@
-// Command admin-update is the Lambda function behind PATCH /admin/ingress_webhooks/{id} (IAM-authorized): turns ?token= on or off.
+// Command admin-update is the Lambda function behind PATCH /admin/ingress_webhooks/{id} (IAM-authorized): turns ?token= on or off, sets the form settings.
 package main
 
 import (

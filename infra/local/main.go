@@ -43,8 +43,12 @@ import (
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/infra/template"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
+	"github.com/rocketlead/ingress-webhooks/pkg/captcha"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
+
+// CaptchaVerifyPath is where the local AWS address serves the CAPTCHA siteverify stand-in.
+const CaptchaVerifyPath = "/captcha/siteverify"
 
 // Names the functions see locally; infra/samlocal/env.json uses the same ones.
 const (
@@ -119,7 +123,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen for AWS endpoints on %s: %w", o.awsAddr, err)
 	}
-	awsHTTP := &http.Server{Handler: injector, ReadHeaderTimeout: 10 * time.Second}
+	// The CAPTCHA providers' stand-in (siteverify) shares the AWS address: it accepts
+	// captcha.TestToken and refuses anything else.
+	awsMux := http.NewServeMux()
+	awsMux.Handle(CaptchaVerifyPath, captcha.StandIn())
+	awsMux.Handle("/", injector)
+	awsHTTP := &http.Server{Handler: awsMux, ReadHeaderTimeout: 10 * time.Second}
 	go serve(awsHTTP, awsLn, logger)
 	defer shutdown(awsHTTP)
 
@@ -129,7 +138,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return fmt.Errorf("create table: %w", err)
 	}
 
-	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO"}
+	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO",
+		CaptchaVerifyURL: "http://" + awsLn.Addr().String() + CaptchaVerifyPath}
 	// By default one line per request (the front's) stands for it; -v adds the functions'
 	// own lines and their EMF documents, as CloudWatch would receive them.
 	fnLevel := slog.LevelWarn

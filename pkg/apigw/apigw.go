@@ -21,6 +21,7 @@ type (
 // statusByCode is the one table from application error code to HTTP status.
 var statusByCode = map[lead.Code]int{
 	lead.EUNAUTHORIZED: http.StatusUnauthorized,
+	lead.EFORBIDDEN:    http.StatusForbidden,
 	lead.ENOTFOUND:     http.StatusNotFound,
 	lead.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	lead.EUNSUPPORTED:  http.StatusUnsupportedMediaType,

@@ -35,6 +35,9 @@ type Ingester interface {
 	Ingest(ctx context.Context, wh *lead.Webhook, in lead.Input) (*lead.IngestResult, error)
 	NewRejected(wh *lead.Webhook, contentType, idempotencyKey string, body []byte, refusal error) (*lead.RejectedRequest, error)
 	Keep(ctx context.Context, r *lead.RejectedRequest) lead.RejectedFate
+	// FormSettings are the webhook's form settings, for a CORS preflight (no token is
+	// sent with one); an unknown webhook is a 404.
+	FormSettings(ctx context.Context, webhookID string) (*lead.FormSettings, error)
 }
 
 // IngestHandler handles POST /public/ingress_webhooks/{id}. A service that is also a
@@ -59,25 +62,37 @@ type ingestHeaders struct {
 }
 
 // serve answers one ingest request in the order of SPEC §2.1, first failure wins:
-// authenticate (the token, or the way of the webhook's source: SPEC §12), size, media type,
-// headers, parse (by the webhook's source), ingest, render (the vendor's success answer). A
-// 400 from parsing on is kept as a rejected request (not for a dry run), once per
-// idempotency key or vendor delivery id; a vendor's test delivery is a dry run.
+// authenticate (the token, or the way of the webhook's source: SPEC §12), the origin of a
+// webhook with listed origins (403, SPEC §13), size, media type, headers, parse (by the
+// webhook's source), ingest, render (the vendor's success answer; for a form body the
+// form's redirect or the built-in page). A 400 from parsing on is kept as a rejected
+// request (not for a dry run; without the honeypot and CAPTCHA widget fields), once per
+// idempotency key or vendor delivery id; a vendor's test delivery is a dry run. OPTIONS is
+// the CORS preflight.
 func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outcome) {
+	if req.RequestContext.HTTP.Method == http.MethodOptions {
+		return h.preflight(ctx, req)
+	}
 	out := Outcome{Ingest: true, Attrs: webhookAttr(req.PathParameters["id"])}
+	// The Content-Type is read first only to know how to answer a person at a browser; it
+	// is judged in its turn, after authentication and size.
+	hd := ingestHeaders{contentType: headerOnce(req, ContentTypeHeader)}
 	wh, raw, err := h.authenticate(ctx, req)
+	if err == nil {
+		err = checkOrigin(wh, req)
+	}
 	if err != nil {
-		return h.answer(req, out, nil, err)
+		return h.answer(req, out, wh, hd, nil, err)
 	}
 	if raw == nil {
 		if raw, err = wire.DecodeBody(req.Body, req.IsBase64Encoded, h.svc.BodyLimits().MaxBodyBytes); err != nil {
-			return h.answer(req, out, nil, err)
+			return h.answer(req, out, wh, hd, nil, err)
 		}
 	}
-	hd, err := readIngestHeaders(req)
+	hd, err = readIngestHeaders(req)
 	out.DryRun = hd.dryRun
 	if err != nil {
-		return h.answer(req, out, nil, err)
+		return h.answer(req, out, wh, hd, nil, err)
 	}
 	var res *lead.IngestResult
 	parsed, err := wire.ParseSourced(wh.SourceName(), h.sourceRequest(req, hd, raw), wh.Mapping, h.svc.BodyLimits())
@@ -89,21 +104,45 @@ func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outco
 			// A vendor's test delivery is a dry run: checked, never stored, remembered.
 			hd.dryRun, out.DryRun = true, true
 		}
-		res, err = h.svc.Ingest(ctx, wh, lead.Input{Body: parsed.Body, IdempotencyKey: hd.idempotencyKey, DryRun: hd.dryRun})
+		res, err = h.svc.Ingest(ctx, wh, lead.Input{Body: parsed.Body, IdempotencyKey: hd.idempotencyKey, DryRun: hd.dryRun,
+			RemoteIP: req.RequestContext.HTTP.SourceIP})
 	}
 	if lead.Kept(err) && !hd.dryRun {
-		err = h.keep(ctx, wh, hd, raw, err, RequestID(req))
+		err = h.keep(ctx, wh, hd, wire.WithoutFields(hd.contentType, raw, formFields(wh)...), err, RequestID(req))
 	}
 	if parsed != nil && parsed.Test && h.src != nil {
 		h.recordTest(ctx, wh, err)
 	}
 	if src := wire.LookupSource(wh.SourceName()); src != nil {
 		if err == nil {
-			return h.answerSource(req, out, src, res)
+			return h.answerSource(req, out, wh, hd, src, res)
 		}
 		err = src.KnownWebhookError(err)
 	}
-	return h.answer(req, out, res, err)
+	return h.answer(req, out, wh, hd, res, err)
+}
+
+// headerOnce is a header sent once, "" otherwise.
+func headerOnce(req Request, name string) string {
+	if v, n := Header(req, name); n == 1 {
+		return v
+	}
+	return ""
+}
+
+// formFields are the fields of a form post never kept: the honeypot, the CAPTCHA widget's.
+func formFields(wh *lead.Webhook) []string {
+	if wh.Form == nil {
+		return nil
+	}
+	var names []string
+	if wh.Form.HoneypotField != "" {
+		names = append(names, wh.Form.HoneypotField)
+	}
+	if wh.Form.Captcha != nil {
+		names = append(names, wh.Form.Captcha.Provider.ResponseField())
+	}
+	return names
 }
 
 // authenticate reads the token (the header, or without one ?token=) and has the service
@@ -220,8 +259,9 @@ func (h ingestEndpoint) keep(ctx context.Context, wh *lead.Webhook, hd ingestHea
 	return lead.WithRejected(refusal, h.svc.Keep(ctx, r))
 }
 
-// answer renders the result: the error, the dry run's 200, or the entry's 201.
-func (h ingestEndpoint) answer(req Request, out Outcome, res *lead.IngestResult, err error) (Response, Outcome) {
+// answer renders the result: the error, the dry run's 200, or the entry's 201, then
+// adapted for a browser (forBrowser).
+func (h ingestEndpoint) answer(req Request, out Outcome, wh *lead.Webhook, hd ingestHeaders, res *lead.IngestResult, err error) (Response, Outcome) {
 	out.Result = res
 	var resp Response
 	switch {
@@ -241,6 +281,7 @@ func (h ingestEndpoint) answer(req Request, out Outcome, res *lead.IngestResult,
 			out.Attrs = append(out.Attrs, createdAttrs(res)...)
 		}
 	}
+	resp = forBrowser(req, wh, hd, resp, res, err)
 	out.Status, out.Err = resp.StatusCode, err
 	return resp, out
 }
@@ -260,6 +301,9 @@ func created(res *lead.IngestResult) (Response, error) {
 
 // createdAttrs name a created entry in the log line, or say it was an idempotent replay.
 func createdAttrs(res *lead.IngestResult) []any {
+	if res.Honeypot {
+		return []any{slog.Bool("honeypot", true)}
+	}
 	if res.Replayed {
 		return []any{slog.Bool("replayed", true)}
 	}

@@ -52,7 +52,7 @@ func (h ingestEndpoint) recordTest(ctx context.Context, wh *lead.Webhook, err er
 // answerSource renders a vendor source's success the way the vendor counts it delivered:
 // 200 {} for Google (a test delivery too), 200 with the entry for Webflow, 201 with the
 // entry for the others; a test delivery elsewhere is the dry run's answer.
-func (h ingestEndpoint) answerSource(req Request, out Outcome, src *wire.Source, res *lead.IngestResult) (Response, Outcome) {
+func (h ingestEndpoint) answerSource(req Request, out Outcome, wh *lead.Webhook, hd ingestHeaders, src *wire.Source, res *lead.IngestResult) (Response, Outcome) {
 	if src.EmptySuccess() {
 		out.Result = res
 		if !res.DryRun {
@@ -62,7 +62,7 @@ func (h ingestEndpoint) answerSource(req Request, out Outcome, src *wire.Source,
 		out.Status = resp.StatusCode
 		return resp, out
 	}
-	resp, o := h.answer(req, out, res, nil)
+	resp, o := h.answer(req, out, wh, hd, res, nil)
 	if resp.StatusCode == http.StatusCreated && src.SuccessStatus() != http.StatusCreated {
 		resp.StatusCode = src.SuccessStatus()
 		o.Status = resp.StatusCode

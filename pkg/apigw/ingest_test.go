@@ -19,6 +19,8 @@ type FakeIngester struct {
 	Fate    lead.RejectedFate
 	// OnIngest, when set, sees the context Ingest is called with.
 	OnIngest func(ctx context.Context)
+	// Form is the form settings of the webhook Authenticate returns.
+	Form *lead.FormSettings
 
 	Steps     []string
 	Token     string
@@ -34,7 +36,13 @@ func (f *FakeIngester) Authenticate(_ context.Context, _, token string, fromQuer
 	if f.AuthErr != nil {
 		return nil, f.AuthErr
 	}
-	return &lead.Webhook{ID: "w"}, nil
+	return &lead.Webhook{ID: "w", Form: f.Form}, nil
+}
+
+// FormSettings implements Ingester.
+func (f *FakeIngester) FormSettings(context.Context, string) (*lead.FormSettings, error) {
+	f.Steps = append(f.Steps, "form")
+	return f.Form, f.AuthErr
 }
 
 // BodyLimits implements Ingester.

@@ -27,15 +27,18 @@ type Observer struct {
 // The metric names of the HTTP functions; Outcome is the second dimension of each (beside
 // FunctionName): "created", "replayed", "dry_run", "ok" or the error code.
 const (
-	MetricRequests        = "Requests"
-	MetricDuration        = "Duration"
-	MetricServerErrors    = "ServerErrors"
-	MetricThrottles       = "Throttles"
-	MetricAWSCalls        = "AWSCalls"
-	MetricAWSRetries      = "AWSRetries"
-	MetricLeadsAccepted   = "LeadsAccepted"
-	MetricClientErrors    = "ClientErrors"
-	MetricReplays         = "IdempotentReplays"
+	MetricRequests      = "Requests"
+	MetricDuration      = "Duration"
+	MetricServerErrors  = "ServerErrors"
+	MetricThrottles     = "Throttles"
+	MetricAWSCalls      = "AWSCalls"
+	MetricAWSRetries    = "AWSRetries"
+	MetricLeadsAccepted = "LeadsAccepted"
+	MetricClientErrors  = "ClientErrors"
+	MetricReplays       = "IdempotentReplays"
+	// MetricHoneypotCaught counts form submissions that filled the honeypot field: answered
+	// as a success, nothing stored.
+	MetricHoneypotCaught  = "HoneypotCaught"
 	MetricKeysLocked      = "SchemaKeysLocked"
 	MetricLockRetries     = "LockConflictsRetried"
 	MetricRejectedKept    = "RejectedRequestsKept"
@@ -156,6 +159,9 @@ func (o Observer) emit(ctx context.Context, req Request, n *Outcome, c metrics.C
 	}
 	if n.Ingest {
 		list = append(list, ingestMetrics(n)...)
+		if n.Result != nil && n.Result.Honeypot {
+			list = append(list, count(MetricHoneypotCaught, 1))
+		}
 	}
 	if c.Fences > 0 || c.Unsettled > 0 {
 		list = append(list, count(MetricEntryFences, c.Fences), count(MetricUnsettledWrites, c.Unsettled))
@@ -200,6 +206,8 @@ func ingestMetrics(n *Outcome) []metrics.Metric {
 		}
 	case n.Result != nil && n.Result.Replayed:
 		replays = 1
+	case n.Result != nil && n.Result.Honeypot:
+		// Spam answered as a success: not a lead.
 	case n.Result != nil:
 		accepted, keys, retries = 1, n.Result.KeysLocked, n.Result.LockRetries
 	case n.Status >= 400 && n.Status < 500:
@@ -225,6 +233,8 @@ func outcomeOf(n *Outcome) string {
 		return string(lead.ErrorCode(n.Err))
 	case n.Result != nil && n.Result.Replayed:
 		return "replayed"
+	case n.Result != nil && n.Result.Honeypot:
+		return "honeypot"
 	case n.DryRun:
 		return "dry_run"
 	case n.Status == http.StatusCreated:

@@ -35,7 +35,9 @@ func TestObserveEmitsEachIngestMetricFromItsPath(t *testing.T) {
 	}{
 		{"created after two lost lock races", &lead.IngestResult{Entry: entry, KeysLocked: 3, LockRetries: 2}, nil, nil, 201, "created",
 			map[string]float64{"LeadsAccepted": 1, "ClientErrors": 0, "SchemaKeysLocked": 3, "LockConflictsRetried": 2, "IdempotentReplays": 0, "ServerErrors": 0, "Requests": 1},
-			[]string{"RejectedRequestsKept", "RejectedRequestsNotKept"}},
+			[]string{"RejectedRequestsKept", "RejectedRequestsNotKept", "HoneypotCaught"}},
+		{"honeypot caught", &lead.IngestResult{Entry: entry, Honeypot: true}, nil, nil, 201, "honeypot",
+			map[string]float64{"HoneypotCaught": 1, "LeadsAccepted": 0, "ClientErrors": 0}, nil},
 		{"idempotent replay", &lead.IngestResult{Entry: entry, Replayed: true}, nil, nil, 201, "replayed",
 			map[string]float64{"IdempotentReplays": 1, "LeadsAccepted": 0, "SchemaKeysLocked": 0}, nil},
 		{"dry run", &lead.IngestResult{Entry: entry, DryRun: true}, nil, map[string]string{apigw.DryRunQueryParameter: "true"}, 200, "dry_run",

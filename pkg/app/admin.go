@@ -53,7 +53,8 @@ func DeleteWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 }
 
 // UpdateWebhook builds the handler of PATCH /admin/ingress_webhooks/{id}; it reads the key
-// once, here, at cold start, to seal the signing secret of a source set by the update.
+// once, here, at cold start, to seal the signing secret of a source or a form's CAPTCHA
+// secret set by the update.
 func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (apigw.Handler, error) {
 	svc, err := webhookAdmin(ctx, cfg, env, true)
 	if err != nil {
@@ -63,7 +64,8 @@ func UpdateWebhook(ctx context.Context, cfg aws.Config, env Env, logger *slog.Lo
 }
 
 // WebhookAdmin returns the webhook admin service on the configured table; withKey loads the
-// token key (needed to create and rotate) from Secrets Manager. The operator CLI uses it too.
+// service key (needed to create, rotate and seal signing and CAPTCHA secrets) from Secrets
+// Manager. The operator CLI uses it too.
 func WebhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*lead.WebhookAdmin, error) {
 	return webhookAdmin(ctx, cfg, env, withKey)
 }
@@ -73,15 +75,20 @@ func webhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*
 		return nil, fmt.Errorf("webhook admin: no table name configured")
 	}
 	cfg = withCallCounting(cfg)
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
 	var keys serverKeys
 	if withKey {
 		var err error
 		if keys, err = loadKeys(ctx, cfg, env); err != nil {
 			return nil, err
 		}
+		store = store.WithSealer(keys.sealer)
 	}
-	svc := lead.NewWebhookAdmin(dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName), keys.hasher)
-	svc.Rules, svc.Sealer = wire.SourceRules{}, keys.sealer
+	svc := lead.NewWebhookAdmin(store, keys.hasher)
+	svc.Rules = wire.SourceRules{}
+	if keys.sealer != nil {
+		svc.Sealer = keys.sealer
+	}
 	return svc, nil
 }
 

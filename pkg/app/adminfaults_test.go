@@ -159,6 +159,17 @@ func adminPaths() []adminPath {
 					}
 				})
 			}},
+		{"update webhook form", app.UpdateWebhook, []string{"GetItem", "UpdateItem"}, http.StatusOK,
+			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
+				// Form settings without a honeypot or CAPTCHA: the late-write case turns
+				// them on after this write was answered, and they must stay on.
+				req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", r.webhookID, `{"form":{"successUrl":"https://example.com/thanks"}}`, nil)
+				return req, on(func(t *testing.T, resp apigw.Response) {
+					if f := r.webhook(t, r.webhookID).Form; f == nil || f.SuccessURL != "https://example.com/thanks" || f.HoneypotField != "" {
+						t.Errorf("form settings stored %+v; want the success URL alone", f)
+					}
+				})
+			}},
 		{"delete webhook", app.DeleteWebhook, []string{"GetItem", "PutItem"}, http.StatusNoContent,
 			func(t *testing.T, r *rejected) (apigw.Request, adminCheck) {
 				return deleteReq(r.webhookID), on(func(t *testing.T, resp apigw.Response) {
@@ -330,6 +341,20 @@ func laterChanges() map[string]func(t *testing.T, r *rejected, resp apigw.Respon
 			return func(t *testing.T) {
 				if r.webhook(t, r.webhookID).AllowQueryToken {
 					t.Errorf("the opt-out of ?token= was undone")
+				}
+			}
+		},
+		"update webhook form": func(t *testing.T, r *rejected, resp apigw.Response) func(t *testing.T) {
+			h, err := app.UpdateWebhook(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
+			awstest.Must(t, err)
+			req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", r.webhookID,
+				`{"form":{"successUrl":"https://example.com/thanks","honeypotField":"_gotcha","captcha":{"provider":"turnstile","secret":"s3cret"}}}`, nil)
+			if resp, _ := call(t, h, req); resp.StatusCode != http.StatusOK {
+				t.Fatalf("the later honeypot and CAPTCHA = %d %s; want 200", resp.StatusCode, resp.Body)
+			}
+			return func(t *testing.T) {
+				if f := r.webhook(t, r.webhookID).Form; f == nil || f.HoneypotField != "_gotcha" || f.Captcha == nil {
+					t.Errorf("form settings %+v after the late write; want the honeypot and CAPTCHA still on", f)
 				}
 			}
 		},
@@ -672,6 +697,34 @@ func TestALateWriteUndoesNoLaterChange(t *testing.T) {
 		byQuery.QueryStringParameters = map[string]string{apigw.TokenQueryParameter: f.token}
 		if resp, _ := f.do(t, byQuery); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("?token= after the opt-out = %d %s; want 401", resp.StatusCode, resp.Body)
+		}
+	})
+	t.Run("form without honeypot and CAPTCHA, then with them, the first lands", func(t *testing.T) {
+		t.Parallel()
+		env := awstest.Start(t)
+		f, hs := adminOn(t, env)
+		_, err := env.Faults.Add(faults.Rule{Op: "UpdateItem", Kind: faults.Late, Count: 1, Latency: lateDelay})
+		awstest.Must(t, err)
+		for _, form := range []string{`{"successUrl":"https://example.com/t"}`,
+			`{"successUrl":"https://example.com/t","honeypotField":"_gotcha","captcha":{"provider":"hcaptcha","secret":"s3cret"}}`} {
+			req := adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", f.webhookID, `{"form":`+form+`}`, nil)
+			if resp, _ := call(t, hs["update"], req); resp.StatusCode != http.StatusOK {
+				t.Fatalf("form %s = %d %s; want 200", form, resp.StatusCode, resp.Body)
+			}
+		}
+		landLate(t, env)
+		if w := f.webhook(t, f.webhookID); w.Form == nil || w.Form.HoneypotField != "_gotcha" || w.Form.Captcha == nil {
+			t.Fatalf("form settings %+v; want the honeypot and CAPTCHA still on", w.Form)
+		}
+		h, err := app.Ingest(context.Background(), env.Config, env.App, env.App.Logger())
+		awstest.Must(t, err)
+		spam := f.post(`{"data":{"email":"bot@example.com","_gotcha":"filled"}}`, f.token)
+		if resp, _ := h(context.Background(), spam); resp.StatusCode != http.StatusCreated || len(f.entries(t)) != 0 {
+			t.Errorf("a filled honeypot = %d with %d entries; want a 201 that stored nothing", resp.StatusCode, len(f.entries(t)))
+		}
+		unsolved := f.post(`{"data":{"email":"ada@example.com"}}`, f.token)
+		if resp, _ := h(context.Background(), unsolved); resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, "Captcha failed") {
+			t.Errorf("a post without a CAPTCHA response = %d %s; want 400 Captcha failed", resp.StatusCode, resp.Body)
 		}
 	})
 	t.Run("create, delete, the create lands", func(t *testing.T) {

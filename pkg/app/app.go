@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
+	"github.com/rocketlead/ingress-webhooks/pkg/captcha"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
@@ -41,6 +42,9 @@ type Env struct {
 	// the custom fields it read; empty is lead.DefaultPoolCacheTTL, 0 reads them on every
 	// request.
 	PoolCacheSeconds string
+	// CaptchaVerifyURL (CAPTCHA_VERIFY_URL), when set, replaces every CAPTCHA provider's
+	// siteverify URL: the local runner's stand-in, or a test's.
+	CaptchaVerifyURL string
 }
 
 // DefaultMetricsNamespace is the CloudWatch namespace of the metrics when METRICS_NAMESPACE
@@ -62,6 +66,7 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 
 		RejectedRetentionDays: getenv("REJECTED_RETENTION_DAYS"),
 		PoolCacheSeconds:      getenv("POOL_CACHE_SECONDS"),
+		CaptchaVerifyURL:      getenv("CAPTCHA_VERIFY_URL"),
 	}
 	var missing []string
 	for _, name := range required {
@@ -116,13 +121,14 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName)
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.TableName).WithSealer(keys.sealer)
 	svc, err := ingestService(store, env, keys.hasher)
 	if err != nil {
 		return nil, err
 	}
 	svc.Sealer, svc.Deliveries = keys.sealer, store
 	svc.Store = lead.NewPoolCache(svc.Store, ttl)
+	svc.Captcha = captcha.New(env.CaptchaVerifyURL)
 	return observed(env, logger, apigw.IngestHandler(svc)), nil
 }
 
@@ -153,11 +159,12 @@ func (e Env) poolCacheTTL() (time.Duration, error) {
 }
 
 // serverKeys are the two uses of the Secrets Manager key: the token HMAC (the key itself,
-// as ever, so stored token hashes stay valid) and the sealing of signing secrets (an HKDF
-// subkey, info "secret-seal").
+// as ever, so stored token hashes stay valid) and the sealer of the secrets the service must
+// use in the clear, vendor signing secrets and CAPTCHA secrets (an HKDF subkey, info
+// "secret-seal").
 type serverKeys struct {
 	hasher *lead.Hasher
-	sealer *lead.Sealer
+	sealer *secretkey.Sealer
 }
 
 // loadKeys reads the server-side key from Secrets Manager, once per cold start.
@@ -170,7 +177,7 @@ func loadKeys(ctx context.Context, cfg aws.Config, env Env) (serverKeys, error) 
 	if err != nil {
 		return serverKeys{}, err
 	}
-	sealer, err := lead.NewSealer(key)
+	sealer, err := secretkey.NewSealer(key)
 	if err != nil {
 		return serverKeys{}, err
 	}

@@ -306,6 +306,10 @@ func (refusingIngester) Authenticate(context.Context, string, string, bool) (*le
 
 func (refusingIngester) BodyLimits() lead.Limits { return lead.DefaultLimits() }
 
+func (refusingIngester) FormSettings(context.Context, string) (*lead.FormSettings, error) {
+	return nil, nil
+}
+
 func (refusingIngester) Ingest(context.Context, *lead.Webhook, lead.Input) (*lead.IngestResult, error) {
 	return nil, lead.Invalid("type mismatch")
 }

@@ -105,23 +105,38 @@ func TestRealSendersStoreTheirLeads(t *testing.T) {
 						t.Fatalf("declaring POST = %d %s; want 201", resp.StatusCode, resp.Body)
 					}
 				}
-				before := len(f.entries(t))
-				resp, body := f.do(t, f.senderRequest(c, budgetID))
-				if resp.StatusCode != http.StatusCreated {
-					t.Fatalf("%s: status %d %s; want 201", c.Sender, resp.StatusCode, resp.Body)
+				old := map[string]bool{}
+				for _, e := range f.entries(t) {
+					old[e.ID] = true
 				}
 				var want map[string]any
 				awstest.Must(t, json.Unmarshal([]byte(f.fill(string(wantRaw), budgetID)), &want))
-				got := leadJSON(t, body["data"].(map[string]any), asMap(body["customFieldData"]))
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("%s: 201 body lead = %v; want %v", c.Sender, got, want)
+				req := f.senderRequest(c, budgetID)
+				var body map[string]any
+				if accept := req.Headers["accept"]; strings.HasPrefix(accept, "text/html") {
+					// A browser reads the built-in page (SPEC §13), not JSON.
+					resp, err := f.handler(context.Background(), req)
+					awstest.Must(t, err)
+					if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(resp.Headers["Content-Type"], "text/html") || !strings.Contains(resp.Body, "Thank you") {
+						t.Fatalf("%s: %d %v %s; want 201 with the built-in thank-you page", c.Sender, resp.StatusCode, resp.Headers, resp.Body)
+					}
+				} else {
+					var resp apigw.Response
+					resp, body = f.do(t, req)
+					if resp.StatusCode != http.StatusCreated {
+						t.Fatalf("%s: status %d %s; want 201", c.Sender, resp.StatusCode, resp.Body)
+					}
+					got := leadJSON(t, body["data"].(map[string]any), asMap(body["customFieldData"]))
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("%s: 201 body lead = %v; want %v", c.Sender, got, want)
+					}
 				}
 				es := f.entries(t)
-				if len(es) != before+1 {
-					t.Fatalf("%d entries after the request; want %d", len(es), before+1)
+				if len(es) != len(old)+1 {
+					t.Fatalf("%d entries after the request; want %d", len(es), len(old)+1)
 				}
 				for _, e := range es {
-					if e.ID == body["id"] {
+					if !old[e.ID] && (body == nil || e.ID == body["id"]) {
 						if stored := leadJSON(t, e.Data, e.CustomFieldData); !reflect.DeepEqual(stored, want) {
 							t.Errorf("%s: stored lead = %v; want %v", c.Sender, stored, want)
 						}

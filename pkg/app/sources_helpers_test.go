@@ -6,12 +6,13 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/secretkey"
 )
 
 // openedSecrets opens a stored webhook's sealed signing secrets with the test key.
 func openedSecrets(t *testing.T, w *lead.Webhook) []string {
 	t.Helper()
-	sealer, err := lead.NewSealer([]byte(awstest.TokenKey))
+	sealer, err := secretkey.NewSealer([]byte(awstest.TokenKey))
 	awstest.Must(t, err)
 	svc := &lead.IngestService{Sealer: sealer, Now: time.Now}
 	keys, err := svc.SigningSecrets(w)

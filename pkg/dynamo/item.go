@@ -472,6 +472,11 @@ func webhookFromItem(item map[string]types.AttributeValue) (*lead.Webhook, error
 	if r.err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", w.ID, r.err)
 	}
+	form, _, err := formFromAttr(item[attrForm])
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", w.ID, err)
+	}
+	w.Form = form
 	return w, nil
 }
 

@@ -37,6 +37,8 @@ type Store struct {
 	table         string
 	maxItemBytes  int
 	maxSchemaKeys int
+	// sealer seals and opens the secrets of webhook items (form.go); nil: none.
+	sealer Sealer
 }
 
 // New returns a Store on the named table.
@@ -59,6 +61,9 @@ func (s *Store) Webhook(ctx context.Context, id string) (*lead.Webhook, error) {
 		return nil, nil
 	}
 	w, err := webhookFromItem(out.Item)
+	if err == nil {
+		err = s.openCaptcha(w, out.Item)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read webhook %s: %w", id, err)
 	}

@@ -72,30 +72,36 @@ func holdsSecret(item map[string]types.AttributeValue, sealed []byte) bool {
 }
 
 // SetWebhookSource sets the webhook's source and mapping (a nil mapping clears it) and,
-// when sealed is not nil, its signing secret (dropping any previous one), with one
-// UpdateItem conditional on the version read. Cleared attributes are written as NULL, not
-// removed (see RotateWebhook).
+// when sealed is not nil, its signing secret (dropping any previous one): UpdateWebhook
+// with a source change alone.
 func (s *Store) SetWebhookSource(ctx context.Context, id, source string, mapping map[string]string, sealed []byte, rotatedAt time.Time) (*lead.Webhook, error) {
-	return s.updateWebhook(ctx, "update", id, func() *dynamodb.UpdateItemInput {
-		names := map[string]string{"#src": attrSource, "#map": attrMapping}
-		none := &types.AttributeValueMemberNULL{Value: true}
-		values := map[string]types.AttributeValue{":src": str(source), ":map": none}
-		update := "SET #src = :src, #map = :map"
-		if len(mapping) > 0 {
-			values[":map"] = stringMapValue(mapping)
-		}
-		if sealed != nil {
-			names["#sec"], names["#psec"], names["#pexp"], names["#srot"] = attrSigningSecret, attrPrevSigningSecret, attrPrevSecretExpires, attrSecretRotatedAt
-			values[":sec"] = &types.AttributeValueMemberB{Value: sealed}
-			values[":srot"] = str(rotatedAt.UTC().Format(time.RFC3339Nano))
-			values[":none"] = none
-			update += ", #sec = :sec, #psec = :none, #pexp = :none, #srot = :srot"
-		}
-		return &dynamodb.UpdateItemInput{UpdateExpression: aws.String(update), ExpressionAttributeNames: names, ExpressionAttributeValues: values}
-	}, func(item map[string]types.AttributeValue) bool {
-		src, _ := item[attrSource].(*types.AttributeValueMemberS)
-		return src != nil && src.Value == source && (sealed == nil || holdsSecret(item, sealed))
-	})
+	return s.UpdateWebhook(ctx, id, lead.WebhookChange{Source: &lead.SourceChange{Source: source, Mapping: mapping, SealedSecret: sealed, RotatedAt: rotatedAt}})
+}
+
+// setSource adds a source change to an update's SET clauses, names and values. Cleared
+// attributes are written as NULL, not removed (see RotateWebhook).
+func setSource(c *lead.SourceChange, sets []string, names map[string]string, values map[string]types.AttributeValue) []string {
+	none := &types.AttributeValueMemberNULL{Value: true}
+	names["#src"], names["#map"] = attrSource, attrMapping
+	values[":src"], values[":map"] = str(c.Source), none
+	if len(c.Mapping) > 0 {
+		values[":map"] = stringMapValue(c.Mapping)
+	}
+	sets = append(sets, "#src = :src", "#map = :map")
+	if c.SealedSecret != nil {
+		names["#sec"], names["#psec"], names["#pexp"], names["#srot"] = attrSigningSecret, attrPrevSigningSecret, attrPrevSecretExpires, attrSecretRotatedAt
+		values[":sec"] = &types.AttributeValueMemberB{Value: c.SealedSecret}
+		values[":srot"] = str(c.RotatedAt.UTC().Format(time.RFC3339Nano))
+		values[":none"] = none
+		sets = append(sets, "#sec = :sec", "#psec = :none", "#pexp = :none", "#srot = :srot")
+	}
+	return sets
+}
+
+// holdsSource reports whether a webhook item read back holds the source change.
+func holdsSource(item map[string]types.AttributeValue, c *lead.SourceChange) bool {
+	src, _ := item[attrSource].(*types.AttributeValueMemberS)
+	return src != nil && src.Value == c.Source && (c.SealedSecret == nil || holdsSecret(item, c.SealedSecret))
 }
 
 // SetSigningSecret replaces the sealed signing secret with one UpdateItem conditional on

@@ -43,6 +43,13 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 		item[attrAllowQueryToken] = &types.AttributeValueMemberBOOL{Value: true}
 	}
 	putSourceSettings(item, w)
+	if w.Form != nil {
+		form, err := s.formAttr(w.ID, w.Form)
+		if err != nil {
+			return fmt.Errorf("create webhook %s: %w", w.ID, err)
+		}
+		item[attrForm] = form
+	}
 	item["gsi1pk"] = str(orgPrefix + w.OrganizationID)
 	item["gsi1sk"] = str(webhookPrefix + lead.FormatTime(w.CreatedAt) + "#" + w.ID)
 	// The answer of a committed write may be lost, and the retry that follows finds the
@@ -106,16 +113,7 @@ func (s *Store) RotateWebhook(ctx context.Context, id string, tokenHash []byte, 
 // conditional on the version read, and returns the webhook as written; an unknown id is
 // lead.ErrNotFound.
 func (s *Store) SetAllowQueryToken(ctx context.Context, id string, allow bool) (*lead.Webhook, error) {
-	return s.updateWebhook(ctx, "update", id, func() *dynamodb.UpdateItemInput {
-		return &dynamodb.UpdateItemInput{
-			UpdateExpression:          aws.String("SET #q = :q"),
-			ExpressionAttributeNames:  map[string]string{"#q": attrAllowQueryToken},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":q": &types.AttributeValueMemberBOOL{Value: allow}},
-		}
-	}, func(item map[string]types.AttributeValue) bool {
-		q, _ := item[attrAllowQueryToken].(*types.AttributeValueMemberBOOL)
-		return (q != nil && q.Value) == allow
-	})
+	return s.UpdateWebhook(ctx, id, lead.WebhookChange{AllowQueryToken: &allow})
 }
 
 // updateWebhook reads the webhook with the id and applies the update build makes (a SET

@@ -45,9 +45,9 @@ type WebhookStore interface {
 	// for the first page) and the cursor of the next page ("" when there is none). A
 	// cursor it cannot decode is ErrInvalidCursor.
 	ListWebhooks(ctx context.Context, organizationID string, limit int, cursor string) ([]*Webhook, string, error)
-	// SetAllowQueryToken turns acceptance of the token in the URL on or off and returns
-	// the webhook as written; it returns ErrNotFound for an unknown id.
-	SetAllowQueryToken(ctx context.Context, id string, allow bool) (*Webhook, error)
+	// UpdateWebhook applies a change of settings in one write conditional on the version
+	// read and returns the webhook as written; it returns ErrNotFound for an unknown id.
+	UpdateWebhook(ctx context.Context, id string, ch WebhookChange) (*Webhook, error)
 	// DeleteWebhook deletes a webhook; it returns ErrNotFound for an unknown id.
 	DeleteWebhook(ctx context.Context, id string) error
 }
@@ -64,7 +64,7 @@ type WebhookAdmin struct {
 	// same store, when it implements SourceStore) and the sealer of signing secrets.
 	Rules   SourceRules
 	Sources SourceStore
-	Sealer  *Sealer
+	Sealer  Sealer
 }
 
 // NewWebhookAdmin returns an admin service with the wall clock and UUIDv4 webhook ids;
@@ -84,6 +84,8 @@ type CreateWebhookInput struct {
 	AllowQueryToken bool
 	// Native source settings (SPEC §12).
 	SourceInput
+	// Form, when not nil, are the webhook's public HTML form settings.
+	Form *FormInput
 }
 
 // UpdateWebhookInput changes a webhook's settings; a nil field is left as it is.
@@ -92,6 +94,28 @@ type UpdateWebhookInput struct {
 	AllowQueryToken *bool
 	// Native source settings (SPEC §12).
 	SourceInput
+	// SetForm replaces the form settings with Form; a nil Form removes them.
+	SetForm bool
+	Form    *FormInput
+}
+
+// WebhookChange is one change of a webhook's stored settings, written at once: a nil
+// AllowQueryToken is left as it is; with SetForm, Form replaces the form settings (nil:
+// none); a non-nil Source sets the source settings.
+type WebhookChange struct {
+	AllowQueryToken *bool
+	SetForm         bool
+	Form            *FormSettings
+	Source          *SourceChange
+}
+
+// SourceChange sets a webhook's source and mapping (nil: none) and, when SealedSecret is
+// not nil, its signing secret (any previous one dropped), rotated at RotatedAt.
+type SourceChange struct {
+	Source       string
+	Mapping      map[string]string
+	SealedSecret []byte
+	RotatedAt    time.Time
 }
 
 // QueryTokenWarning is what the management API says about a webhook that accepts its token
@@ -126,6 +150,8 @@ type WebhookSummary struct {
 	RotatedAt              time.Time `json:"rotatedAt,omitzero"`
 	PreviousTokenExpiresAt time.Time `json:"previousTokenExpiresAt,omitzero"`
 	AllowQueryToken        bool      `json:"allowQueryToken"`
+	// Form is the form settings, the CAPTCHA secret never shown.
+	Form *FormSummary `json:"form,omitempty"`
 	// QueryTokenWarning is set when AllowQueryToken is: what that exposes and the remedy.
 	QueryTokenWarning string `json:"queryTokenWarning,omitempty"`
 	// Native source settings (SPEC §12.3): never a secret.
@@ -144,6 +170,7 @@ func Summarize(w *Webhook) WebhookSummary {
 		Name:           w.Name,
 		CreatedAt:      w.CreatedAt.UTC(),
 		SourceView:     viewSource(w),
+		Form:           summarizeForm(w.Form),
 	}
 	if w.AllowQueryToken {
 		s.AllowQueryToken, s.QueryTokenWarning = true, QueryTokenWarning
@@ -189,6 +216,11 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 	details = append(details, d...)
 	source, mapping, secret, generated, d := s.sourceFields(in.SourceInput, nil)
 	details = append(details, d...)
+	var form *FormSettings
+	if in.Form != nil {
+		form, d = in.Form.Settings()
+		details = append(details, d...)
+	}
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
 	}
@@ -220,6 +252,7 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 		TokenHash:       s.Hasher.Hash(token),
 		CreatedAt:       s.Now().UTC().Truncate(time.Second),
 		AllowQueryToken: in.AllowQueryToken,
+		Form:            form,
 	}
 	if source != SourceRocketLead {
 		w.Source, w.Mapping = source, mapping
@@ -307,30 +340,32 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 }
 
 // Update changes a webhook's settings (whether it accepts ?token=; its source, mapping and
-// signing secret) and returns its summary. Turning the URL token off bites from the next request on; a token that was in a
-// URL should still be rotated.
+// signing secret; its form settings) in one write and returns its summary. Turning the URL
+// token off bites from the next request on; a token that was in a URL should still be
+// rotated.
 func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*WebhookSummary, error) {
 	id, details := uuidField("id", in.WebhookID)
-	if in.AllowQueryToken == nil && in.SourceInput.empty() {
-		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false (or a source setting)"})
+	ch := WebhookChange{AllowQueryToken: in.AllowQueryToken, SetForm: in.SetForm}
+	if in.AllowQueryToken == nil && !in.SetForm && in.SourceInput.empty() {
+		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false, unless form or a source setting is sent"})
+	}
+	if in.Form != nil {
+		var d []Detail
+		ch.Form, d = in.Form.Settings()
+		details = append(details, d...)
 	}
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
 	}
 	var secret string
 	if !in.SourceInput.empty() {
-		w, generated, err := s.updateSource(ctx, id, in.SourceInput)
+		src, generated, err := s.sourceChange(ctx, id, in.SourceInput)
 		if err != nil {
 			return nil, err
 		}
-		secret = generated
-		if in.AllowQueryToken == nil {
-			sum := s.summarize(w)
-			sum.GeneratedSigningSecret = secret
-			return &sum, nil
-		}
+		ch.Source, secret = src, generated
 	}
-	w, err := s.Store.SetAllowQueryToken(ctx, id, *in.AllowQueryToken)
+	w, err := s.Store.UpdateWebhook(ctx, id, ch)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}

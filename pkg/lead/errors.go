@@ -11,6 +11,7 @@ type Code string
 // The error codes of the application. Anything that is not an *Error is EINTERNAL.
 const (
 	EUNAUTHORIZED Code = "unauthorized"  // 401 Invalid webhook token
+	EFORBIDDEN    Code = "forbidden"     // 403 Origin not allowed
 	ENOTFOUND     Code = "not_found"     // 404
 	ETOOLARGE     Code = "too_large"     // 413
 	EUNSUPPORTED  Code = "unsupported"   // 415 Unsupported media type
@@ -88,6 +89,8 @@ func DefaultReason(code Code) string {
 	switch code {
 	case EUNAUTHORIZED:
 		return "Invalid webhook token"
+	case EFORBIDDEN:
+		return "Origin not allowed"
 	case ENOTFOUND:
 		return "Webhook not found"
 	case ETOOLARGE:

@@ -87,6 +87,8 @@ type Input struct {
 	IdempotencyKey string
 	DryRun         bool
 	RejectedID     string
+	// RemoteIP is the sender's address, passed to a CAPTCHA provider ("" when unknown).
+	RemoteIP string
 }
 
 // IngestResult is a stored (or replayed) entry: the adapter renders it as the 201 body.
@@ -103,6 +105,9 @@ type IngestResult struct {
 	KeysLocked int
 	// LockRetries is how often the write lost a schema lock race and was checked again.
 	LockRetries int
+	// Honeypot is true for the answer to a submission that filled the form's honeypot
+	// field: Entry is made up and nothing was stored.
+	Honeypot bool
 }
 
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
@@ -125,8 +130,10 @@ type IngestService struct {
 
 	// Native sources (SPEC §12): Sealer opens signing secrets; Deliveries, when not nil,
 	// remembers test deliveries.
-	Sealer     *Sealer
+	Sealer     Sealer
 	Deliveries TestDeliveryStore
+	// Captcha verifies the widget responses of webhooks whose form requires a CAPTCHA.
+	Captcha CaptchaVerifier
 }
 
 // NewIngestService returns a service with the default limits, the wall clock and UUIDv7 ids.
@@ -186,11 +193,24 @@ func (s *IngestService) Ingest(ctx context.Context, wh *Webhook, input Input) (*
 		return nil, fmt.Errorf("ingest into webhook %s: the input carries no body", wh.ID)
 	}
 	now := s.Now()
+	// The honeypot and widget fields leave the body first: neither is stored nor part of
+	// the request's fingerprint (a retry carries a new widget response).
+	screen := screenForm(wh.Form, input.Body)
+	if screen.honeypot {
+		return s.decoy(ctx, wh, input, now)
+	}
 	var idem *IdempotencyRecord
 	if input.IdempotencyKey != "" && !input.DryRun {
 		idem = &IdempotencyRecord{WebhookID: wh.ID, Key: input.IdempotencyKey, Fingerprint: Fingerprint(input.Body), CreatedAt: now, ExpiresAt: now.Add(IdempotencyWindow)}
 	}
-	res, err := s.store(ctx, wh, input, idem, now)
+	var res *IngestResult
+	var err error
+	if wh.Form != nil && wh.Form.Captcha != nil {
+		err = s.checkCaptcha(ctx, wh, input, screen.response)
+	}
+	if err == nil {
+		res, err = s.store(ctx, wh, input, idem, now)
+	}
 	if code := ErrorCode(err); err != nil && idem != nil && code != EINTERNAL && code != EUNSETTLED && code != EKEYREUSED {
 		// A repeat of a request that was stored gets its answer even when the pool changed
 		// since so that its checks would now fail: the record is read only on this path.

@@ -177,14 +177,26 @@ func (m *memStore) RotateWebhook(_ context.Context, id string, tokenHash []byte,
 	return &c, nil
 }
 
-func (m *memStore) SetAllowQueryToken(_ context.Context, id string, allow bool) (*Webhook, error) {
+func (m *memStore) UpdateWebhook(_ context.Context, id string, ch WebhookChange) (*Webhook, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w, ok := m.webhooks[id]
 	if !ok {
 		return nil, ErrNotFound
 	}
-	w.AllowQueryToken = allow
+	if ch.AllowQueryToken != nil {
+		w.AllowQueryToken = *ch.AllowQueryToken
+	}
+	if ch.SetForm {
+		w.Form = ch.Form
+	}
+	if src := ch.Source; src != nil {
+		w.Source, w.Mapping = src.Source, src.Mapping
+		if src.SealedSecret != nil {
+			w.SigningSecret, w.SecretRotatedAt = src.SealedSecret, src.RotatedAt
+			w.PreviousSigningSecret, w.PreviousSecretExpiresAt = nil, time.Time{}
+		}
+	}
 	c := *w
 	return &c, nil
 }

@@ -39,6 +39,8 @@ type Webhook struct {
 	CreatedAt              time.Time
 	RotatedAt              time.Time
 	AllowQueryToken        bool
+	// Form holds the webhook's settings for public HTML forms; nil for none.
+	Form *FormSettings
 	// Version counts the changes of the stored webhook: every update and delete is
 	// conditional on the version it read, so a write that arrives late changes nothing.
 	Version int64

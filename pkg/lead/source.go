@@ -69,9 +69,6 @@ type SourceRules interface {
 type SourceStore interface {
 	// Webhook returns the webhook with the id (strongly consistent), or nil if none.
 	Webhook(ctx context.Context, id string) (*Webhook, error)
-	// SetWebhookSource sets the source and mapping (nil mapping: none) and, when sealed is
-	// not nil, the signing secret (the previous one dropped); ErrNotFound for an unknown id.
-	SetWebhookSource(ctx context.Context, id, source string, mapping map[string]string, sealed []byte, rotatedAt time.Time) (*Webhook, error)
 	// SetSigningSecret replaces the sealed signing secret; with graceUntil not zero the
 	// replaced one stays valid until then. ErrNotFound for an unknown id.
 	SetSigningSecret(ctx context.Context, id string, sealed []byte, rotatedAt, graceUntil time.Time) (*Webhook, error)
@@ -212,11 +209,13 @@ func (s *WebhookAdmin) seal(webhookID, secret string) ([]byte, error) {
 	if s.Sealer == nil {
 		return nil, fmt.Errorf("webhook %s: no secret sealer configured", webhookID)
 	}
-	return s.Sealer.Seal([]byte(secret), signingSecretAD(webhookID))
+	return s.Sealer.Seal([]byte(secret), WebhookSealAD(webhookID))
 }
 
-// updateSource applies the source part of an update.
-func (s *WebhookAdmin) updateSource(ctx context.Context, id string, in SourceInput) (*Webhook, string, error) {
+// sourceChange checks the source part of an update against the webhook as it is and
+// returns the change to write, with the secret generated for it ("" when none was generated:
+// the vendor's secret is never shown back).
+func (s *WebhookAdmin) sourceChange(ctx context.Context, id string, in SourceInput) (*SourceChange, string, error) {
 	if s.Sources == nil {
 		return nil, "", fmt.Errorf("update webhook %s: no source store configured", id)
 	}
@@ -235,17 +234,10 @@ func (s *WebhookAdmin) updateSource(ctx context.Context, id string, in SourceInp
 	if err != nil {
 		return nil, "", err
 	}
-	w, err := s.Sources.SetWebhookSource(ctx, id, source, mapping, sealed, s.Now().UTC().Truncate(time.Second))
-	if errors.Is(err, ErrNotFound) {
-		return nil, "", Errorf(ENOTFOUND, "no webhook has this id")
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("update webhook %s: %w", id, err)
-	}
 	if !generated {
 		secret = ""
 	}
-	return w, secret, nil
+	return &SourceChange{Source: source, Mapping: mapping, SealedSecret: sealed, RotatedAt: s.Now().UTC().Truncate(time.Second)}, secret, nil
 }
 
 // RotateSigningSecret sets a new signing secret (generated, or the vendor's) for a webhook
@@ -318,7 +310,7 @@ func (s *IngestService) SigningSecrets(wh *Webhook) ([][]byte, error) {
 		if len(out) == 1 && !s.Now().Before(wh.PreviousSecretExpiresAt) {
 			break
 		}
-		plain, err := s.Sealer.Open(sealed, signingSecretAD(wh.ID))
+		plain, err := s.Sealer.Open(sealed, WebhookSealAD(wh.ID))
 		if err != nil {
 			return nil, fmt.Errorf("webhook %s: %w", wh.ID, err)
 		}

@@ -18,7 +18,8 @@ const MaxAdminBodyBytes = 16 << 10
 
 // ParseCreateWebhook parses the body of a create request strictly: one JSON object with the
 // string fields organizationId, tableId and name, an optional boolean allowQueryToken, the
-// optional native source settings (source, mapping, signingSecret), and nothing else.
+// optional native source settings (source, mapping, signingSecret), the optional form
+// settings, and nothing else.
 func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	obj, err := adminObject(raw, false)
 	if err != nil {
@@ -38,6 +39,12 @@ func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 				details = append(details, lead.Detail{Path: k, Problem: "must be true or false, got " + kindOf(obj.values[k])})
 			}
 			in.AllowQueryToken = b
+			continue
+		}
+		if k == "form" {
+			var d []lead.Detail
+			in.Form, d = parseFormSettings(obj.values[k])
+			details = append(details, d...)
 			continue
 		}
 		dst, known := fields[k]
@@ -96,8 +103,8 @@ func ParseRotateWebhook(webhookID string, raw []byte) (lead.RotateWebhookInput, 
 }
 
 // ParseUpdateWebhook parses the body of an update request strictly: one JSON object with
-// the boolean allowQueryToken and/or the native source settings (source, mapping,
-// signingSecret), and nothing else.
+// the boolean allowQueryToken, the native source settings (source, mapping, signingSecret)
+// and the form settings (an object, or null to remove them), any of them, and nothing else.
 func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, error) {
 	in := lead.UpdateWebhookInput{WebhookID: webhookID}
 	obj, err := adminObject(raw, false)
@@ -108,6 +115,12 @@ func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, 
 	for _, k := range obj.keys {
 		if d, ok := sourceField(k, obj.values[k], &in.SourceInput); ok {
 			details = append(details, d...)
+			continue
+		}
+		if k == "form" {
+			var d []lead.Detail
+			in.Form, d = parseFormSettings(obj.values[k])
+			in.SetForm, details = true, append(details, d...)
 			continue
 		}
 		if k != "allowQueryToken" {

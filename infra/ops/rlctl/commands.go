@@ -425,12 +425,16 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	hookName := fs.String("name", "", "webhook name")
 	allowQuery := fs.Bool("allow-query-token", false, "also accept the token as ?token= (for senders that cannot set a header)")
 	src := sourceFlags(fs)
+	ff := formFlags(fs)
 	s, err := parse(ctx, fs, args, out, getenv, "org", "pool", "name")
 	if err != nil {
 		return err
 	}
 	in := lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName, AllowQueryToken: *allowQuery}
 	if in.SourceInput, err = src.input(fs, name); err != nil {
+		return err
+	}
+	if in.Form, _, err = ff.input(name, getenv); err != nil {
 		return err
 	}
 	svc, err := s.webhooks(ctx, true)
@@ -459,12 +463,16 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 	id := fs.String("id", "", "webhook id")
 	allowQuery := fs.String("allow-query-token", "", "true: also accept the token as ?token=; false: only the header")
 	src := sourceFlags(fs)
+	ff := formFlags(fs)
 	s, err := parse(ctx, fs, args, out, getenv, "id")
 	if err != nil {
 		return err
 	}
 	in := lead.UpdateWebhookInput{WebhookID: *id}
 	if in.SourceInput, err = src.input(fs, name); err != nil {
+		return err
+	}
+	if in.Form, in.SetForm, err = ff.input(name, getenv); err != nil {
 		return err
 	}
 	if *allowQuery != "" {
@@ -474,11 +482,11 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 		}
 		in.AllowQueryToken = &allow
 	}
-	if in.AllowQueryToken == nil && in.Source == nil && in.Mapping == nil && in.SigningSecret == nil {
-		return usageError{fmt.Sprintf("%s: give --allow-query-token, --source, --mapping or --signing-secret", name)}
+	if in.AllowQueryToken == nil && in.Source == nil && in.Mapping == nil && in.SigningSecret == nil && !in.SetForm {
+		return usageError{fmt.Sprintf("%s: give --allow-query-token, --source, --mapping, --signing-secret or --form", name)}
 	}
-	// The key seals a signing secret the update may set.
-	svc, err := s.webhooks(ctx, in.Source != nil || in.SigningSecret != nil)
+	// The key seals a signing secret or a form's CAPTCHA secret the update may set.
+	svc, err := s.webhooks(ctx, in.Source != nil || in.SigningSecret != nil || in.SetForm)
 	if err != nil {
 		return err
 	}
@@ -487,7 +495,7 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 		return err
 	}
 	w.URL = s.url(w.ID)
-	rows := [][]string{{"ID", "NAME", "SOURCE", "ALLOW QUERY TOKEN"}, {w.ID, w.Name, w.Source, strconv.FormatBool(w.AllowQueryToken)}}
+	rows := [][]string{{"ID", "NAME", "SOURCE", "ALLOW QUERY TOKEN", "FORM"}, {w.ID, w.Name, w.Source, strconv.FormatBool(w.AllowQueryToken), formCell(w.Form)}}
 	if in.AllowQueryToken != nil && !*in.AllowQueryToken {
 		rows = append(rows, []string{}, []string{"If the token was ever in a URL, rotate it: rlctl webhook rotate --id " + w.ID})
 	}

@@ -241,6 +241,18 @@ func TestCLIManagesPoolsStatesFieldsAndWebhooks(t *testing.T) {
 	if !formHook.AllowQueryToken || formHook.QueryTokenWarning == "" || c.ingestQuery(formHook.ID, formHook.Token) != http.StatusCreated {
 		t.Errorf("webhook create --allow-query-token = %+v; want it on, with the warning, and ?token= accepted", formHook)
 	}
+	// Form settings: set, shown without the CAPTCHA secret, which a command line never needs.
+	form := `{"successUrl":"https://shop.example/thanks","honeypotField":"_gotcha","captcha":{"provider":"turnstile","secret":"s3cret-key"}}`
+	out, err = c.run("webhook", "set", "--id", formHook.ID, "--form", form)
+	if err != nil || !strings.Contains(out, "honeypot _gotcha") || !strings.Contains(out, "captcha turnstile") || strings.Contains(out, "s3cret-key") {
+		t.Errorf("webhook set --form = %q, %v; want the settings summed up without the secret", out, err)
+	}
+	if out := c.mustJSON(nil, "webhook", "list", "--org", org); strings.Contains(out, "s3cret-key") || !strings.Contains(out, `"configured": true`) {
+		t.Errorf("webhook list = %s; want the CAPTCHA configured, its secret never shown", out)
+	}
+	if _, err := c.run("webhook", "set", "--id", formHook.ID, "--form", `{"captcha":{"provider":"turnstile"}}`, "--captcha-secret-env", "RL_NOT_SET"); err == nil {
+		t.Errorf("webhook set --captcha-secret-env with the variable empty = nil error; want a usage error")
+	}
 
 	c.mustJSON(nil, "webhook", "delete", "--id", hook.ID)
 	if code := c.ingest(hook.ID, rotated.Token); code != http.StatusNotFound {
