@@ -479,8 +479,9 @@ func TestAdminUnderEachFaultKeepsThePromises(t *testing.T) {
 
 // outcomeUnknown reports whether resp is the 500 "Outcome unknown" of a write the store
 // could not settle (the one 5xx that may have stored something), and checks its body: it
-// says "unsettled": true and names no entry (a management write has none).
-func outcomeUnknown(t *testing.T, resp apigw.Response) bool {
+// says "unsettled": true; a replay's write is an entry, so it names the entry's id, and
+// every other management write names none.
+func outcomeUnknown(t *testing.T, resp apigw.Response, replay bool) bool {
 	t.Helper()
 	if resp.StatusCode != http.StatusInternalServerError {
 		return false
@@ -489,8 +490,8 @@ func outcomeUnknown(t *testing.T, resp apigw.Response) bool {
 	if body["unsettled"] != true {
 		return false
 	}
-	if body["error"] != "Outcome unknown" || body["entryId"] != nil || body["requestId"] == "" {
-		t.Errorf("unsettled answer %s; want error \"Outcome unknown\", a requestId and no entryId", resp.Body)
+	if body["error"] != "Outcome unknown" || body["requestId"] == "" || (body["entryId"] != nil) != replay {
+		t.Errorf("unsettled answer %s; want error \"Outcome unknown\", a requestId and an entryId only for a replay", resp.Body)
 	}
 	return true
 }
@@ -556,7 +557,7 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 		return
 	}
 	changed := !slices.Equal(r.owned(t), before)
-	unsettled := outcomeUnknown(t, resp)
+	unsettled := outcomeUnknown(t, resp, p.name == "replay rejected")
 	switch {
 	case resp.StatusCode >= 500 && changed && !unsettled:
 		// SPEC §11: every 5xx but "Outcome unknown" means nothing stored, exactly.
@@ -635,7 +636,7 @@ func TestAdminWriteThatCannotBeSettledIsOutcomeUnknown(t *testing.T) {
 	resp, err := hs["rotate"](ctx, rotateReq(f.webhookID, `{}`))
 	env.Faults.Reset()
 	awstest.Must(t, err)
-	if !outcomeUnknown(t, resp) {
+	if !outcomeUnknown(t, resp, false) {
 		t.Fatalf("rotation DynamoDB never answered = %d %s; want 500 Outcome unknown with unsettled true", resp.StatusCode, resp.Body)
 	}
 	if !bytes.Equal(f.webhook(t, f.webhookID).TokenHash, tokenHash(t, f.token)) {
