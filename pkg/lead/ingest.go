@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -164,15 +163,9 @@ func (s *IngestService) Authenticate(ctx context.Context, webhookID, token strin
 	if !WellFormedToken(token) {
 		return nil, Errorf(EUNAUTHORIZED, "the token must be the 64 hex characters shown when the webhook was created or rotated")
 	}
-	if !IsUUID(webhookID) {
-		return nil, Errorf(ENOTFOUND, "no webhook has this id")
-	}
-	wh, err := s.Store.Webhook(ctx, strings.ToLower(webhookID))
+	wh, err := s.LookUp(ctx, webhookID)
 	if err != nil {
-		return nil, fmt.Errorf("read webhook: %w", err)
-	}
-	if wh == nil {
-		return nil, Errorf(ENOTFOUND, "no webhook has this id")
+		return nil, err
 	}
 	if fromQuery && !wh.AllowQueryToken {
 		return nil, Errorf(EUNAUTHORIZED, "this webhook does not accept the token in the URL; send it in the x-rocketlead-ingress-token header")

@@ -452,10 +452,16 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 
 // withQueryTokenWarning adds the warning of a webhook that accepts ?token= under a table.
 func withQueryTokenWarning(rows [][]string, warning string) [][]string {
-	if warning == "" {
+	return withNote(rows, "WARNING: ", warning)
+}
+
+// withNote adds label and text as a last row under a table, after an empty one; nothing
+// when text is empty.
+func withNote(rows [][]string, label, text string) [][]string {
+	if text == "" {
 		return rows
 	}
-	return append(rows, []string{}, []string{"WARNING: " + warning})
+	return append(rows, []string{}, []string{label + text})
 }
 
 func webhookSet(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {

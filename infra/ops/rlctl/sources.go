@@ -46,10 +46,7 @@ func (o sourceOptions) input(fs *flag.FlagSet, name string) (lead.SourceInput, e
 
 // withSecret adds a generated signing secret, shown once, under a table.
 func withSecret(rows [][]string, secret string) [][]string {
-	if secret == "" {
-		return rows
-	}
-	return append(rows, []string{}, []string{"SIGNING SECRET (shown once; paste it into the vendor's webhook settings): " + secret})
+	return withNote(rows, "SIGNING SECRET (shown once; paste it into the vendor's webhook settings): ", secret)
 }
 
 func webhookSigningSecret(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
