@@ -5,7 +5,7 @@
 // through the one table in Status, render the response. An expected failure is a response
 // with a nil error, since a non-nil error becomes a bare 502 for the caller.
 //
-// The public ingest handler follows SPEC §2.1 one step after the other: the token (missing,
+// The public ingest handler follows the order of checks one step after the other: the token (missing,
 // repeated or comma-joined is a 401 before anything else), authentication by the service,
 // the body's size, its media type and encoding, the Idempotency-Key and dryRun, the parse
 // (wire.ParseIngest), the service's ingest, the answer. A 400 from the parse on is kept as

@@ -12,7 +12,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
-// Headers of public HTML forms and CORS (SPEC §13).
+// Headers of public HTML forms and CORS.
 const (
 	OriginHeader  = "origin"
 	RefererHeader = "referer"
@@ -29,7 +29,7 @@ func requestOrigin(req Request) string {
 	return lead.RequestOrigin(o, ref)
 }
 
-// checkOrigin is step 3a of SPEC §2.1, right after authentication: a webhook that lists
+// checkOrigin is step 3a of the order of checks, right after authentication: a webhook that lists
 // origins refuses a browser request from another one (403, nothing kept).
 func checkOrigin(wh *lead.Webhook, req Request) error {
 	return wh.Form.CheckOrigin(requestOrigin(req))
@@ -57,7 +57,7 @@ func (h ingestEndpoint) preflight(ctx context.Context, req Request) (Response, O
 	return resp, out
 }
 
-// forBrowser adapts an ingest answer for a person at a browser (SPEC §13): CORS headers
+// forBrowser adapts an ingest answer for a person at a browser: CORS headers
 // for a listed origin; after a form post (never a JSON body, never a dry run) a 201 or
 // 400 becomes a 303 to the webhook's success or error page, or, without a success URL and
 // with Accept preferring HTML, the built-in page with the same status.

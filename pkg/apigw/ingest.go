@@ -41,7 +41,7 @@ type Ingester interface {
 }
 
 // IngestHandler handles POST /public/ingress_webhooks/{id}. A service that is also a
-// SourceIngester takes the native requests of form and ad vendors (SPEC §12) too.
+// SourceIngester takes the native requests of form and ad vendors too.
 func IngestHandler(svc Ingester) Endpoint {
 	src, _ := svc.(SourceIngester)
 	return ingestEndpoint{svc: svc, src: src}.serve
@@ -50,7 +50,7 @@ func IngestHandler(svc Ingester) Endpoint {
 // ingestEndpoint is the public ingest endpoint on its service.
 type ingestEndpoint struct {
 	svc Ingester
-	src SourceIngester // nil: only the body of SPEC §2
+	src SourceIngester // nil: only the JSON body with data
 }
 
 // ingestHeaders are the headers and query parameters of an ingest request, as read.
@@ -61,9 +61,9 @@ type ingestHeaders struct {
 	dryRun          bool
 }
 
-// serve answers one ingest request in the order of SPEC §2.1, first failure wins:
-// authenticate (the token, or the way of the webhook's source: SPEC §12), the origin of a
-// webhook with listed origins (403, SPEC §13), size, media type, headers, parse (by the
+// serve answers one ingest request in the documented order of checks, first failure wins:
+// authenticate (the token, or the way of the webhook's source), the origin of a
+// webhook with listed origins (403), size, media type, headers, parse (by the
 // webhook's source), ingest, render (the vendor's success answer; for a form body the
 // form's redirect or the built-in page). A 400 from parsing on is kept as a rejected
 // request (not for a dry run; without the honeypot and CAPTCHA widget fields), once per

@@ -13,7 +13,7 @@ import (
 )
 
 // SourceIngester is what the public endpoint needs, beyond Ingester, to take the native
-// requests of form and ad vendors (SPEC §12): the webhook looked up by id, its signing
+// requests of form and ad vendors: the webhook looked up by id, its signing
 // secrets in the clear, the token check of a key a vendor puts in the body, the clock the
 // signature timestamps are judged by, and the memory of the last test delivery.
 type SourceIngester interface {

@@ -560,7 +560,7 @@ func adminUnderFault(t *testing.T, env *awstest.Env, p adminPath, op string, kin
 	unsettled := outcomeUnknown(t, resp, p.name == "replay rejected")
 	switch {
 	case resp.StatusCode >= 500 && changed && !unsettled:
-		// SPEC §11: every 5xx but "Outcome unknown" means nothing stored, exactly.
+		// every 5xx but "Outcome unknown" means nothing stored, exactly.
 		t.Errorf("%d, but the table changed: %s", resp.StatusCode, resp.Body)
 	case resp.StatusCode < 500 && resp.StatusCode != p.status:
 		t.Errorf("status %d because of a fault: %s; want %d or a 5xx", resp.StatusCode, resp.Body, p.status)
@@ -620,7 +620,7 @@ func adminOn(t *testing.T, env *awstest.Env) (*fixture, map[string]apigw.Handler
 	return f, hs
 }
 
-// TestAdminWriteThatCannotBeSettledIsOutcomeUnknown: SPEC §11, every 5xx but one means
+// TestAdminWriteThatCannotBeSettledIsOutcomeUnknown: every 5xx but one means
 // nothing stored, exactly. DynamoDB answers every UpdateItem with a 500 (a server fault: it
 // may have applied it), so neither the rotation nor the fence that would refuse it settles,
 // and the read-backs find the webhook as it was: the store cannot know whether the rotation
@@ -645,7 +645,7 @@ func TestAdminWriteThatCannotBeSettledIsOutcomeUnknown(t *testing.T) {
 }
 
 // TestALateWriteUndoesNoLaterChange is the "a later change, then the late write lands" shape
-// of the admin fault matrix (SPEC §11 "An answered write is final"): the first write of a
+// of the admin fault matrix ("an answered write is final"): the first write of a
 // change reaches DynamoDB only after a later change was answered, and the later change
 // must survive it.
 func TestALateWriteUndoesNoLaterChange(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
-// TestFormAndBodyEdges is SPEC §2.3's edge table through the ingest handler on the embedded
+// TestFormAndBodyEdges is the form and body edge table through the ingest handler on the embedded
 // engine: what curl's default form header, n8n, PHP, browsers and compressing clients send.
 // A 201 stores the keys shown; a 4xx stores nothing, and a 400 is kept as a rejected
 // request whose stored body is the one sent.

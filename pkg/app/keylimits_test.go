@@ -20,7 +20,7 @@ type keyCase struct {
 	name string
 	seed []string
 	keys []string
-	// refused is the specified 400's problem when the set is beyond SPEC §9's limits;
+	// refused is the specified 400's problem when the set is beyond the request limits;
 	// empty: within the limits, so the answer must be a 201.
 	refused string
 }
@@ -98,7 +98,7 @@ func adversarialKeyCases() []keyCase {
 // TestAdversarialKeySetsAreWrittenOrRefusedBeforeTheWrite posts every adversarial key set
 // through the real ingest handler and store, on the engine the test pass uses (the embedded
 // one, or DynamoDB Local, which enforces DynamoDB's expression limits): each is a 201 whose
-// stored entry and schema read back as sent, or the specified 400 for a set beyond SPEC §9's
+// stored entry and schema read back as sent, or the specified 400 for a set beyond the request
 // limits; never a 5xx.
 func TestAdversarialKeySetsAreWrittenOrRefusedBeforeTheWrite(t *testing.T) {
 	env := awstest.Start(t)
@@ -150,7 +150,7 @@ func TestAdversarialKeySetsAreWrittenOrRefusedBeforeTheWrite(t *testing.T) {
 				return
 			}
 			if resp.StatusCode != http.StatusCreated {
-				t.Fatalf("status %d %s; want 201: the set is within SPEC §9's limits", resp.StatusCode, clip(resp.Body))
+				t.Fatalf("status %d %s; want 201: the set is within the request limits", resp.StatusCode, clip(resp.Body))
 			}
 			id, _ := got["id"].(string)
 			var stored *map[string]any

@@ -114,7 +114,7 @@ func TestRealSendersStoreTheirLeads(t *testing.T) {
 				req := f.senderRequest(c, budgetID)
 				var body map[string]any
 				if accept := req.Headers["accept"]; strings.HasPrefix(accept, "text/html") {
-					// A browser reads the built-in page (SPEC §13), not JSON.
+					// A browser reads the built-in page, not JSON.
 					resp, err := f.handler(context.Background(), req)
 					awstest.Must(t, err)
 					if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(resp.Headers["Content-Type"], "text/html") || !strings.Contains(resp.Body, "Thank you") {

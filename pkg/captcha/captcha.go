@@ -24,7 +24,7 @@ var siteverify = map[lead.CaptchaProvider]string{
 	lead.HCaptcha:  "https://api.hcaptcha.com/siteverify",
 }
 
-// Timeout bounds one verification, inside the request's deadline (SPEC §13: 3 s).
+// Timeout bounds one verification, inside the request's deadline (3 s).
 const Timeout = 3 * time.Second
 
 // maxAnswerBytes bounds what is read of a provider's answer.

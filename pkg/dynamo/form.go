@@ -16,7 +16,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// attrForm is the webhook item's map of form settings (SPEC §13); NULL or absent: none.
+// attrForm is the webhook item's map of form settings; NULL or absent: none.
 const attrForm = "form"
 
 // Sealer seals and opens the secrets the store keeps for the service (a webhook's CAPTCHA

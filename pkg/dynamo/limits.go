@@ -26,7 +26,7 @@ const (
 
 // poolReserveBytes is the part of the pool item kept for its attributes other than the
 // schema (ids, name, lead states): the schema map may fill the rest of the item. A schema
-// at SPEC §9's limits (1,000 keys of 256 bytes, each "string[]") is about 265 KB, so every
+// at the request limits (1,000 keys of 256 bytes, each "string[]") is about 265 KB, so every
 // schema within the limits fits beside a reserve of this size in a 400 KB item.
 const poolReserveBytes = 100 << 10
 

@@ -107,7 +107,7 @@ func TestSchemaTooLargeForThePoolItemIsRefusedBeforeTheWrite(t *testing.T) {
 		big[k+strings.Repeat("é", (256-len(k))/2)+strings.Repeat("x", (256-len(k))%2)] = lead.TypeStringList
 	}
 	if _, err := s.lockSchema("p", lead.SchemaLock{New: big}); err != nil {
-		t.Fatalf("a schema at SPEC §9's limits: %v; want it written", err)
+		t.Fatalf("a schema at the request limits: %v; want it written", err)
 	}
 	s.maxItemBytes = 300 << 10
 	_, err := s.lockSchema("p", lead.SchemaLock{New: big})

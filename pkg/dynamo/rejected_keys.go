@@ -18,7 +18,7 @@ import (
 )
 
 // A refused request that carries an idempotency key (sent, or a vendor's delivery id) is
-// kept once per key (SPEC §10): a marker item beside the kept requests names the one kept
+// kept once per key: a marker item beside the kept requests names the one kept
 // for the key, and a vendor retrying a refused delivery updates that one (its count of
 // deliveries, its last error and time) instead of adding another.
 const (

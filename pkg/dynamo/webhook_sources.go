@@ -12,7 +12,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// Attribute names of a webhook's native source settings (SPEC §12). The signing secrets
+// Attribute names of a webhook's native source settings. The signing secrets
 // are sealed (lead.Sealer); nothing here is ever in the clear.
 const (
 	attrSource             = "source"

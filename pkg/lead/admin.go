@@ -60,7 +60,7 @@ type WebhookAdmin struct {
 	Now    func() time.Time
 	NewID  func() (string, error)
 
-	// Native sources (SPEC §12): the adapter's rules, the store of source settings (the
+	// Native sources: the adapter's rules, the store of source settings (the
 	// same store, when it implements SourceStore) and the sealer of signing secrets.
 	Rules   SourceRules
 	Sources SourceStore
@@ -82,7 +82,7 @@ type CreateWebhookInput struct {
 	Name           string
 	// AllowQueryToken lets senders that cannot set a header pass the token as ?token=.
 	AllowQueryToken bool
-	// Native source settings (SPEC §12).
+	// Native source settings.
 	SourceInput
 	// Form, when not nil, are the webhook's public HTML form settings.
 	Form *FormInput
@@ -92,7 +92,7 @@ type CreateWebhookInput struct {
 type UpdateWebhookInput struct {
 	WebhookID       string
 	AllowQueryToken *bool
-	// Native source settings (SPEC §12).
+	// Native source settings.
 	SourceInput
 	// SetForm replaces the form settings with Form; a nil Form removes them.
 	SetForm bool
@@ -154,7 +154,7 @@ type WebhookSummary struct {
 	Form *FormSummary `json:"form,omitempty"`
 	// QueryTokenWarning is set when AllowQueryToken is: what that exposes and the remedy.
 	QueryTokenWarning string `json:"queryTokenWarning,omitempty"`
-	// Native source settings (SPEC §12.3): never a secret.
+	// Native source settings: never a secret.
 	SourceView
 	// GeneratedSigningSecret is a signing secret the service just generated (create,
 	// update to a signed source): shown in that answer only, never again.

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// FormSettings are a webhook's settings for public HTML forms (SPEC §13); nil means none.
+// FormSettings are a webhook's settings for public HTML forms; nil means none.
 type FormSettings struct {
 	// SuccessURL and ErrorURL are where a form-body POST is redirected (303) after a 201
 	// and after a 400 (ErrorURL empty: SuccessURL).
@@ -213,7 +213,7 @@ func (f *FormSettings) ListsOrigin(o string) bool {
 	return false
 }
 
-// CheckOrigin is step 3a of SPEC §2.1: a webhook that lists origins refuses a request
+// CheckOrigin is step 3a of the order of checks: a webhook that lists origins refuses a request
 // from another one (403, not kept); a request without an origin (a server) passes.
 func (f *FormSettings) CheckOrigin(o string) error {
 	if f == nil || len(f.AllowedOrigins) == 0 || o == "" || f.ListsOrigin(o) {

@@ -127,7 +127,7 @@ type IngestService struct {
 	RejectedRetention time.Duration
 	RejectedDailyMax  int
 
-	// Native sources (SPEC §12): Sealer opens signing secrets; Deliveries, when not nil,
+	// Native sources: Sealer opens signing secrets; Deliveries, when not nil,
 	// remembers test deliveries.
 	Sealer     Sealer
 	Deliveries TestDeliveryStore

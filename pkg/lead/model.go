@@ -45,7 +45,7 @@ type Webhook struct {
 	// conditional on the version it read, so a write that arrives late changes nothing.
 	Version int64
 
-	// Native source (SPEC §12): see source.go.
+	// Native source: see source.go.
 	SourceSettings
 }
 

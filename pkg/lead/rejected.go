@@ -191,7 +191,7 @@ func (a *RejectedAdmin) Replay(ctx context.Context, r *RejectedRequest, body *Bo
 }
 
 // ReplayParsed is Replay with the body parsed by parse once the webhook is read (its
-// source says how: SPEC §12); a parse error is the replay's error.
+// source says how); a parse error is the replay's error.
 func (a *RejectedAdmin) ReplayParsed(ctx context.Context, r *RejectedRequest, parse func(*Webhook) (*Body, error)) (*IngestResult, error) {
 	wh, err := a.webhook(ctx, r.WebhookID)
 	if err != nil {

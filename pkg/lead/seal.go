@@ -10,7 +10,7 @@ type Sealer interface {
 }
 
 // WebhookSealAD is the associated data of a webhook's sealed secrets: the webhook item's
-// partition and sort key, as DESIGN.md asks.
+// partition and sort key, so a sealed value opens only on its own item.
 func WebhookSealAD(webhookID string) []byte {
 	return []byte("WEBHOOK#" + webhookID + "\x00WEBHOOK")
 }

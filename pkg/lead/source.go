@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// SourceRocketLead is the default source: the body of SPEC §2, authenticated by the token.
-// The other sources (SPEC §12.1) are known by name only here; how each authenticates and
+// SourceRocketLead is the default source: the JSON body with data, authenticated by the token.
+// The other sources are known by name only here; how each authenticates and
 // reads its vendor's body is the API adapter's (package wire), told through SourceRules.
 const SourceRocketLead = "rocketlead"
 

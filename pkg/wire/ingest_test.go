@@ -11,7 +11,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// TestParseIngestEdges is the form and body edge table of SPEC §2.3: what curl's default
+// TestParseIngestEdges is the form and body edge table of the form and body rules: what curl's default
 // form header, n8n, PHP and browsers send.
 func TestParseIngestEdges(t *testing.T) {
 	const bom = "\ufeff"

@@ -47,7 +47,7 @@ type SourceLead struct {
 	Test       bool
 }
 
-// Source is one native lead source (SPEC §12.1): how its vendor authenticates, which
+// Source is one native lead source: how its vendor authenticates, which
 // secrets it uses and how its body becomes the parsed lead.
 type Source struct {
 	name string

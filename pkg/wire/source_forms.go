@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// The jotform source (SPEC §12.1): a multipart (or urlencoded) body whose rawRequest field
+// The jotform source: a multipart (or urlencoded) body whose rawRequest field
 // is a JSON string with the answers under qN_name keys (name, date, address, phone and
 // time answers are objects, checkboxes arrays). Jotform sets no headers and signs
 // nothing: the webhook opts in to ?token=. submissionID is the delivery id.
@@ -15,7 +15,7 @@ var _ = register(&Source{
 	read: readJotform,
 })
 
-// The unbounce source (SPEC §12.1): an urlencoded body whose data.json field is a JSON
+// The unbounce source: an urlencoded body whose data.json field is a JSON
 // string mapping each field name to an array of strings. Unbounce can set headers: the
 // token header, or ?token=. It sends no delivery id.
 var _ = register(&Source{

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The google-ads source: a Google Ads lead form webhook (SPEC §12.1). The body is JSON
+// The google-ads source: a Google Ads lead form webhook. The body is JSON
 // with user_column_data[] of {column_id, column_name, string_value}; the user pastes the
 // webhook's token into the form's "Key" box, and Google sends it back as google_key in
 // every body. lead_id is the delivery id; is_test marks "Send test data".

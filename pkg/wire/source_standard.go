@@ -8,7 +8,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// The standard-webhooks source (SPEC §12.1, standardwebhooks.com): headers webhook-id,
+// The standard-webhooks source (standardwebhooks.com): headers webhook-id,
 // webhook-timestamp (seconds, within 5 minutes) and webhook-signature, a space-separated
 // list of v1,<base64 HMAC-SHA256(key, id "." timestamp "." raw body)>, any of which may
 // match; the secret is whsec_<base64 key>. The body's data object is the lead; its other

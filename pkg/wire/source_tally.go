@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The tally source (SPEC §12.1): data.fields[] of {key, label, type, value, options?},
+// The tally source: data.fields[] of {key, label, type, value, options?},
 // keyed by label when it is unique, else by key; choice values are option ids, resolved
 // to the options' texts. Signed with Tally-Signature: <base64 HMAC-SHA256(secret, raw
 // body)>; Tally can set headers, so the token header works too. data.responseId is the

@@ -5,7 +5,7 @@ import (
 	"regexp"
 )
 
-// The typeform source (SPEC §12.1): form_response.answers[] typed by type, keyed by the
+// The typeform source: form_response.answers[] typed by type, keyed by the
 // field's ref; hidden fields as keys. Signed with Typeform-Signature: sha256=<base64
 // HMAC-SHA256(secret, raw body)>. form_response.token is the delivery id.
 var _ = register(&Source{

@@ -8,7 +8,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// The webflow source (SPEC §12.1): a form_submission webhook, {triggerType, payload:
+// The webflow source: a form_submission webhook, {triggerType, payload:
 // {name, data: {<label>: <value>}, id, formId, …}}. Webhooks made through Webflow's API
 // are signed: x-webflow-signature = hex HMAC-SHA256(secret, "<x-webflow-timestamp>:" +
 // raw body), the timestamp in milliseconds within 5 minutes; those made in the dashboard

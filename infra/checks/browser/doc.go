@@ -1,4 +1,4 @@
-// Package browser proves the public HTML form path in a real browser (SPEC §13): Debian's
+// Package browser proves the public HTML form path in a real browser: Debian's
 // chromium, driven over the DevTools protocol with chromedp, posts pages' forms and fetch()
 // calls to the local runner, and the test checks what a person sees and what was stored.
 // Without chromium the test skips, except under CI=true (make browser installs it).

@@ -10,7 +10,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// sourceOptions are the native source flags of webhook create and set (SPEC §12).
+// sourceOptions are the native source flags of webhook create and set.
 type sourceOptions struct {
 	source, mapping, secret *string
 }

@@ -1,4 +1,4 @@
-// Package vendors signs test deliveries the way each form and ad vendor does (SPEC §12.1),
+// Package vendors signs test deliveries the way each form and ad vendor does,
 // written from the vendors' published recipes and independent of the service's own
 // verification code, and loads the realistic fixtures under pkg/wire/testdata/sources. It
 // runs only inside `go test`.
