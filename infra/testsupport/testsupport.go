@@ -6,9 +6,12 @@ package testsupport
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"testing"
+	"time"
 )
 
 // SyncBuffer is an io.Writer safe for concurrent use, collecting what a process or a
@@ -53,4 +56,20 @@ func cleanEnv(environ []string) []string {
 		}
 	}
 	return env
+}
+
+// StopAtCleanup stops the started process cmd when the test ends: an interrupt, so that it
+// shuts down as it would at Ctrl-C, then a kill if it has not exited within 15 s.
+func StopAtCleanup(t testing.TB, cmd *exec.Cmd) {
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
 }

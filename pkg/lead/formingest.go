@@ -3,7 +3,6 @@ package lead
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -133,15 +132,9 @@ func captchaFailed(message string) *Error {
 // which carries no token: nothing but what a browser may try is learnt from them. An
 // unknown webhook is a 404.
 func (s *IngestService) FormSettings(ctx context.Context, webhookID string) (*FormSettings, error) {
-	if !IsUUID(webhookID) {
-		return nil, Errorf(ENOTFOUND, "no webhook has this id")
-	}
-	wh, err := s.Store.Webhook(ctx, strings.ToLower(webhookID))
+	wh, err := s.LookUp(ctx, webhookID)
 	if err != nil {
-		return nil, fmt.Errorf("read webhook: %w", err)
-	}
-	if wh == nil {
-		return nil, Errorf(ENOTFOUND, "no webhook has this id")
+		return nil, err
 	}
 	return wh.Form, nil
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/captcha"
+
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 )
 
 const repoRoot = "../../.."
@@ -60,17 +62,7 @@ func startRunner(t *testing.T) *runner {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	testsupport.StopAtCleanup(t, cmd)
 	var s struct {
 		OrganizationID string `json:"organizationId"`
 		WebhookID      string `json:"webhookId"`

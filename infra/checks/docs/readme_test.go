@@ -173,17 +173,7 @@ func startRunner(t *testing.T, root, bin string) (string, *testsupport.SyncBuffe
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	testsupport.StopAtCleanup(t, cmd)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
