@@ -33,16 +33,13 @@ func newAdmin(t testing.TB) *admin {
 	t.Helper()
 	f := newFixture(t)
 	a := &admin{fixture: f}
-	ctx := context.Background()
-	var err error
 	for _, b := range []struct {
 		h     *apigw.Handler
 		build app.Builder[apigw.Handler]
 	}{
 		{&a.create, app.CreateWebhook}, {&a.rotate, app.RotateWebhook}, {&a.list, app.ListWebhooks}, {&a.remove, app.DeleteWebhook},
 	} {
-		*b.h, err = b.build(ctx, f.env.Config, f.env.App, f.env.App.Logger())
-		awstest.Must(t, err)
+		*b.h = awstest.Build(t, b.build, f.env.Config, f.env.App)
 	}
 	return a
 }

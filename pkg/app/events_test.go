@@ -33,8 +33,7 @@ func entryEvents(t testing.TB, env *awstest.Env, tweak func(*aws.Config)) locala
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	h, err := entryevents.EntryEvents(context.Background(), cfg, env.App, env.App.Logger())
-	awstest.Must(t, err)
+	h := awstest.Build(t, entryevents.EntryEvents, cfg, env.App)
 	return localaws.StreamHandler(h)
 }
 
@@ -84,8 +83,7 @@ func TestEventSourceAndBusComeFromTheEnvironment(t *testing.T) {
 	// EventBridge accepts and drops events for a bus that does not exist: create it first.
 	_, err := eventbridge.NewFromConfig(f.env.Config).CreateEventBus(context.Background(), &eventbridge.CreateEventBusInput{Name: aws.String("leads")})
 	awstest.Must(t, err)
-	h, err := entryevents.EntryEvents(context.Background(), f.env.Config, env, env.Logger())
-	awstest.Must(t, err)
+	h := awstest.Build(t, entryevents.EntryEvents, f.env.Config, env)
 	relay := f.env.StartRelay(t, localaws.StreamHandler(h))
 	if resp, _ := f.do(t, f.post(`{"data":{"a":"b"}}`, f.token)); resp.StatusCode != 201 {
 		t.Fatalf("status %d", resp.StatusCode)

@@ -30,8 +30,7 @@ const formSecret = "0x4AAAAAAAformsecret"
 func formFixture(t *testing.T, verifyURL string) *fixture {
 	t.Helper()
 	f := newFixture(t)
-	update, err := app.UpdateWebhook(context.Background(), f.env.Config, f.env.App, f.env.App.Logger())
-	awstest.Must(t, err)
+	update := awstest.Build(t, app.UpdateWebhook, f.env.Config, f.env.App)
 	body := `{"allowQueryToken":true,"form":{"successUrl":"https://shop.example/thanks","errorUrl":"https://shop.example/oops",
 		"honeypotField":"_gotcha","allowedOrigins":["https://shop.example"],"captcha":{"provider":"turnstile","secret":"` + formSecret + `"}}}`
 	if resp, _ := call(t, update, adminRequest("PATCH", "PATCH /admin/ingress_webhooks/{id}", f.webhookID, body, nil)); resp.StatusCode != http.StatusOK {
@@ -39,8 +38,7 @@ func formFixture(t *testing.T, verifyURL string) *fixture {
 	}
 	env := f.env.App
 	env.CaptchaVerifyURL = verifyURL
-	f.handler, err = app.Ingest(context.Background(), f.env.Config, env, env.Logger())
-	awstest.Must(t, err)
+	f.handler = awstest.Build(t, app.Ingest, f.env.Config, env)
 	return f
 }
 

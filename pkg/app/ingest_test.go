@@ -80,8 +80,7 @@ func newFixtureOn(t testing.TB, env *awstest.Env, tweak func(*aws.Config)) *fixt
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	f.handler, err = app.Ingest(ctx, cfg, env.App, env.App.Logger())
-	awstest.Must(t, err)
+	f.handler = awstest.Build(t, app.Ingest, cfg, env.App)
 	return f
 }
 

@@ -34,9 +34,7 @@ func rejectedOf(t testing.TB, s *schemaAdmin) *rejected {
 		h     *apigw.Handler
 		build app.Builder[apigw.Handler]
 	}{{&r.list, app.ListRejected}, {&r.get, app.ShowRejected}, {&r.replay, app.ReplayRejected}, {&r.discard, app.DiscardRejected}} {
-		var err error
-		*b.h, err = b.build(context.Background(), r.env.Config, r.env.App, r.env.App.Logger())
-		awstest.Must(t, err)
+		*b.h = awstest.Build(t, b.build, r.env.Config, r.env.App)
 	}
 	return r
 }

@@ -34,13 +34,9 @@ func schemaAdminOf(t testing.TB, f *fixture) *schemaAdmin {
 	// later (that bound is proven in package lead); these steps follow each other at once.
 	env := f.env.App
 	env.PoolCacheSeconds = "0"
-	var err error
-	f.handler, err = app.Ingest(context.Background(), f.env.Config, env, env.Logger())
-	awstest.Must(t, err)
-	s.show, err = app.ShowSchema(context.Background(), f.env.Config, f.env.App, f.env.App.Logger())
-	awstest.Must(t, err)
-	s.patch, err = app.PatchSchema(context.Background(), f.env.Config, f.env.App, f.env.App.Logger())
-	awstest.Must(t, err)
+	f.handler = awstest.Build(t, app.Ingest, f.env.Config, env)
+	s.show = awstest.Build(t, app.ShowSchema, f.env.Config, f.env.App)
+	s.patch = awstest.Build(t, app.PatchSchema, f.env.Config, f.env.App)
 	return s
 }
 

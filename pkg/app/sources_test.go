@@ -582,9 +582,7 @@ func rejectedOfEnv(t *testing.T, v *vendorHooks) *rejected {
 		h     *apigw.Handler
 		build app.Builder[apigw.Handler]
 	}{{&r.list, app.ListRejected}, {&r.get, app.ShowRejected}, {&r.replay, app.ReplayRejected}, {&r.discard, app.DiscardRejected}} {
-		var err error
-		*b.h, err = b.build(context.Background(), v.env.Config, v.env.App, v.env.App.Logger())
-		awstest.Must(t, err)
+		*b.h = awstest.Build(t, b.build, v.env.Config, v.env.App)
 	}
 	return r
 }

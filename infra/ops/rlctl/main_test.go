@@ -73,10 +73,7 @@ func (c *cli) ingestQuery(id, token string) int {
 
 func (c *cli) ingestRequest(req apigw.Request) int {
 	c.t.Helper()
-	h, err := app.Ingest(context.Background(), c.env.Config, c.env.App, c.env.App.Logger())
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	h := awstest.Build(c.t, app.Ingest, c.env.Config, c.env.App)
 	resp, err := h(context.Background(), req)
 	if err != nil {
 		c.t.Fatal(err)

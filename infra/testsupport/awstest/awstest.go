@@ -139,3 +139,27 @@ func (e *Env) StartRelayWith(t testing.TB, handler localaws.StreamHandler, opts 
 	})
 	return r
 }
+
+// coldStartTries is how many times Build runs a function's cold start before failing.
+const coldStartTries = 3
+
+// Build runs a function's cold start (build) against cfg and env and returns its handler,
+// failing the test when it keeps failing. A cold start reads the token key from Secrets
+// Manager under the functions' per-attempt timeout; on a starved machine that call can time
+// out, and Lambda answers a failed init by running it again on the next invocation. Build
+// does the same, up to coldStartTries times, logging each failure: the setup of a test is
+// not what it proves.
+func Build[H any](t testing.TB, build app.Builder[H], cfg aws.Config, env app.Env) H {
+	t.Helper()
+	var err error
+	for try := 1; try <= coldStartTries; try++ {
+		var h H
+		if h, err = build(context.Background(), cfg, env, env.Logger()); err == nil {
+			return h
+		}
+		t.Logf("cold start %d of %d failed: %v", try, coldStartTries, err)
+	}
+	t.Fatalf("cold start: %v", err)
+	var zero H
+	return zero
+}
