@@ -150,18 +150,30 @@ func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
 		t.Fatalf("run = %v; want a clean stop", err)
 	}
 
+	// The accounting of a busy machine: a 201 names its entry, a 500 "Outcome unknown"
+	// ("unsettled": true) names the entry that may yet be stored, and every other answer
+	// must be a 5xx that stored nothing (a 503 when DynamoDB stayed busy, a 500 when a call
+	// got no answer in the request's time).
 	created := map[string]string{} // entry id -> 201 body
+	unsettled := map[string]bool{}  // entry id named by an Outcome unknown answer
 	other := map[int]int{}
 	for i, st := range statuses {
-		if st != http.StatusCreated {
+		var e struct {
+			ID, EntryID string
+			Unsettled   bool
+		}
+		_ = json.Unmarshal([]byte(bodies[i]), &e)
+		switch {
+		case st == http.StatusCreated && e.ID != "":
+			created[e.ID] = bodies[i]
+		case st == http.StatusInternalServerError && e.Unsettled && e.EntryID != "":
+			unsettled[e.EntryID] = true
 			other[st]++
-			continue
+		case st >= 500 && !e.Unsettled:
+			other[st]++
+		default:
+			t.Errorf("POST %d = %d %s; want a 201 with the entry, a 5xx, or a 500 Outcome unknown naming its entry", i, st, bodies[i])
 		}
-		var e struct{ ID string }
-		if err := json.Unmarshal([]byte(bodies[i]), &e); err != nil || e.ID == "" {
-			t.Fatalf("201 body %q has no id", bodies[i])
-		}
-		created[e.ID] = bodies[i]
 	}
 	t.Logf("%d POSTs: %d created, others %v", posts, len(created), other)
 	if len(created) == 0 {
@@ -174,8 +186,9 @@ func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
 	}
 	for name, text := range map[string]string{"events file": string(file), "stdout": stdout.String()} {
 		evs := eventLines(t, text)
-		if len(evs) != len(created) {
-			t.Errorf("%s has %d events; want one per 201 response (%d)", name, len(evs), len(created))
+		if len(evs) < len(created) || len(evs) > len(created)+len(unsettled) {
+			t.Errorf("%s has %d events; want one per 201 response (%d), and at most one more per Outcome unknown (%d)",
+				name, len(evs), len(created), len(unsettled))
 		}
 		seen := map[string]int{}
 		for _, ev := range evs {
@@ -187,7 +200,9 @@ func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
 			}
 			body, ok := created[e.ID]
 			if !ok {
-				t.Errorf("%s: event for entry %s, which no 201 reported", name, e.ID)
+				if !unsettled[e.ID] {
+					t.Errorf("%s: event for entry %s, which neither a 201 nor an Outcome unknown named", name, e.ID)
+				}
 				continue
 			}
 			if string(ev.Detail.Entry) != body {
@@ -196,6 +211,11 @@ func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
 			if ev.Source != "rocketlead.ingress" || ev.DetailType != "table.entry.added" || ev.EventBusName != "default" ||
 				ev.Detail.Trigger.Type != "ingress_webhook" || ev.Detail.Trigger.ID != s.WebhookID {
 				t.Errorf("%s: event %+v; want Source, DetailType, bus and trigger of the webhook", name, ev)
+			}
+		}
+		for id := range created {
+			if seen[id] == 0 {
+				t.Errorf("%s: no event for entry %s, which a 201 reported", name, id)
 			}
 		}
 	}
