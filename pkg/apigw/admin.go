@@ -59,7 +59,7 @@ func CreateWebhookHandler(svc WebhookCreator, baseURL string) Endpoint {
 			return outcome(ErrorResponse(err, RequestID(req)), err)
 		}
 		created.URL = PublicURL(req, baseURL, created.ID)
-		return respondJSON(req, http.StatusCreated, created,
+		return respondJSON(req, http.StatusCreated, wire.ViewCreatedWebhook(created),
 			slog.String("webhookId", created.ID), slog.String("poolId", created.PoolID))
 	}
 }
@@ -80,7 +80,7 @@ func RotateWebhookHandler(svc WebhookRotator) Endpoint {
 		if err != nil {
 			return outcome(ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...)
 		}
-		return respondJSON(req, http.StatusOK, rotated,
+		return respondJSON(req, http.StatusOK, wire.ViewRotatedWebhook(rotated),
 			slog.String("webhookId", rotated.ID), slog.Bool("grace", !rotated.PreviousTokenExpiresAt.IsZero()))
 	}
 }
@@ -104,7 +104,7 @@ func UpdateWebhookHandler(svc WebhookUpdater, baseURL string) Endpoint {
 			return outcome(ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...)
 		}
 		updated.URL = PublicURL(req, baseURL, updated.ID)
-		return respondJSON(req, http.StatusOK, updated,
+		return respondJSON(req, http.StatusOK, wire.ViewWebhook(*updated),
 			slog.String("webhookId", updated.ID), slog.Bool("allowQueryToken", updated.AllowQueryToken))
 	}
 }
@@ -123,7 +123,7 @@ func ListWebhooksHandler(svc WebhookLister, baseURL string) Endpoint {
 		for i := range page.Webhooks {
 			page.Webhooks[i].URL = PublicURL(req, baseURL, page.Webhooks[i].ID)
 		}
-		return respondJSON(req, http.StatusOK, page,
+		return respondJSON(req, http.StatusOK, wire.ViewWebhookPage(page),
 			slog.String("organizationId", in.OrganizationID), slog.Int("count", len(page.Webhooks)))
 	}
 }

@@ -32,7 +32,7 @@ func SigningSecretHandler(svc SigningSecretSetter) Endpoint {
 		if err != nil {
 			return outcome(ErrorResponse(err, RequestID(req)), err, webhookAttr(id)...)
 		}
-		return respondJSON(req, http.StatusOK, out,
+		return respondJSON(req, http.StatusOK, wire.ViewRotatedSecret(out),
 			slog.String("webhookId", out.ID), slog.String("source", out.Source),
 			slog.Bool("generated", out.SigningSecret != ""), slog.Bool("grace", !out.PreviousSecretExpiresAt.IsZero()))
 	}

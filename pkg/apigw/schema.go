@@ -56,5 +56,5 @@ func schemaOutcome(req Request, poolID string, view *lead.SchemaView, err error)
 	if err != nil {
 		return outcome(ErrorResponse(err, RequestID(req)), err, attrs...)
 	}
-	return respondJSON(req, http.StatusOK, view, append(attrs, slog.Int("keyCount", view.KeyCount))...)
+	return respondJSON(req, http.StatusOK, wire.ViewSchema(view), append(attrs, slog.Int("keyCount", view.KeyCount))...)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // entryEvents builds the entry-events handler against env, with tweak applied to its AWS
@@ -146,11 +147,11 @@ func TestFailedIngestPublishesNoEvent(t *testing.T) {
 			evs := f.env.Events()
 			var ids []string
 			for _, ev := range evs {
-				var d lead.EntryAdded
+				var d wire.EntryAddedView
 				awstest.Must(t, json.Unmarshal(ev.Detail, &d))
 				ids = append(ids, d.Entry.ID)
 			}
-			var seedBody lead.Entry
+			var seedBody wire.EntryView
 			awstest.Must(t, json.Unmarshal([]byte(seed.Body), &seedBody))
 			if len(ids) != 1 || ids[0] != seedBody.ID {
 				t.Errorf("events for entries %v; want only the committed seed entry %s", ids, seedBody.ID)
@@ -215,7 +216,7 @@ func publishedIDs(t *testing.T, evs []localaws.PublishedEvent) []string {
 	t.Helper()
 	var ids []string
 	for _, ev := range evs {
-		var d lead.EntryAdded
+		var d wire.EntryAddedView
 		awstest.Must(t, json.Unmarshal(ev.Detail, &d))
 		ids = append(ids, d.Entry.ID)
 	}
@@ -236,7 +237,7 @@ func TestPartialPutEventsFailureReportsExactlyTheFailedRecords(t *testing.T) {
 	batch, ids := streamBatch(t, env, 10)
 	failing := map[string]bool{ids[2]: true, ids[7]: true}
 	env.Server.FailEvents(func(ev localaws.PublishedEvent) (string, string) {
-		var d lead.EntryAdded
+		var d wire.EntryAddedView
 		if json.Unmarshal(ev.Detail, &d) == nil && failing[d.Entry.ID] {
 			return "ThrottlingException", "Rate exceeded"
 		}
@@ -322,7 +323,7 @@ func TestRelayRetriesFailedRecordsUntilAccepted(t *testing.T) {
 	// EventBridge throttles every entry's first two attempts.
 	attempts := map[string]int{}
 	f.env.Server.FailEvents(func(ev localaws.PublishedEvent) (string, string) {
-		var d lead.EntryAdded
+		var d wire.EntryAddedView
 		_ = json.Unmarshal(ev.Detail, &d)
 		attempts[d.Entry.ID]++ // PutEvents of one relay runs one at a time
 		if attempts[d.Entry.ID] <= 2 {

@@ -25,6 +25,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // fixture is one organization with a pool, its default lead state, a select custom field
@@ -483,7 +484,7 @@ func concurrentFirstPosts(t *testing.T, extra int) {
 		switch r.StatusCode {
 		case 201:
 			created++
-			var e lead.Entry
+			var e wire.EntryView
 			awstest.Must(t, json.Unmarshal([]byte(r.Body), &e))
 			if got := typeOf(e.Data["v"]); got != locked {
 				t.Errorf("POST %d stored v as %s; the schema locked %s", i, got, locked)

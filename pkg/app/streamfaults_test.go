@@ -14,7 +14,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/infra/local/localaws"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/app/entryevents"
-	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // TestEntryEventsHandlerUnderPutEventsFaults hands one stream batch of 25 entries (three
@@ -259,7 +259,7 @@ func TestEveryStoredEntryGetsItsEventUnderFaults(t *testing.T) {
 			}
 			byEntry := map[string][]string{}
 			for _, ev := range f.env.Events() {
-				var d lead.EntryAdded
+				var d wire.EntryAddedView
 				awstest.Must(t, json.Unmarshal(ev.Detail, &d))
 				if !stored[d.Entry.ID] {
 					t.Errorf("event for entry %s, which was not stored", d.Entry.ID)

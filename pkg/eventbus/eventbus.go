@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // PutEvents limits: at most MaxBatchEntries entries per request, and the entries of one
@@ -120,7 +121,7 @@ func (p *Publisher) entry(ev lead.EntryAdded) (pending, error) {
 	if ev.Entry == nil {
 		return pending{}, fmt.Errorf("table.entry.added without an entry")
 	}
-	detail, err := json.Marshal(ev)
+	detail, err := json.Marshal(wire.ViewEntryAdded(ev))
 	if err != nil {
 		return pending{}, fmt.Errorf("encode table.entry.added for entry %s: %w", ev.Entry.ID, err)
 	}
@@ -129,7 +130,7 @@ func (p *Publisher) entry(ev lead.EntryAdded) (pending, error) {
 		// Dropping it would break "an event per committed entry": publish the ids and let
 		// consumers read the entry.
 		full := size
-		if detail, err = json.Marshal(ev.Ref()); err != nil {
+		if detail, err = json.Marshal(wire.ViewEntryAddedRef(ev.Ref())); err != nil {
 			return pending{}, fmt.Errorf("encode table.entry.added reference for entry %s: %w", ev.Entry.ID, err)
 		}
 		size = p.size(detail)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/pkg/eventbus"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // fakeAPI records every PutEvents request and answers with respond (all accepted if nil).
@@ -124,7 +125,7 @@ func TestPublishSetsBusSourceDetailType(t *testing.T) {
 		t.Fatalf("calls = %v; want one call with one entry", api.calls)
 	}
 	e := api.calls[0][0]
-	want, _ := json.Marshal(ev)
+	want, _ := json.Marshal(wire.ViewEntryAdded(ev))
 	got := []string{aws.ToString(e.EventBusName), aws.ToString(e.Source), aws.ToString(e.DetailType), aws.ToString(e.Detail)}
 	if fmt.Sprint(got) != fmt.Sprint([]string{"leads-bus", "acme.ingress", "table.entry.added", string(want)}) {
 		t.Errorf("entry = %v; want bus, source, detail type and the marshalled detail", got)

@@ -141,24 +141,24 @@ type ListWebhooksInput struct {
 // WebhookSummary is a webhook as the management API shows it: never a token or a hash.
 // URL is filled by the caller, which knows where the public endpoint is served.
 type WebhookSummary struct {
-	ID                     string    `json:"id"`
-	URL                    string    `json:"url,omitempty"`
-	OrganizationID         string    `json:"organizationId"`
-	PoolID                 string    `json:"tableId"`
-	Name                   string    `json:"name"`
-	CreatedAt              time.Time `json:"createdAt"`
-	RotatedAt              time.Time `json:"rotatedAt,omitzero"`
-	PreviousTokenExpiresAt time.Time `json:"previousTokenExpiresAt,omitzero"`
-	AllowQueryToken        bool      `json:"allowQueryToken"`
+	ID                     string
+	URL                    string
+	OrganizationID         string
+	PoolID                 string
+	Name                   string
+	CreatedAt              time.Time
+	RotatedAt              time.Time
+	PreviousTokenExpiresAt time.Time
+	AllowQueryToken        bool
 	// Form is the form settings, the CAPTCHA secret never shown.
-	Form *FormSummary `json:"form,omitempty"`
+	Form *FormSummary
 	// QueryTokenWarning is set when AllowQueryToken is: what that exposes and the remedy.
-	QueryTokenWarning string `json:"queryTokenWarning,omitempty"`
+	QueryTokenWarning string
 	// Native source settings: never a secret.
 	SourceView
 	// GeneratedSigningSecret is a signing secret the service just generated (create,
 	// update to a signed source): shown in that answer only, never again.
-	GeneratedSigningSecret string `json:"newSigningSecret,omitempty"`
+	GeneratedSigningSecret string
 }
 
 // Summarize returns the webhook's public view.
@@ -187,21 +187,21 @@ func Summarize(w *Webhook) WebhookSummary {
 // CreatedWebhook is the result of a create: the only time the token is shown.
 type CreatedWebhook struct {
 	WebhookSummary
-	Token string `json:"token"`
+	Token string
 }
 
 // RotatedWebhook is the result of a rotation: the only time the new token is shown.
 type RotatedWebhook struct {
-	ID                     string    `json:"id"`
-	Token                  string    `json:"token"`
-	RotatedAt              time.Time `json:"rotatedAt"`
-	PreviousTokenExpiresAt time.Time `json:"previousTokenExpiresAt,omitzero"`
+	ID                     string
+	Token                  string
+	RotatedAt              time.Time
+	PreviousTokenExpiresAt time.Time
 }
 
 // WebhookPage is one page of a listing; NextCursor is empty on the last page.
 type WebhookPage struct {
-	Webhooks   []WebhookSummary `json:"webhooks"`
-	NextCursor string           `json:"nextCursor,omitempty"`
+	Webhooks   []WebhookSummary
+	NextCursor string
 }
 
 // Create checks that the pool exists and belongs to the organization, and stores a new

@@ -13,15 +13,15 @@ const TriggerIngressWebhook = "ingress_webhook"
 
 // Trigger names what created an entry.
 type Trigger struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
+	Type string
+	ID   string
 }
 
 // EntryAdded is the detail of table.entry.added: the entry exactly as the 201 body renders
 // it, and the webhook that created it. Consumers dedupe on Entry.ID.
 type EntryAdded struct {
-	Entry   *Entry  `json:"entry"`
-	Trigger Trigger `json:"trigger"`
+	Entry   *Entry
+	Trigger Trigger
 }
 
 // NewEntryAdded returns the event detail for an entry committed by an ingress webhook.
@@ -32,19 +32,19 @@ func NewEntryAdded(e *Entry) EntryAdded {
 // EntryRef identifies an entry without its data; it stands in for the entry in an event
 // that would otherwise exceed the event bus's size limit.
 type EntryRef struct {
-	ID             string    `json:"id"`
-	PoolID         string    `json:"tableId"`
-	OrganizationID string    `json:"organizationId"`
-	LeadStateID    string    `json:"leadStateId"`
-	CreatedAt      time.Time `json:"createdAt"`
+	ID             string
+	PoolID         string
+	OrganizationID string
+	LeadStateID    string
+	CreatedAt      time.Time
 }
 
 // EntryAddedRef is the detail of a table.entry.added event whose full form is too large to
 // publish: the entry's ids, the trigger and Truncated set, so consumers read the entry itself.
 type EntryAddedRef struct {
-	Entry     EntryRef `json:"entry"`
-	Trigger   Trigger  `json:"trigger"`
-	Truncated bool     `json:"truncated"`
+	Entry     EntryRef
+	Trigger   Trigger
+	Truncated bool
 }
 
 // Ref returns the truncated reference form of the event.

@@ -226,18 +226,18 @@ func (f *FormSettings) CheckOrigin(o string) error {
 // FormSummary is the form settings as the management API shows them: the captcha secret
 // never, only that one is configured.
 type FormSummary struct {
-	SuccessURL     string          `json:"successUrl,omitempty"`
-	ErrorURL       string          `json:"errorUrl,omitempty"`
-	HoneypotField  string          `json:"honeypotField,omitempty"`
-	AllowedOrigins []string        `json:"allowedOrigins,omitempty"`
-	Captcha        *CaptchaSummary `json:"captcha,omitempty"`
+	SuccessURL     string
+	ErrorURL       string
+	HoneypotField  string
+	AllowedOrigins []string
+	Captcha        *CaptchaSummary
 }
 
 // CaptchaSummary is a captcha as the management API shows it.
 type CaptchaSummary struct {
-	Provider   CaptchaProvider `json:"provider"`
-	Configured bool            `json:"configured"`
-	MinScore   float64         `json:"minScore,omitempty"`
+	Provider   CaptchaProvider
+	Configured bool
+	MinScore   float64
 }
 
 // summarizeForm is the public view of form settings, nil for none.

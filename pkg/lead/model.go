@@ -118,20 +118,20 @@ type CustomField struct {
 	Version int64
 }
 
-// Entry is a lead entry as stored and as returned in the 201 body and the event.
-// CreatedAt is whole seconds in UTC, so its JSON form is RFC 3339 without fractions,
-// as the API documents it.
+// Entry is a lead entry as stored and as returned in the 201 body and the event (their
+// JSON form is wire.EntryView). CreatedAt is whole seconds in UTC, so it renders as RFC 3339
+// without fractions, as the API documents it.
 // Data values are string, Number, bool, []string or nil.
 type Entry struct {
-	ID              string         `json:"id"`
-	PoolID          string         `json:"tableId"`
-	OrganizationID  string         `json:"organizationId"`
-	Data            map[string]any `json:"data"`
-	CustomFieldData map[string]any `json:"customFieldData,omitempty"`
-	LeadStateID     string         `json:"leadStateId"`
-	CreatedAt       time.Time      `json:"createdAt"`
+	ID              string
+	PoolID          string
+	OrganizationID  string
+	Data            map[string]any
+	CustomFieldData map[string]any
+	LeadStateID     string
+	CreatedAt       time.Time
 	// WebhookID names the webhook that created the entry; it is stored, not returned.
-	WebhookID string `json:"-"`
+	WebhookID string
 }
 
 // FormatTime renders t as RFC 3339 in UTC, the form of every timestamp the service returns.

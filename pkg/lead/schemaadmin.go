@@ -24,9 +24,9 @@ type SchemaStore interface {
 
 // SchemaView is a pool's schema as the schema administration answers it.
 type SchemaView struct {
-	PoolID   string `json:"tableId"`
-	Schema   Schema `json:"schema"`
-	KeyCount int    `json:"keyCount"`
+	PoolID   string
+	Schema   Schema
+	KeyCount int
 }
 
 // SchemaPatch declares or changes key types (Set) and frees keys (Unlock) in a pool's

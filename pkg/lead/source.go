@@ -42,8 +42,8 @@ func (s SourceSettings) SourceName() string {
 // TestDelivery is the last test delivery a vendor sent (Google's "Send test data"): when,
 // and what it would have got.
 type TestDelivery struct {
-	At     time.Time `json:"at"`
-	Result string    `json:"result"`
+	At     time.Time
+	Result string
 }
 
 // SourceRules say what the adapter knows about sources: which exist, which authenticate by
@@ -79,17 +79,17 @@ type SourceStore interface {
 // SigningSecretView is what the management API shows of a signing secret: whether one is
 // configured and when it was last set, never the secret.
 type SigningSecretView struct {
-	Configured              bool      `json:"configured"`
-	RotatedAt               time.Time `json:"rotatedAt,omitzero"`
-	PreviousSecretExpiresAt time.Time `json:"previousSecretExpiresAt,omitzero"`
+	Configured              bool
+	RotatedAt               time.Time
+	PreviousSecretExpiresAt time.Time
 }
 
 // SourceView is the source part of a webhook's summary.
 type SourceView struct {
-	Source           string             `json:"source"`
-	Mapping          map[string]string  `json:"mapping,omitempty"`
-	SigningSecret    *SigningSecretView `json:"signingSecret,omitempty"`
-	LastTestDelivery *TestDelivery      `json:"lastTestDelivery,omitempty"`
+	Source           string
+	Mapping          map[string]string
+	SigningSecret    *SigningSecretView
+	LastTestDelivery *TestDelivery
 }
 
 // viewSource summarises a webhook's source settings.
@@ -141,11 +141,11 @@ type SecretRotation struct {
 // RotatedSecret is the answer of a signing secret change: the generated secret, shown this
 // once (empty when the secret came from the vendor).
 type RotatedSecret struct {
-	ID                      string    `json:"id"`
-	Source                  string    `json:"source"`
-	SigningSecret           string    `json:"newSigningSecret,omitempty"`
-	RotatedAt               time.Time `json:"rotatedAt"`
-	PreviousSecretExpiresAt time.Time `json:"previousSecretExpiresAt,omitzero"`
+	ID                      string
+	Source                  string
+	SigningSecret           string
+	RotatedAt               time.Time
+	PreviousSecretExpiresAt time.Time
 }
 
 // sourceFields checks the source input of a create (current nil) or an update and returns

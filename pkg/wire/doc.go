@@ -1,8 +1,9 @@
 // Package wire holds the wire formats of the HTTP API, apart from the domain: the strict
 // JSON decoder, the ingest and management request bodies, base64 transport encoding, the
-// list query and the JSON rendering of an entry. It knows nothing of API Gateway's event
-// types, so the local tools and later body formats (forms) share it; package apigw maps
-// events onto it.
+// list query, and the JSON forms of what the service answers and publishes (the View types:
+// an entry, the table.entry.added detail, webhooks, schemas, kept requests); the domain
+// types carry no JSON names. It knows nothing of API Gateway's event types, so the local
+// tools and later body formats (forms) share it; package apigw maps events onto it.
 //
 // The JSON decoder is strict where encoding/json is lenient: a duplicate key, invalid
 // UTF-8, a \u escape of a lone UTF-16 surrogate (which encoding/json silently turns into

@@ -129,7 +129,7 @@ func DryRunJSON(e *lead.Entry, newKeys lead.Schema) ([]byte, error) {
 // EntryJSON renders an entry as the API returns it: the 201 body of an ingest and the
 // entry of an event.
 func EntryJSON(e *lead.Entry) ([]byte, error) {
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(ViewEntry(e))
 	if err != nil {
 		return nil, fmt.Errorf("render entry %s: %w", e.ID, err)
 	}

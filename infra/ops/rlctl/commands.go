@@ -23,6 +23,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // Defaults that match the local runner (infra/local).
@@ -447,7 +448,7 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	}
 	c.URL = s.url(c.ID)
 	rows := [][]string{{"ID", "NAME", "SOURCE", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.Source, c.URL, c.Token}}
-	return s.print(c, withSecret(withQueryTokenWarning(rows, c.QueryTokenWarning), c.GeneratedSigningSecret))
+	return s.print(wire.ViewCreatedWebhook(c), withSecret(withQueryTokenWarning(rows, c.QueryTokenWarning), c.GeneratedSigningSecret))
 }
 
 // withQueryTokenWarning adds the warning of a webhook that accepts ?token= under a table.
@@ -505,7 +506,7 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 	if in.AllowQueryToken != nil && !*in.AllowQueryToken {
 		rows = append(rows, []string{}, []string{"If the token was ever in a URL, rotate it: rlctl webhook rotate --id " + w.ID})
 	}
-	return s.print(w, withSecret(withQueryTokenWarning(rows, w.QueryTokenWarning), w.GeneratedSigningSecret))
+	return s.print(wire.ViewWebhook(*w), withSecret(withQueryTokenWarning(rows, w.QueryTokenWarning), w.GeneratedSigningSecret))
 }
 
 func webhookRotate(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
@@ -528,7 +529,7 @@ func webhookRotate(ctx context.Context, name string, args []string, out io.Write
 	if !r.PreviousTokenExpiresAt.IsZero() {
 		until = lead.FormatTime(r.PreviousTokenExpiresAt)
 	}
-	return s.print(r, [][]string{{"ID", "ROTATED AT", "OLD TOKEN VALID UNTIL", "TOKEN (shown once)"},
+	return s.print(wire.ViewRotatedWebhook(r), [][]string{{"ID", "ROTATED AT", "OLD TOKEN VALID UNTIL", "TOKEN (shown once)"},
 		{r.ID, lead.FormatTime(r.RotatedAt), until, r.Token}})
 }
 
@@ -569,7 +570,7 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 	if page.NextCursor != "" {
 		rows = append(rows, []string{"next page: --cursor " + page.NextCursor})
 	}
-	return s.print(page, rows)
+	return s.print(wire.ViewWebhookPage(page), rows)
 }
 
 func webhookDelete(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 func schemaShow(ctx context.Context, name string, args []string, out io.Writer, getenv func(string) string) error {
@@ -78,5 +79,5 @@ func (s *session) printSchema(v *lead.SchemaView) error {
 	for _, k := range slices.Sorted(maps.Keys(v.Schema)) {
 		rows = append(rows, []string{k, string(v.Schema[k])})
 	}
-	return s.print(v, rows)
+	return s.print(wire.ViewSchema(v), rows)
 }

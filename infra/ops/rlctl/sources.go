@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // sourceOptions are the native source flags of webhook create and set.
@@ -71,5 +72,5 @@ func webhookSigningSecret(ctx context.Context, name string, args []string, out i
 		until = lead.FormatTime(r.PreviousSecretExpiresAt)
 	}
 	rows := [][]string{{"ID", "SOURCE", "SET AT", "OLD SECRET VALID UNTIL"}, {r.ID, r.Source, lead.FormatTime(r.RotatedAt), until}}
-	return s.print(r, withSecret(rows, r.SigningSecret))
+	return s.print(wire.ViewRotatedSecret(r), withSecret(rows, r.SigningSecret))
 }

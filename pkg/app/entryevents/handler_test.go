@@ -18,6 +18,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
+	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
 // fakePublisher records what it is asked to publish and fails the entry ids in fail.
@@ -109,7 +110,7 @@ func TestHandlerDetailIsTheEntryAsThe201BodyRendersIt(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("published %d events; want 1", len(got))
 	}
-	detail, err := json.Marshal(got[0])
+	detail, err := json.Marshal(wire.ViewEntryAdded(got[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
