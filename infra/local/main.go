@@ -141,7 +141,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO",
 		CaptchaVerifyURL: "http://" + awsLn.Addr().String() + CaptchaVerifyPath}
 	// By default one line per request (the front's) stands for it; -v adds the functions'
-	// own lines and their EMF documents, as CloudWatch would receive them.
+	// own lines (each request's is also its EMF document), as CloudWatch would receive them.
 	fnLevel := slog.LevelWarn
 	env.MetricsWriter = io.Discard
 	if o.verbose {
