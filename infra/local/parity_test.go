@@ -75,8 +75,8 @@ func TestRunnerTellsItsAddressAndQueuesGivenUpRecords(t *testing.T) {
 }
 
 // TestRunnerPrintsOneLinePerRequestUnlessVerbose: by default a request leaves one log line
-// (the front's), so the event line stands out; -v adds the functions' own lines and their
-// EMF documents.
+// (the front's), so the event line stands out; -v adds the functions' own lines (the ingress
+// request's and the stream batch's, each also its EMF document).
 func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
 	for _, verbose := range []bool{false, true} {
 		logs, out := &testsupport.SyncBuffer{}, &testsupport.SyncBuffer{}
@@ -99,7 +99,7 @@ func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
 		}
 		want := 1 // the front's line
 		if verbose {
-			want = 5 // and the ingress function's line and EMF document, the stream batch line and its EMF document
+			want = 3 // and the ingress function's line and the stream batch's, each its EMF document too
 		}
 		if len(lines) != want || len(eventLines(t, out.String())) != 1 {
 			t.Errorf("verbose=%v: %d request lines (want %d) and %d event lines (want 1):\n%s", verbose, len(lines), want,
