@@ -142,8 +142,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		CaptchaVerifyURL: "http://" + awsLn.Addr().String() + CaptchaVerifyPath}
 	// By default one line per request (the front's) stands for it; -v adds the functions'
 	// own lines (each request's is also its EMF document), as CloudWatch would receive them.
+	// Without -v a function's own line is printed for a failure only (a 5xx's request line).
 	fnLevel := slog.LevelWarn
-	env.MetricsWriter = io.Discard
+	env.MetricsWriter = failureLines{evlog}
 	if o.verbose {
 		// On stdout like Lambda's, through the event log's lock so lines never interleave.
 		fnLevel, env.MetricsWriter = slog.LevelInfo, evlog

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -105,5 +106,22 @@ func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
 			t.Errorf("verbose=%v: %d request lines (want %d) and %d event lines (want 1):\n%s", verbose, len(lines), want,
 				len(eventLines(t, out.String())), strings.Join(lines, "\n"))
 		}
+	}
+}
+
+// TestFailureLinesPassOnlyAFailuresLine: without -v the runner prints a function's own line
+// only when it has a level (a 5xx's request line), never a success's.
+func TestFailureLinesPassOnlyAFailuresLine(t *testing.T) {
+	var out bytes.Buffer
+	w := failureLines{&out}
+	ok := `{"timestamp":"2026-12-03T12:00:00.000Z","requestId":"r1","status":201,"Requests":1}` + "\n"
+	failed := `{"timestamp":"2026-12-03T12:00:00.000Z","level":"ERROR","requestId":"r2","status":500,"error":"x","Requests":1}` + "\n"
+	for _, l := range []string{ok, failed} {
+		if n, err := w.Write([]byte(l)); n != len(l) || err != nil {
+			t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(l))
+		}
+	}
+	if out.String() != failed {
+		t.Errorf("printed %q; want only the failure's line", out.String())
 	}
 }
