@@ -74,9 +74,10 @@ type Outcome struct {
 
 // Observe wraps h so that each request writes exactly one line, its log line and EMF
 // document at once, with the AWS calls, retries and throttles the request made (counted by
-// the SDK middleware through the context) and its duration. The request runs with lead.RequestBudget; a write
-// whose outcome is unknown may be settled until the function's deadline (the invocation's,
-// or lead.FunctionTimeout after the start) less lead.AnswerMargin (lead.WithSettleBy).
+// the SDK middleware through the context) and its duration. The request runs with
+// lead.RequestBudget; a write whose outcome is unknown may be settled until the function's
+// deadline (the invocation's, or lead.FunctionTimeout after the start) less
+// lead.AnswerMargin (lead.WithSettleBy).
 func Observe(h Endpoint, o Observer) Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -110,7 +111,7 @@ func (o Observer) finish(req Request, n *Outcome, c metrics.CallCounts, d time.D
 	}
 	for _, a := range attrs {
 		if attr, ok := a.(slog.Attr); ok {
-			fields = append(fields, metrics.Field{Key: attr.Key, Value: attr.Value.Any()})
+			fields = append(fields, metrics.Field{Key: attr.Key, Value: attr.Value.Resolve().Any()})
 		}
 	}
 	if n.DryRun {
