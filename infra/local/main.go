@@ -14,7 +14,8 @@
 // list-event-buses, describe-event-bus; and the entry-events failure queue (sqs
 // receive-message, delete-message...), where the relay puts Lambda's failure record for the
 // stream records it gives up on, so that `rlctl events redrive` works as in AWS. By default
-// it prints one line per request; -v adds the functions' own lines (each request's is its metric document too).
+// it prints one line per request; -v adds the functions' own lines (each request's is its
+// metric document too).
 //
 // -dynamodb-endpoint uses an external DynamoDB engine (e.g. DynamoDB Local) instead of the
 // embedded one, with a fresh database per start, and reads its real stream. -faults injects
