@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,6 +67,17 @@ func (l *eventLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.out.Write(p)
+}
+
+// failureLines passes on the functions' request and batch lines of a failure only: those
+// with a level, which a line carries when it is not INFO.
+type failureLines struct{ w io.Writer }
+
+func (f failureLines) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"level":"`)) {
+		return f.w.Write(p)
+	}
+	return len(p), nil
 }
 
 // close syncs and closes the events file; later events are printed only.

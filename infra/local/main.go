@@ -14,7 +14,8 @@
 // list-event-buses, describe-event-bus; and the entry-events failure queue (sqs
 // receive-message, delete-message...), where the relay puts Lambda's failure record for the
 // stream records it gives up on, so that `rlctl events redrive` works as in AWS. By default
-// it prints one line per request; -v adds the functions' log lines and metric documents.
+// it prints one line per request; -v adds the functions' own lines (each request's is its
+// metric document too).
 //
 // -dynamodb-endpoint uses an external DynamoDB engine (e.g. DynamoDB Local) instead of the
 // embedded one, with a fresh database per start, and reads its real stream. -faults injects
@@ -78,7 +79,7 @@ func main() {
 	flag.StringVar(&o.dynamoEndpoint, "dynamodb-endpoint", "", "external DynamoDB engine URL (e.g. DynamoDB Local) instead of the embedded one")
 	flag.StringVar(&o.faults, "faults", "", "DynamoDB and PutEvents faults to inject, Op:kind:probability or Op:kind:#N, comma-separated (kinds: conflict, throttle, throughput, error, slow, lost, late; partial for PutEvents; Op:slow|late:when:latency sets the delay)")
 	flag.Uint64Var(&o.faultSeed, "fault-seed", 1, "seed of the fault injector, for a repeatable run")
-	flag.BoolVar(&o.verbose, "v", false, "print every log line of the functions and their metric documents; without it, one line per request, warnings and errors, and the events")
+	flag.BoolVar(&o.verbose, "v", false, "print every line of the functions (a request's is its metric document too); without it, one line per request, warnings and errors (a failed request's own line), and the events")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -141,9 +142,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO",
 		CaptchaVerifyURL: "http://" + awsLn.Addr().String() + CaptchaVerifyPath}
 	// By default one line per request (the front's) stands for it; -v adds the functions'
-	// own lines and their EMF documents, as CloudWatch would receive them.
+	// own lines (each request's is also its EMF document), as CloudWatch would receive them.
+	// Without -v a function's own line is printed for a failure only (a 5xx's request line).
 	fnLevel := slog.LevelWarn
-	env.MetricsWriter = io.Discard
+	env.MetricsWriter = failureLines{evlog}
 	if o.verbose {
 		// On stdout like Lambda's, through the event log's lock so lines never interleave.
 		fnLevel, env.MetricsWriter = slog.LevelInfo, evlog

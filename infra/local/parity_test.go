@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -75,8 +76,8 @@ func TestRunnerTellsItsAddressAndQueuesGivenUpRecords(t *testing.T) {
 }
 
 // TestRunnerPrintsOneLinePerRequestUnlessVerbose: by default a request leaves one log line
-// (the front's), so the event line stands out; -v adds the functions' own lines and their
-// EMF documents.
+// (the front's), so the event line stands out; -v adds the functions' own lines (the ingress
+// request's and the stream batch's, each also its EMF document).
 func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
 	for _, verbose := range []bool{false, true} {
 		logs, out := &testsupport.SyncBuffer{}, &testsupport.SyncBuffer{}
@@ -99,11 +100,28 @@ func TestRunnerPrintsOneLinePerRequestUnlessVerbose(t *testing.T) {
 		}
 		want := 1 // the front's line
 		if verbose {
-			want = 5 // and the ingress function's line and EMF document, the stream batch line and its EMF document
+			want = 3 // and the ingress function's line and the stream batch's, each its EMF document too
 		}
 		if len(lines) != want || len(eventLines(t, out.String())) != 1 {
 			t.Errorf("verbose=%v: %d request lines (want %d) and %d event lines (want 1):\n%s", verbose, len(lines), want,
 				len(eventLines(t, out.String())), strings.Join(lines, "\n"))
 		}
+	}
+}
+
+// TestFailureLinesPassOnlyAFailuresLine: without -v the runner prints a function's own line
+// only when it has a level (a 5xx's request line), never a success's.
+func TestFailureLinesPassOnlyAFailuresLine(t *testing.T) {
+	var out bytes.Buffer
+	w := failureLines{&out}
+	ok := `{"timestamp":"2026-12-03T12:00:00.000Z","requestId":"r1","status":201,"Requests":1}` + "\n"
+	failed := `{"timestamp":"2026-12-03T12:00:00.000Z","level":"ERROR","requestId":"r2","status":500,"error":"x","Requests":1}` + "\n"
+	for _, l := range []string{ok, failed} {
+		if n, err := w.Write([]byte(l)); n != len(l) || err != nil {
+			t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(l))
+		}
+	}
+	if out.String() != failed {
+		t.Errorf("printed %q; want only the failure's line", out.String())
 	}
 }

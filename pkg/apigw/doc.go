@@ -14,7 +14,7 @@
 //
 // Error bodies never carry SDK messages, tokens or lead data; a response that cannot be
 // rendered is a 500 logged as an error. Every handler returns its Outcome as a value beside
-// the response; Observe turns it into one structured log line (request id, route, status,
-// outcome, latency and, when well formed, the webhook id; never headers, tokens, bodies or
-// query strings) and one EMF document.
+// the response; Observe turns it into one JSON line that is both the request's log line
+// (request id, status, outcome, latency and, when well formed, the webhook id; never
+// headers, tokens, bodies or query strings) and its EMF document.
 package apigw

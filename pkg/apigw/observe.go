@@ -4,23 +4,25 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"time"
-
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 )
 
-// Observer writes the one log line and the metrics of every request a function handles.
+// Observer writes the one line of every request a function handles: its log line and,
+// in the same JSON object, its EMF metrics.
 type Observer struct {
-	// Function names the function in the log line and as the FunctionName dimension.
+	// Function names the function (the FunctionName dimension of the emitter, which the
+	// line carries).
 	Function string
-	// Logger receives the request lines; nil discards them.
+	// Logger receives what is not the request line: a line that could not be written;
+	// nil discards it.
 	Logger *slog.Logger
-	// Metrics receives one EMF document per request; nil emits none.
+	// Metrics writes the request lines; nil writes none.
 	Metrics *metrics.Emitter
 }
 
@@ -55,11 +57,13 @@ const (
 )
 
 // Outcome is what a handler reports about its request, as a value beside its response: the
-// Observer turns it into the request's log line and metrics.
+// Observer turns it into the request's line.
 type Outcome struct {
 	Status int
 	Err    error
-	// Attrs are the handler's attributes of the log line (webhookId, poolId, entryId…).
+	// Attrs are the handler's attributes of the line (webhookId, rejectedId…); an ingest
+	// request's line leaves out what its Outcome says or a lookup finds (the entry and pool
+	// of a created lead, replayed, honeypot).
 	Attrs []any
 	// Ingest is true for the public ingest endpoint, whose requests count as leads;
 	// DryRun for a dry run of it, and Result its result when it got one.
@@ -68,11 +72,12 @@ type Outcome struct {
 	Result *lead.IngestResult
 }
 
-// Observe wraps h so that each request writes exactly one log line and one EMF document,
-// with the AWS calls, retries and throttles the request made (counted by the SDK middleware
-// through the context) and its duration. The request runs with lead.RequestBudget; a write
-// whose outcome is unknown may be settled until the function's deadline (the invocation's,
-// or lead.FunctionTimeout after the start) less lead.AnswerMargin (lead.WithSettleBy).
+// Observe wraps h so that each request writes exactly one line, its log line and EMF
+// document at once, with the AWS calls, retries and throttles the request made (counted by
+// the SDK middleware through the context) and its duration. The request runs with
+// lead.RequestBudget; a write whose outcome is unknown may be settled until the function's
+// deadline (the invocation's, or lead.FunctionTimeout after the start) less
+// lead.AnswerMargin (lead.WithSettleBy).
 func Observe(h Endpoint, o Observer) Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -88,74 +93,61 @@ func Observe(h Endpoint, o Observer) Handler {
 		defer cancel()
 		ctx, calls := metrics.WithCalls(ctx)
 		resp, out := h(ctx, req)
-		o.finish(ctx, req, &out, calls.Counts(), time.Since(start))
+		o.finish(req, &out, calls.Counts(), time.Since(start))
 		return resp, nil
 	}
 }
 
-// finish writes the request's log line and metrics.
-func (o Observer) finish(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, d time.Duration) {
+// finish writes the request's line: the ids and status a search needs, the outcome (a
+// dimension), and its metrics, whose values are fields of the line too. A count of zero is
+// left out (every reader sums them: a missing count is a zero), except Requests; Duration
+// (to 0.1 ms) is always there. No header, body or lead value, ever.
+func (o Observer) finish(req Request, n *Outcome, c metrics.CallCounts, d time.Duration) {
 	outcome := outcomeOf(n)
-	ms := float64(d.Microseconds()) / 1000
-	o.log(ctx, req, n, c, ms, outcome)
-	o.emit(ctx, req, n, c, ms, outcome)
-}
-
-// log writes the request's one log line.
-func (o Observer) log(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, ms float64, outcome string) {
-	attrs := append([]any{
-		slog.String("function", o.Function),
-		slog.String("lambdaRequestId", lambdaRequestID(ctx)),
-		slog.String("apiRequestId", RequestID(req)),
-		slog.String("route", req.RouteKey),
-		slog.Int("status", n.Status),
-		slog.String("outcome", outcome),
-		slog.Int("awsCalls", c.Calls),
-		slog.Int("awsRetries", c.Retries),
-		slog.Int("throttles", c.Throttles),
-		slog.Float64("durationMs", ms),
-		slog.Bool("replayed", n.Result != nil && n.Result.Replayed),
-		slog.Bool("dryRun", n.DryRun),
-	}, withoutKeys(n.Attrs, "replayed", "dryRun")...)
-	attrs = append(attrs, errorAttrs(n.Status, n.Err)...)
-	if c.Fences > 0 || c.Unsettled > 0 {
-		attrs = append(attrs, slog.Int("entryFences", c.Fences), slog.Int("unsettledWrites", c.Unsettled))
+	fields := []metrics.Field{{Key: "requestId", Value: RequestID(req)}, {Key: "status", Value: n.Status}}
+	attrs := n.Attrs
+	if n.Ingest {
+		attrs = withoutKeys(attrs, "poolId", "entryId", "replayed", "honeypot")
+	}
+	for _, a := range attrs {
+		if attr, ok := a.(slog.Attr); ok {
+			fields = append(fields, metrics.Field{Key: attr.Key, Value: attr.Value.Resolve().Any()})
+		}
+	}
+	if n.DryRun {
+		fields = append(fields, metrics.Field{Key: "dryRun", Value: true})
+	}
+	var le *lead.Error
+	if errors.As(n.Err, &le) && le.EntryID != "" {
+		// The entry of an unsettled write, or the one an idempotency key already made.
+		fields = append(fields, metrics.Field{Key: "entryId", Value: le.EntryID})
 	}
 	if rejected := rejectedFate(n); rejected != nil {
-		if rejected.Kept {
-			attrs = append(attrs, slog.String("rejectedId", rejected.ID))
+		if rejected.Kept || rejected.Unsettled {
+			fields = append(fields, metrics.Field{Key: "rejectedId", Value: rejected.ID})
 		}
-		attrs = append(attrs, slog.Bool("rejectedKept", rejected.Kept))
 		if rejected.Unsettled {
-			attrs = append(attrs, slog.String("rejectedId", rejected.ID), slog.Bool("rejectedUnsettled", true))
+			fields = append(fields, metrics.Field{Key: "rejectedUnsettled", Value: true})
 		}
 		if rejected.Why != "" {
-			attrs = append(attrs, slog.String("rejectedNotKeptWhy", rejected.Why))
+			fields = append(fields, metrics.Field{Key: "rejectedNotKeptWhy", Value: rejected.Why})
 		}
-	}
-	if n.Result != nil && !n.Result.Replayed && !n.DryRun {
-		attrs = append(attrs, slog.Int("schemaKeysLocked", n.Result.KeysLocked), slog.Int("lockRetries", n.Result.LockRetries))
 	}
 	level := slog.LevelInfo
 	if n.Status >= 500 {
 		level = slog.LevelError
+		if n.Err != nil {
+			// Wrapped with ids and SDK messages, never request data; a client mistake is
+			// its code (the Outcome).
+			fields = append(fields, metrics.Field{Key: "error", Value: n.Err.Error()})
+		}
 	}
-	o.Logger.Log(ctx, level, "request", attrs...)
-}
-
-// emit writes the request's EMF document.
-func (o Observer) emit(ctx context.Context, req Request, n *Outcome, c metrics.CallCounts, ms float64, outcome string) {
-	ms5xx := 0
+	list := []metrics.Metric{count(MetricRequests, 1), {Name: MetricDuration, Unit: metrics.Milliseconds, Value: math.Round(float64(d.Microseconds())/100) / 10}}
+	list = nonZero(list, MetricAWSCalls, c.Calls)
+	list = nonZero(list, MetricAWSRetries, c.Retries)
+	list = nonZero(list, MetricThrottles, c.Throttles)
 	if n.Status >= 500 {
-		ms5xx = 1
-	}
-	list := []metrics.Metric{
-		count(MetricRequests, 1),
-		{Name: MetricDuration, Unit: metrics.Milliseconds, Value: ms},
-		count(MetricServerErrors, ms5xx),
-		count(MetricThrottles, c.Throttles),
-		count(MetricAWSCalls, c.Calls),
-		count(MetricAWSRetries, c.Retries),
+		list = append(list, count(MetricServerErrors, 1))
 	}
 	if n.Ingest {
 		list = append(list, ingestMetrics(n)...)
@@ -163,9 +155,8 @@ func (o Observer) emit(ctx context.Context, req Request, n *Outcome, c metrics.C
 			list = append(list, count(MetricHoneypotCaught, 1))
 		}
 	}
-	if c.Fences > 0 || c.Unsettled > 0 {
-		list = append(list, count(MetricEntryFences, c.Fences), count(MetricUnsettledWrites, c.Unsettled))
-	}
+	list = nonZero(list, MetricEntryFences, c.Fences)
+	list = nonZero(list, MetricUnsettledWrites, c.Unsettled)
 	if rejected := rejectedFate(n); rejected != nil {
 		switch {
 		case rejected.Kept:
@@ -176,19 +167,22 @@ func (o Observer) emit(ctx context.Context, req Request, n *Outcome, c metrics.C
 			list = append(list, count(MetricRejectedNotKept, 1))
 		}
 	}
-	props := map[string]any{"apiRequestId": RequestID(req), "lambdaRequestId": lambdaRequestID(ctx), "status": n.Status}
-	for _, a := range n.Attrs {
-		if attr, ok := a.(slog.Attr); ok && (attr.Key == "webhookId" || attr.Key == "poolId") {
-			props[attr.Key] = attr.Value.String()
-		}
-	}
-	if err := o.Metrics.Emit([]metrics.Dimension{{Name: DimensionOutcome, Value: outcome}}, list, props); err != nil {
-		o.Logger.Warn("metrics not emitted", "err", err)
+	line := metrics.Line{Level: level, Fields: fields, By: []metrics.Dimension{{Name: DimensionOutcome, Value: outcome}}, Metrics: list}
+	if err := o.Metrics.Write(line); err != nil {
+		o.Logger.Warn("request line not written", "requestId", RequestID(req), "err", err)
 	}
 }
 
 func count(name string, v int) metrics.Metric {
 	return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
+}
+
+// nonZero appends the count name to list when v is not zero.
+func nonZero(list []metrics.Metric, name string, v int) []metrics.Metric {
+	if v == 0 {
+		return list
+	}
+	return append(list, count(name, v))
 }
 
 // ingestMetrics are the lead counts of an ingest request: accepted, a client error (any
@@ -213,8 +207,12 @@ func ingestMetrics(n *Outcome) []metrics.Metric {
 	case n.Status >= 400 && n.Status < 500:
 		clientErrors = 1
 	}
-	return []metrics.Metric{count(MetricLeadsAccepted, accepted), count(MetricClientErrors, clientErrors),
-		count(MetricReplays, replays), count(MetricKeysLocked, keys), count(MetricLockRetries, retries)}
+	var list []metrics.Metric
+	list = nonZero(list, MetricLeadsAccepted, accepted)
+	list = nonZero(list, MetricClientErrors, clientErrors)
+	list = nonZero(list, MetricReplays, replays)
+	list = nonZero(list, MetricKeysLocked, keys)
+	return nonZero(list, MetricLockRetries, retries)
 }
 
 // rejectedFate is what became of a refused request the service tried to keep, or nil.
@@ -242,27 +240,6 @@ func outcomeOf(n *Outcome) string {
 	default:
 		return "ok"
 	}
-}
-
-// errorAttrs names the error code of a failed request and, for a 5xx only, the error text
-// (wrapped with ids and SDK messages, never request data); a client mistake is its code.
-func errorAttrs(status int, err error) []any {
-	if err == nil {
-		return nil
-	}
-	attrs := []any{slog.String("errorCode", string(lead.ErrorCode(err)))}
-	if status >= 500 {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	return attrs
-}
-
-// lambdaRequestID is the Lambda invocation's request id, "" outside Lambda.
-func lambdaRequestID(ctx context.Context) string {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		return lc.AwsRequestID
-	}
-	return ""
 }
 
 // withoutKeys drops the attributes the observer writes itself.

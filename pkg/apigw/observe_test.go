@@ -65,18 +65,17 @@ func TestObserveEmitsEachIngestMetricFromItsPath(t *testing.T) {
 			if err != nil || resp.StatusCode != tt.status {
 				t.Fatalf("handler = %d, %v; want %d", resp.StatusCode, err, tt.status)
 			}
-			var doc, line map[string]any
-			if err := json.Unmarshal(emf.Bytes(), &doc); err != nil {
-				t.Fatalf("EMF %q: %v", emf.String(), err)
+			// One line, the log line and the EMF document at once; nothing else.
+			var doc map[string]any
+			if err := json.Unmarshal(emf.Bytes(), &doc); err != nil || bytes.Count(emf.Bytes(), []byte("\n")) != 1 || logs.Len() != 0 {
+				t.Fatalf("line %q (%v), other logs %q; want one JSON line and nothing else", emf.String(), err, logs.String())
 			}
-			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
-				t.Fatalf("log %q: %v", logs.String(), err)
-			}
-			if doc["Outcome"] != tt.outcome || line["outcome"] != tt.outcome {
-				t.Errorf("Outcome = %v (log %v); want %s", doc["Outcome"], line["outcome"], tt.outcome)
+			if doc["Outcome"] != tt.outcome || doc["status"] != float64(tt.status) {
+				t.Errorf("Outcome, status = %v, %v; want %s, %d", doc["Outcome"], doc["status"], tt.outcome, tt.status)
 			}
 			for name, want := range tt.want {
-				if doc[name] != want {
+				// A count of zero is left out of the line: a missing count reads as zero.
+				if got, _ := doc[name].(float64); got != want {
 					t.Errorf("%s = %v; want %v", name, doc[name], want)
 				}
 			}
@@ -109,12 +108,12 @@ func TestObserveSaysWhatIsUnsettled(t *testing.T) {
 			map[string]any{"error": "Outcome unknown", "entryId": "e1", "unsettled": true},
 			map[string]float64{"ServerErrors": 1, "UnsettledWrites": 1, "LeadsAccepted": 0},
 			[]string{"RejectedRequestsKept", "RejectedRequestsNotKept"},
-			map[string]any{"outcome": "unsettled", "unsettledWrites": 1.0}},
+			map[string]any{"Outcome": "unsettled", "UnsettledWrites": 1.0, "entryId": "e1", "level": "ERROR"}},
 		{"keeping a rejected request unsettled", lead.Invalid("type mismatch"), lead.RejectedFate{ID: "r1", Unsettled: true}, 400,
 			map[string]any{"error": "Validation failed", "rejectedId": "r1", "unsettled": true},
 			map[string]float64{"ClientErrors": 1, "UnsettledWrites": 1},
 			[]string{"RejectedRequestsKept", "RejectedRequestsNotKept"},
-			map[string]any{"rejectedId": "r1", "rejectedKept": false, "rejectedUnsettled": true}},
+			map[string]any{"rejectedId": "r1", "rejectedUnsettled": true, "Outcome": "invalid"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,11 +139,11 @@ func TestObserveSaysWhatIsUnsettled(t *testing.T) {
 			if want := lead.SettleBudget; settleIn > want || settleIn < want-time.Second {
 				t.Errorf("settle time %v after the start; want about %v", settleIn, want)
 			}
-			var body, doc, line map[string]any
+			var body, doc map[string]any
 			for _, d := range []struct {
 				b []byte
 				v *map[string]any
-			}{{[]byte(resp.Body), &body}, {emf.Bytes(), &doc}, {logs.Bytes(), &line}} {
+			}{{[]byte(resp.Body), &body}, {emf.Bytes(), &doc}} {
 				if err := json.Unmarshal(d.b, d.v); err != nil {
 					t.Fatalf("%q: %v", d.b, err)
 				}
@@ -155,7 +154,7 @@ func TestObserveSaysWhatIsUnsettled(t *testing.T) {
 				}
 			}
 			for name, want := range tt.metrics {
-				if doc[name] != want {
+				if got, _ := doc[name].(float64); got != want {
 					t.Errorf("%s = %v; want %v", name, doc[name], want)
 				}
 			}
@@ -165,8 +164,8 @@ func TestObserveSaysWhatIsUnsettled(t *testing.T) {
 				}
 			}
 			for k, want := range tt.logAttrs {
-				if line[k] != want {
-					t.Errorf("log %s = %v; want %v", k, line[k], want)
+				if doc[k] != want {
+					t.Errorf("line %s = %v; want %v", k, doc[k], want)
 				}
 			}
 		})

@@ -32,8 +32,8 @@ type Env struct {
 	PublicBaseURL    string // PUBLIC_BASE_URL: base of webhook URLs in admin responses; empty is the request's domain and stage
 	FunctionName     string // AWS_LAMBDA_FUNCTION_NAME: set by Lambda; the FunctionName of logs and metrics
 	MetricsNamespace string // METRICS_NAMESPACE: CloudWatch namespace of the EMF metrics; empty is DefaultMetricsNamespace
-	// MetricsWriter receives the EMF documents; nil is standard output, where Lambda and the
-	// local runner expect them.
+	// MetricsWriter receives the request and batch lines (each an EMF document); nil is
+	// standard output, where Lambda and the local runner expect them.
 	MetricsWriter io.Writer
 	// RejectedRetentionDays (REJECTED_RETENTION_DAYS) is how long refused requests are
 	// kept; empty is 14 days.
@@ -103,8 +103,8 @@ func (e Env) Metrics() *metrics.Emitter {
 	return metrics.New(w, ns, metrics.Dimension{Name: "FunctionName", Value: e.FunctionName})
 }
 
-// observed wraps an HTTP handler so that each request writes one log line and one EMF
-// document.
+// observed wraps an HTTP handler so that each request writes one line, its log line and
+// EMF document at once.
 func observed(env Env, logger *slog.Logger, h apigw.Endpoint) apigw.Handler {
 	return apigw.Observe(h, apigw.Observer{Function: env.FunctionName, Logger: logger, Metrics: env.Metrics()})
 }

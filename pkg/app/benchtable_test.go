@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/rocketlead/ingress-webhooks/infra/template"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/ddblocal"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
@@ -149,17 +150,21 @@ func TestBenchTable(t *testing.T) {
 	m := &meter{}
 	f := newFixtureWithConfig(t, func(cfg *aws.Config) { cfg.APIOptions = append(cfg.APIOptions, m.option) })
 	ctx := context.Background()
-	// The same handler, its log lines and EMF documents counted: what the function writes
-	// to CloudWatch Logs per request at LOG_LEVEL INFO, as deployed.
+	// The same handler, its lines counted: what the function writes to CloudWatch Logs per
+	// request at LOG_LEVEL INFO, as deployed (its physical name, API Gateway's request ids);
+	// beside it, the access log line and Lambda's system records the template configures.
+	tpl, err := template.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, system := accessLogFormat(t, tpl), systemRecordBytes(t, tpl)["IngressFunction"]
 	logs := &byteCounter{}
 	{
 		cfg := f.env.Config.Copy()
 		cfg.APIOptions = append(cfg.APIOptions, m.option)
 		env := f.env.App
 		env.MetricsWriter = logs
-		if env.FunctionName == "" {
-			env.FunctionName = "IngressFunction"
-		}
+		env.FunctionName = budgetStack + "-IngressFunction-Q1w2E3r4T5y6"
 		h, err := app.Ingest(ctx, cfg, env, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 		if err != nil {
 			t.Fatal(err)
@@ -168,6 +173,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	post := func(body, key string) apigw.Response {
 		r := f.post(body, f.token)
+		r.RequestContext.RequestID = "JLmgHhXLoAMEMXA=" // API Gateway's are 16 characters
 		if key != "" {
 			r.Headers["idempotency-key"] = key
 		}
@@ -249,7 +255,10 @@ func TestBenchTable(t *testing.T) {
 			calls, wru, rru, reported := m.reset()
 			d := median(times)
 			perCalls, perW, perR := float64(calls)/runs, wru/runs, rru/runs
-			logBytes := float64(logs.reset()) / runs
+			req := f.post("", "")
+			accessLine := access(map[string]string{"requestId": "JLmgHhXLoAMEMXA=", "httpMethod": "POST", "routeKey": req.RouteKey,
+				"path": req.RawPath, "status": fmt.Sprint(p.status), "integrationStatus": fmt.Sprint(p.status), "responseLength": "300"})
+			logBytes := float64(logs.reset())/runs + float64(len(accessLine)+system)
 			logCost := logBytes / 1e9 * priceLogsGB * 1e6
 			cost := priceHTTPAPI + priceLambdaReqs + lambdaGB*math.Ceil(ms(d))/1000*priceLambdaGBs*1e6 + logCost
 			if p.event {
@@ -269,8 +278,9 @@ func TestBenchTable(t *testing.T) {
 		}
 	}
 	b.WriteString("\nAWS calls and units are per lead, averaged over " + fmt.Sprint(runs) + " requests of a warm instance; handler time is the median. A cancelled transaction (the replay's) reports no units here.\n")
-	b.WriteString("Log bytes: what the ingress function writes per request (its log lines and EMF documents, newlines included) at $0.50 per GB ingested; " +
-		"not counted: Lambda's platform records, the API access log line and the entry-events function's per-batch lines.\n")
+	b.WriteString("Log bytes: what CloudWatch Logs ingests per request at $0.50 per GB: the ingress function's line (its log line and EMF document at once), " +
+		"the API access log line at its typical size and Lambda's system records at the template's level (none at WARN); " +
+		"not counted: the entry-events function's line, one per batch of up to 100 leads (about 500 B).\n")
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}

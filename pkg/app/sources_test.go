@@ -54,13 +54,15 @@ func newVendorHooks(t *testing.T) *vendorHooks {
 	t.Helper()
 	v := &vendorHooks{env: awstest.Start(t), logs: &lockedLog{}}
 	logger := slog.New(slog.NewJSONHandler(v.logs, nil))
+	env := v.env.App
+	env.MetricsWriter = v.logs // the request lines too
 	for _, b := range []struct {
 		h     *apigw.Handler
 		build app.Builder[apigw.Handler]
 	}{{&v.ingest, app.Ingest}, {&v.create, app.CreateWebhook}, {&v.update, app.UpdateWebhook}, {&v.list, app.ListWebhooks},
 		{&v.secret, app.SetSigningSecret}, {&v.kept, app.ListRejected}} {
 		var err error
-		*b.h, err = b.build(context.Background(), v.env.Config, v.env.App, logger)
+		*b.h, err = b.build(context.Background(), v.env.Config, env, logger)
 		awstest.Must(t, err)
 	}
 	return v

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +152,38 @@ func TestCallsCountsRetriesAndThrottlesPerContext(t *testing.T) {
 	none.Attempt(true)
 	if got := none.Counts(); got != (metrics.CallCounts{}) {
 		t.Errorf("nil Calls.Counts() = %+v; want zero", got)
+	}
+}
+
+// TestWriteIsOneLogLineAndOneEMFDocument: the fields come first in their order, the level
+// only when it is not INFO, a count carries no unit, and a set (a metric by webhook on some
+// requests only) is a directive of its own whose dimension value is a member of the line.
+func TestWriteIsOneLogLineAndOneEMFDocument(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123)
+	var buf bytes.Buffer
+	e := metrics.New(&buf, "ns", metrics.Dimension{Name: "FunctionName", Value: "fn"}).WithClock(func() time.Time { return at })
+	line := metrics.Line{
+		Level:   slog.LevelError,
+		Fields:  []metrics.Field{{Key: "requestId", Value: "r-1"}, {Key: "status", Value: 500}, {Key: "Requests", Value: "shadowed"}},
+		By:      []metrics.Dimension{{Name: "Outcome", Value: "internal"}},
+		Metrics: []metrics.Metric{{Name: "Requests", Unit: metrics.Count, Value: 1}, {Name: "Duration", Unit: metrics.Milliseconds, Value: 2.5}},
+		Sets:    []metrics.Set{{Dimensions: []metrics.Dimension{{Name: "WebhookId", Value: "w-1"}}, Metrics: []metrics.Metric{{Name: "Throttled", Unit: metrics.Count, Value: 1}}}},
+	}
+	if err := e.Write(line); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"timestamp":"2023-11-14T22:13:20.123Z","level":"ERROR","requestId":"r-1","status":500,"FunctionName":"fn","Outcome":"internal",` +
+		`"WebhookId":"w-1","Requests":1,"Duration":2.5,"Throttled":1,"_aws":{"Timestamp":1700000000123,"CloudWatchMetrics":[` +
+		`{"Namespace":"ns","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{"Name":"Requests"},{"Name":"Duration","Unit":"Milliseconds"}]},` +
+		`{"Namespace":"ns","Dimensions":[["FunctionName","WebhookId"]],"Metrics":[{"Name":"Throttled"}]}]}}` + "\n"
+	if buf.String() != want {
+		t.Errorf("line =\n%s\nwant\n%s", buf.String(), want)
+	}
+	buf.Reset()
+	if err := e.Write(metrics.Line{Level: slog.LevelInfo, Metrics: []metrics.Metric{{Name: "Requests", Value: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), `"level"`) {
+		t.Errorf("an INFO line %s has a level; want none (Lambda reads a line without one as INFO)", buf.String())
 	}
 }

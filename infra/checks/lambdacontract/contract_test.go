@@ -250,7 +250,7 @@ func runFunctionContract(t *testing.T, rie string, f *function) {
 			}
 		})
 	}
-	t.Run("logs: one line and one metric document per invocation, nothing secret", func(t *testing.T) {
+	t.Run("logs: one line per invocation, its log line and metric document, nothing secret", func(t *testing.T) {
 		// The emulator relays the bootstrap's output asynchronously: wait for the last lines.
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			if l, d := countLogs(emu.out.String()); l >= watch.invocations && d >= watch.invocations {

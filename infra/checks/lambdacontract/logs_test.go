@@ -130,12 +130,13 @@ func (w *logWatch) step(event, response []byte, fx *fixture) {
 	}
 }
 
-// requestFields are the fields of every request line of an HTTP function.
-var requestFields = []string{"time", "level", "msg", "function", "lambdaRequestId", "apiRequestId", "route", "status",
-	"outcome", "awsCalls", "awsRetries", "throttles", "durationMs", "replayed"}
+// requestFields are the fields of every request line of an HTTP function (its log line and
+// EMF document at once).
+var requestFields = []string{"timestamp", "requestId", "status", "FunctionName", "Outcome", "Requests", "Duration", "_aws"}
 
-// checkLogs checks the bootstrap's output over the whole contract run: one log line and one
-// metric document per invocation, the fields of each, and no secret or lead value anywhere.
+// checkLogs checks the bootstrap's output over the whole contract run: one line per
+// invocation, its log line and metric document at once, the fields of each, and no secret or
+// lead value anywhere.
 func checkLogs(t *testing.T, out string, w *logWatch) {
 	t.Helper()
 	for v, from := range w.secrets {
@@ -145,18 +146,15 @@ func checkLogs(t *testing.T, out string, w *logWatch) {
 	}
 	for _, l := range jsonLines(out) {
 		m := l.m
-		switch m["msg"] {
+		switch kind(m) {
 		case "request":
 			for _, f := range requestFields {
 				if _, ok := m[f]; !ok {
 					t.Errorf("request line lacks %q: %s", f, l.text)
 				}
 			}
-			if m["lambdaRequestId"] == "" {
-				t.Errorf("request line has no Lambda request id: %s", l.text)
-			}
 		case "stream batch":
-			for _, f := range []string{"records", "published", "failed", "oldestRecordAgeMs", "durationMs"} {
+			for _, f := range []string{"StreamRecords", "EventsPublished", "StreamRecordAge", "Duration", "_aws"} {
 				if _, ok := m[f]; !ok {
 					t.Errorf("stream batch line lacks %q: %s", f, l.text)
 				}
@@ -164,7 +162,7 @@ func checkLogs(t *testing.T, out string, w *logWatch) {
 		}
 	}
 	if lines, docs := countLogs(out); lines != w.invocations || docs != w.invocations {
-		t.Errorf("%d invocations wrote %d request or batch lines and %d metric documents; want one of each per invocation", w.invocations, lines, docs)
+		t.Errorf("%d invocations wrote %d request or batch lines and %d metric documents; want one line, both at once, per invocation", w.invocations, lines, docs)
 	}
 }
 
@@ -194,9 +192,22 @@ func countLogs(out string) (lines, docs int) {
 	for _, l := range jsonLines(out) {
 		if _, ok := l.m["_aws"]; ok {
 			docs++
-		} else if l.m["msg"] == "request" || l.m["msg"] == "stream batch" {
+		}
+		if kind(l.m) != "" {
 			lines++
 		}
 	}
 	return lines, docs
+}
+
+// kind names a function's line: "request" (an HTTP function's), "stream batch" (the
+// entry-events function's) or "" (any other line).
+func kind(m map[string]any) string {
+	switch {
+	case m["Requests"] != nil:
+		return "request"
+	case m["StreamRecords"] != nil:
+		return "stream batch"
+	}
+	return ""
 }

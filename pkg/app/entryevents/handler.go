@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
@@ -30,7 +29,7 @@ type Publisher interface {
 // Handler is the Lambda handler of the entry-events function.
 type Handler func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
-// The metric names of the stream handler, one EMF document per batch.
+// The metric names of the stream handler, one line per batch.
 const (
 	MetricStreamRecords   = "StreamRecords"
 	MetricEventsPublished = "EventsPublished"
@@ -45,8 +44,9 @@ const (
 // NewHandler returns the stream handler. Records that are not the INSERT of an entry item
 // are skipped (the event source filter should already have dropped them); a record that
 // cannot be decoded, or whose event the bus did not accept, is reported in
-// batchItemFailures. Each batch writes one log line and one EMF document to m (nil emits
-// none): records, events published and failed, and the age of its oldest record.
+// batchItemFailures. Each batch writes one line to m (nil writes none), its log line and
+// EMF document at once: records, events published and failed, and the age of its oldest
+// record.
 func NewHandler(pub Publisher, logger *slog.Logger, m *metrics.Emitter) Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -58,7 +58,7 @@ func NewHandler(pub Publisher, logger *slog.Logger, m *metrics.Emitter) Handler 
 		defer cancel()
 		b := decodeBatch(ev.Records, logger)
 		b.publish(ctx, pub, logger)
-		report(ctx, logger, m, ev.Records, b, calls.Counts(), start)
+		report(logger, m, ev.Records, b, calls.Counts(), start)
 		return events.DynamoDBEventResponse{BatchItemFailures: b.failures}, nil
 	}
 }
@@ -117,32 +117,33 @@ func (b *batch) publish(ctx context.Context, pub Publisher, logger *slog.Logger)
 	}
 }
 
-// report writes the batch's log line and its EMF document.
-func report(ctx context.Context, logger *slog.Logger, m *metrics.Emitter, recs []events.DynamoDBEventRecord, b *batch, c metrics.CallCounts, start time.Time) {
+// report writes the batch's one line, its log line and EMF document at once: records,
+// events published and failed, the age of its oldest record, its duration and AWS calls.
+// A count of zero is left out but StreamRecords and EventsPublished (every reader sums
+// counts: a missing one is a zero).
+func report(logger *slog.Logger, m *metrics.Emitter, recs []events.DynamoDBEventRecord, b *batch, c metrics.CallCounts, start time.Time) {
 	d := time.Since(start)
 	age := oldestAge(recs, start)
-	var lambdaID string
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		lambdaID = lc.AwsRequestID
-	}
-	logger.Info("stream batch", "lambdaRequestId", lambdaID, "records", len(recs), "published", b.published,
-		"skipped", b.skipped, "failed", len(b.failures), "oldestRecordAgeMs", age.Milliseconds(),
-		"awsCalls", c.Calls, "awsRetries", c.Retries, "throttles", c.Throttles,
-		"durationMs", float64(d.Microseconds())/1000)
 	count := func(name string, v int) metrics.Metric {
 		return metrics.Metric{Name: name, Unit: metrics.Count, Value: float64(v)}
 	}
-	if err := m.Emit(nil, []metrics.Metric{
-		count(MetricStreamRecords, len(recs)),
-		count(MetricEventsPublished, b.published),
-		count(MetricEventsFailed, len(b.failures)),
+	list := []metrics.Metric{count(MetricStreamRecords, len(recs)), count(MetricEventsPublished, b.published),
 		{Name: MetricStreamAge, Unit: metrics.Milliseconds, Value: float64(age.Milliseconds())},
-		{Name: MetricBatchDuration, Unit: metrics.Milliseconds, Value: float64(d.Microseconds()) / 1000},
-		count(MetricThrottles, c.Throttles),
-		count(MetricAWSCalls, c.Calls),
-		count(MetricAWSRetries, c.Retries),
-	}, map[string]any{"lambdaRequestId": lambdaID}); err != nil {
-		logger.Warn("metrics not emitted", "err", err)
+		{Name: MetricBatchDuration, Unit: metrics.Milliseconds, Value: float64(d.Microseconds()) / 1000}}
+	for _, k := range []struct {
+		name string
+		v    int
+	}{{MetricEventsFailed, len(b.failures)}, {MetricAWSCalls, c.Calls}, {MetricAWSRetries, c.Retries}, {MetricThrottles, c.Throttles}} {
+		if k.v != 0 {
+			list = append(list, count(k.name, k.v))
+		}
+	}
+	var fields []metrics.Field
+	if b.skipped > 0 {
+		fields = append(fields, metrics.Field{Key: "skipped", Value: b.skipped})
+	}
+	if err := m.Write(metrics.Line{Fields: fields, Metrics: list}); err != nil {
+		logger.Warn("stream batch line not written", "err", err)
 	}
 }
 
