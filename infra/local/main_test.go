@@ -155,7 +155,7 @@ func TestRunnerPublishesOneEventPerCreatedEntryUnderConcurrency(t *testing.T) {
 	// must be a 5xx that stored nothing (a 503 when DynamoDB stayed busy, a 500 when a call
 	// got no answer in the request's time).
 	created := map[string]string{} // entry id -> 201 body
-	unsettled := map[string]bool{}  // entry id named by an Outcome unknown answer
+	unsettled := map[string]bool{} // entry id named by an Outcome unknown answer
 	other := map[int]int{}
 	for i, st := range statuses {
 		var e struct {
