@@ -61,11 +61,8 @@ type RejectedPageView struct {
 
 // ViewRejectedPage returns the admin representation of a listing page, without bodies.
 func ViewRejectedPage(p *lead.RejectedPage) RejectedPageView {
-	v := RejectedPageView{Rejected: make([]RejectedView, 0, len(p.Rejected)), NextCursor: p.NextCursor}
-	for _, r := range p.Rejected {
-		v.Rejected = append(v.Rejected, ViewRejected(r, false))
-	}
-	return v
+	view := func(r *lead.RejectedRequest) RejectedView { return ViewRejected(r, false) }
+	return RejectedPageView{Rejected: viewAll(p.Rejected, view), NextCursor: p.NextCursor}
 }
 
 // ParseListRejected reads the query of a rejected request listing: limit and cursor, both

@@ -186,11 +186,16 @@ type WebhookPageView struct {
 
 // ViewWebhookPage returns the wire form of p; an empty page lists [].
 func ViewWebhookPage(p *lead.WebhookPage) WebhookPageView {
-	v := WebhookPageView{Webhooks: make([]WebhookView, 0, len(p.Webhooks)), NextCursor: p.NextCursor}
-	for _, w := range p.Webhooks {
-		v.Webhooks = append(v.Webhooks, ViewWebhook(w))
+	return WebhookPageView{Webhooks: viewAll(p.Webhooks, ViewWebhook), NextCursor: p.NextCursor}
+}
+
+// viewAll returns the wire form of each of xs, in order: [] (never null) for none.
+func viewAll[T, V any](xs []T, view func(T) V) []V {
+	vs := make([]V, 0, len(xs))
+	for _, x := range xs {
+		vs = append(vs, view(x))
 	}
-	return v
+	return vs
 }
 
 // RotatedSecretView is the answer of a signing secret change: the generated secret, shown
