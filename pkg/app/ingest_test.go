@@ -179,7 +179,7 @@ func TestIngestCreatesEntry(t *testing.T) {
 	if len(es) != 1 || es[0].ID != id {
 		t.Fatalf("stored entries = %v; want exactly the created one", es)
 	}
-	stored, _ := json.Marshal(es[0])
+	stored, _ := wire.EntryJSON(es[0])
 	if string(stored) != resp.Body {
 		t.Errorf("stored entry renders as\n%s\nwant the 201 body\n%s", stored, resp.Body)
 	}
