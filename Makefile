@@ -49,7 +49,7 @@ TRIVY_IGNORE := infra/checks/trivyignore.yaml
 # cfn-lint custom rules (infra/checks/cfn-lint-rules.txt): what cfn-lint's own rules miss.
 CFN_LINT_RULES := infra/checks/cfn-lint-rules.txt
 
-.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local test-busy cpuhog loadtest fuzz browser
+.PHONY: build run tools lint test bench coldstart lambda-build clean dynamodb-local test-dynamodb-local test-busy cpuhog loadtest fairness fuzz browser
 
 # $(call lambda_build,<main package>): the one Lambda build command, into $(ARTIFACTS_DIR)/bootstrap.
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -buildvcs=false \
@@ -145,6 +145,18 @@ ifeq ($(ENGINE),dynamodb-local)
 else
 	$(GO) run ./infra/checks/loadtest -n $(N) -c $(C) $(if $(DYNAMODB_ENDPOINT),-dynamodb-endpoint $(DYNAMODB_ENDPOINT))
 endif
+
+# fairness: the fair-use load test: a runner serving the ingress function with up to
+# INSTANCES instances (started as needed), 20 quiet webhooks at 1 request a second, then the
+# same beside one noisy webhook at 10 times its limit (5/s), FAIR_SECONDS (10) a phase; prints
+# the quiet webhooks' 201s and p99 against the quiet-only baseline, the noisy webhook's stored
+# rate against its limit and the rate counting's calls per request; fails on an accounting
+# violation (the p99 target is reported). make test runs a 5-second form
+# (infra/checks/fairness). DYNAMODB_ENDPOINT=URL runs it on a DynamoDB Local already running.
+FAIR_SECONDS ?= 10
+INSTANCES ?= 2
+fairness:
+	$(GO) run ./infra/checks/fairness -seconds $(FAIR_SECONDS) -instances $(INSTANCES) $(if $(DYNAMODB_ENDPOINT),-dynamodb-endpoint $(DYNAMODB_ENDPOINT))
 
 # fuzz: each fuzz target for FUZZTIME, one after another (package:target); FuzzIngestHandler
 # drives the whole ingest handler against the embedded DynamoDB.

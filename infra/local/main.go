@@ -5,7 +5,7 @@
 // handler. Each published event is printed to stdout as one JSON line.
 //
 //	go run ./infra/local [-addr 127.0.0.1:3000] [-aws-addr 127.0.0.1:4566] [-seed-file PATH] [-events-file PATH]
-//	                     [-dynamodb-endpoint URL] [-faults RULES] [-fault-seed N] [-v]
+//	                     [-dynamodb-endpoint URL] [-faults RULES] [-fault-seed N] [-instances N] [-v]
 //	make run ARGS='-addr 127.0.0.1:3001 -aws-addr 127.0.0.1:4567'
 //
 // It runs on a developer machine only. The AWS address also answers the read-only calls a
@@ -21,7 +21,9 @@
 // embedded one, with a fresh database per start, and reads its real stream. -faults injects
 // DynamoDB and EventBridge PutEvents faults between the functions and the engines, e.g.
 // "TransactWriteItems:conflict:0.3,PutItem:lost:#2,*:slow:0.1,PutEvents:partial:0.05"
-// (see infra/local/faults).
+// (see infra/local/faults). -instances N serves each HTTP function with up to N instances,
+// each with state of its own (caches, rate counts) and one request at a time, a new one
+// started when all are busy, as Lambda runs them.
 package main
 
 import (
@@ -67,6 +69,9 @@ type options struct {
 	verbose                                       bool
 	// logs receives the log lines (the runner's and the functions'); nil is standard error.
 	logs io.Writer
+	// instances, when above 0, is the most instances of each HTTP function that serve
+	// requests, started as needed and one request at a time each, as Lambda's are.
+	instances int
 }
 
 func main() {
@@ -79,6 +84,7 @@ func main() {
 	flag.StringVar(&o.dynamoEndpoint, "dynamodb-endpoint", "", "external DynamoDB engine URL (e.g. DynamoDB Local) instead of the embedded one")
 	flag.StringVar(&o.faults, "faults", "", "DynamoDB and PutEvents faults to inject, Op:kind:probability or Op:kind:#N, comma-separated (kinds: conflict, throttle, throughput, error, slow, lost, late; partial for PutEvents; Op:slow|late:when:latency sets the delay)")
 	flag.Uint64Var(&o.faultSeed, "fault-seed", 1, "seed of the fault injector, for a repeatable run")
+	flag.IntVar(&o.instances, "instances", 0, "serve each HTTP function with up to N instances, each with state of its own and one request at a time, a new one started when all are busy, as Lambda does (0: one handler takes every request at once)")
 	flag.BoolVar(&o.verbose, "v", false, "print every line of the functions (a request's is its metric document too); without it, one line per request, warnings and errors (a failed request's own line), and the events")
 	flag.Parse()
 
@@ -151,7 +157,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		fnLevel, env.MetricsWriter = slog.LevelInfo, evlog
 	}
 	fnLogger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: fnLevel}))
-	handlers, entryEvents, err := buildHandlers(ctx, cfg, env, fnLogger)
+	if o.instances < 0 {
+		return fmt.Errorf("-instances %d: want 0 or more", o.instances)
+	}
+	handlers, entryEvents, err := buildHandlers(ctx, cfg, env, fnLogger, o.instances)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,10 @@ package apigw
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -28,6 +30,7 @@ var statusByCode = map[lead.Code]int{
 	lead.EINVALID:      http.StatusBadRequest,
 	lead.ENOLEADSTATE:  http.StatusBadRequest,
 	lead.EKEYREUSED:    http.StatusUnprocessableEntity,
+	lead.ETHROTTLED:    http.StatusTooManyRequests,
 	lead.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	lead.EUNSETTLED:    http.StatusInternalServerError,
 	lead.EINTERNAL:     http.StatusInternalServerError,
@@ -50,8 +53,17 @@ func Status(err error) int {
 // their text may hold SDK details and never reaches the caller.
 func ErrorResponse(err error, requestID string) Response {
 	resp := RawJSON(Status(err), wire.ErrorJSON(err, requestID))
-	if resp.StatusCode == http.StatusServiceUnavailable {
+	switch resp.StatusCode {
+	case http.StatusServiceUnavailable:
 		resp.Headers["Retry-After"] = RetryAfterSeconds
+	case http.StatusTooManyRequests:
+		// The webhook's own limit: the seconds until its budget has room again.
+		wait := 1
+		var e *lead.Error
+		if errors.As(err, &e) && e.RetryAfter > 1 {
+			wait = e.RetryAfter
+		}
+		resp.Headers["Retry-After"] = strconv.Itoa(wait)
 	}
 	return resp
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
@@ -81,6 +82,9 @@ func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outco
 	if err == nil {
 		err = checkOrigin(wh, req)
 	}
+	if err == nil {
+		err = h.admit(ctx, wh)
+	}
 	if err != nil {
 		return h.answer(req, out, wh, hd, nil, err)
 	}
@@ -120,6 +124,27 @@ func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outco
 		err = src.KnownWebhookError(err)
 	}
 	return h.answer(req, out, wh, hd, res, err)
+}
+
+// RateLimiter is an Ingester that enforces per-webhook rate limits: Admit judges an
+// authenticated request (the 429 of lead.Throttled when over) and says how many counter
+// writes it made.
+type RateLimiter interface {
+	Admit(ctx context.Context, wh *lead.Webhook) (writes int, err error)
+}
+
+// admit judges the authenticated request against its webhook's rate limit, when the
+// service has one; the counter writes it made are counted in the request's calls.
+func (h ingestEndpoint) admit(ctx context.Context, wh *lead.Webhook) error {
+	lim, ok := h.svc.(RateLimiter)
+	if !ok {
+		return nil
+	}
+	writes, err := lim.Admit(ctx, wh)
+	for range writes {
+		metrics.CallsFrom(ctx).RateFlush()
+	}
+	return err
 }
 
 // headerOnce is a header sent once, "" otherwise.

@@ -24,6 +24,15 @@ type SourceIngester interface {
 	Clock() time.Time
 }
 
+// A vendor source's webhook over its rate limit gets the same 429 Too many requests with
+// Retry-After as any sender, decided after the vendor's authentication and before its body
+// is parsed: nothing stored, nothing kept, not a 5xx (which would page the operator for a
+// sender's flood). The vendors that retry a failed delivery (Typeform, Tally, Webflow,
+// Standard Webhooks senders) send it again later with the same delivery id, so the retry
+// is one lead; those that never retry (Jotform, Unbounce) lose it as they would on any
+// failure, and Google keeps the lead in the advertiser's account. A flood from one form
+// thus slows that form only.
+
 // sourceRequest is the request as a source's parser reads it.
 func (h ingestEndpoint) sourceRequest(req Request, hd ingestHeaders, raw []byte) wire.SourceRequest {
 	sr := wire.SourceRequest{Header: func(name string) (string, int) { return Header(req, name) }, ContentType: hd.contentType, Raw: raw}

@@ -54,6 +54,13 @@ const (
 	MetricEntryFences     = "EntryFences"
 	MetricUnsettledWrites = "UnsettledWrites"
 	DimensionOutcome      = "Outcome"
+	// MetricThrottled counts the requests refused with 429 for being over their webhook's
+	// rate limit, per webhook (dimension DimensionWebhook, beside FunctionName) and in all
+	// (FunctionName alone); emitted only for those requests, so a quiet webhook has none.
+	// MetricRateFlushes counts the rate limiter's counter writes, when there were any.
+	MetricThrottled   = "Throttled"
+	MetricRateFlushes = "RateFlushes"
+	DimensionWebhook  = "WebhookId"
 )
 
 // Outcome is what a handler reports about its request, as a value beside its response: the
@@ -157,6 +164,7 @@ func (o Observer) finish(req Request, n *Outcome, c metrics.CallCounts, d time.D
 	}
 	list = nonZero(list, MetricEntryFences, c.Fences)
 	list = nonZero(list, MetricUnsettledWrites, c.Unsettled)
+	list = nonZero(list, MetricRateFlushes, c.RateFlushes)
 	if rejected := rejectedFate(n); rejected != nil {
 		switch {
 		case rejected.Kept:
@@ -168,9 +176,27 @@ func (o Observer) finish(req Request, n *Outcome, c metrics.CallCounts, d time.D
 		}
 	}
 	line := metrics.Line{Level: level, Fields: fields, By: []metrics.Dimension{{Name: DimensionOutcome, Value: outcome}}, Metrics: list}
+	if id := throttledWebhook(n, fields); id != "" {
+		// The one count kept per webhook, on its 429s only: the top throttled webhooks.
+		line.Sets = []metrics.Set{{Dimensions: []metrics.Dimension{{Name: DimensionWebhook, Value: id}}, Metrics: []metrics.Metric{count(MetricThrottled, 1)}}}
+	}
 	if err := o.Metrics.Write(line); err != nil {
 		o.Logger.Warn("request line not written", "requestId", RequestID(req), "err", err)
 	}
+}
+
+// throttledWebhook is the id of the webhook whose rate limit refused the request, "" when
+// it was not refused so.
+func throttledWebhook(n *Outcome, fields []metrics.Field) string {
+	if lead.ErrorCode(n.Err) != lead.ETHROTTLED {
+		return ""
+	}
+	for _, f := range fields {
+		if id, ok := f.Value.(string); ok && f.Key == "webhookId" {
+			return id
+		}
+	}
+	return ""
 }
 
 func count(name string, v int) metrics.Metric {

@@ -86,6 +86,11 @@ func webhookAdmin(ctx context.Context, cfg aws.Config, env Env, withKey bool) (*
 	}
 	svc := lead.NewWebhookAdmin(store, keys.hasher)
 	svc.Rules = wire.SourceRules{}
+	rates, err := env.RateDefaults()
+	if err != nil {
+		return nil, err
+	}
+	svc.Rates = rates
 	if keys.sealer != nil {
 		svc.Sealer = keys.sealer
 	}

@@ -45,6 +45,11 @@ type Env struct {
 	// CaptchaVerifyURL (CAPTCHA_VERIFY_URL), when set, replaces every CAPTCHA provider's
 	// siteverify URL: the local runner's stand-in, or a test's.
 	CaptchaVerifyURL string
+	// RateLimitDefault (RATE_LIMIT_DEFAULT) is the rate limit, in requests per second, of
+	// a webhook that sets none; empty is lead.DefaultRateLimit. RateBurstDefault
+	// (RATE_BURST_DEFAULT) is its burst; empty is twice the limit.
+	RateLimitDefault string
+	RateBurstDefault string
 }
 
 // DefaultMetricsNamespace is the CloudWatch namespace of the metrics when METRICS_NAMESPACE
@@ -67,6 +72,8 @@ func EnvFrom(getenv func(string) string, required ...string) (Env, error) {
 		RejectedRetentionDays: getenv("REJECTED_RETENTION_DAYS"),
 		PoolCacheSeconds:      getenv("POOL_CACHE_SECONDS"),
 		CaptchaVerifyURL:      getenv("CAPTCHA_VERIFY_URL"),
+		RateLimitDefault:      getenv("RATE_LIMIT_DEFAULT"),
+		RateBurstDefault:      getenv("RATE_BURST_DEFAULT"),
 	}
 	var missing []string
 	for _, name := range required {
@@ -129,6 +136,12 @@ func Ingest(ctx context.Context, cfg aws.Config, env Env, logger *slog.Logger) (
 	svc.Sealer, svc.Deliveries = keys.sealer, store
 	svc.Store = lead.NewPoolCache(svc.Store, ttl)
 	svc.Captcha = captcha.New(env.CaptchaVerifyURL)
+	rates, err := env.RateDefaults()
+	if err != nil {
+		return nil, err
+	}
+	// One limiter per built handler: one Lambda instance's counts.
+	svc.Limiter, svc.RateStore = lead.NewLimiter(rates, store), store
 	return observed(env, logger, apigw.IngestHandler(svc)), nil
 }
 
@@ -156,6 +169,30 @@ func (e Env) poolCacheTTL() (time.Duration, error) {
 		return 0, fmt.Errorf("POOL_CACHE_SECONDS = %q: want a whole number of seconds from 0 to 300", e.PoolCacheSeconds)
 	}
 	return time.Duration(secs) * time.Second, nil
+}
+
+// RateDefaults are RATE_LIMIT_DEFAULT and RATE_BURST_DEFAULT, lead.DefaultRates when empty
+// (a burst of twice the limit when only the limit is set).
+func (e Env) RateDefaults() (lead.RateDefaults, error) {
+	d := lead.DefaultRates()
+	if e.RateLimitDefault != "" {
+		n, err := strconv.Atoi(e.RateLimitDefault)
+		if err != nil {
+			return d, fmt.Errorf("RATE_LIMIT_DEFAULT = %q: want a whole number of requests per second", e.RateLimitDefault)
+		}
+		d.Limit, d.Burst = n, 2*n
+	}
+	if e.RateBurstDefault != "" {
+		n, err := strconv.Atoi(e.RateBurstDefault)
+		if err != nil {
+			return d, fmt.Errorf("RATE_BURST_DEFAULT = %q: want a whole number of requests", e.RateBurstDefault)
+		}
+		d.Burst = n
+	}
+	if err := d.Check(); err != nil {
+		return d, fmt.Errorf("RATE_LIMIT_DEFAULT, RATE_BURST_DEFAULT: %w", err)
+	}
+	return d, nil
 }
 
 // serverKeys are the two uses of the Secrets Manager key: the token HMAC (the key itself,

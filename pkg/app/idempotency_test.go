@@ -52,11 +52,12 @@ func TestIngestAWSCallsPerPath(t *testing.T) {
 		return r
 	}
 	rec.take() // the token key, read at cold start
+	// The webhook read is a Query: the webhook item and its rate counters beside it.
 	// The first request of the instance reads the pool (and its custom fields) once; it
 	// locks email, so the instance's cached schema is stale: the next request's lock
 	// condition fails (a refusal with every attempt answered needs no read-back), it reads
 	// the pool again and stores with a plain put.
-	for i, want := range [][]string{{"GetItem", "BatchGetItem", "TransactWriteItems"}, {"GetItem", "TransactWriteItems", "BatchGetItem", "PutItem"}} {
+	for i, want := range [][]string{{"Query", "BatchGetItem", "TransactWriteItems"}, {"Query", "TransactWriteItems", "BatchGetItem", "PutItem"}} {
 		if resp, _ := f.do(t, f.post(`{"data":{"email":"warm@b.co"}}`, f.token)); resp.StatusCode != 201 {
 			t.Fatalf("warm-up %d = %d %s", i+1, resp.StatusCode, resp.Body)
 		}
@@ -69,8 +70,8 @@ func TestIngestAWSCallsPerPath(t *testing.T) {
 	// the repeat, checked against the record's digest: no read of the record or the entry.
 	// The embedded engine returns no record: the record is then read, one call more (the
 	// refused write, every attempt of it answered, needs no read-back).
-	replay := []string{"GetItem", "TransactWriteItems"}
-	conflict := []string{"GetItem", "TransactWriteItems"}
+	replay := []string{"Query", "TransactWriteItems"}
+	conflict := []string{"Query", "TransactWriteItems"}
 	if os.Getenv("RL_DYNAMODB_ENDPOINT") == "" {
 		replay = append(replay, "GetItem")
 		conflict = append(conflict, "GetItem")
@@ -81,13 +82,13 @@ func TestIngestAWSCallsPerPath(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{"known keys", f.post(`{"data":{"email":"a@b.co"}}`, f.token), 201, []string{"GetItem", "PutItem"}},
-		{"new keys: the transaction replaces the put", f.post(`{"data":{"email":"a@b.co","city":"Oslo"}}`, f.token), 201, []string{"GetItem", "TransactWriteItems"}},
+		{"known keys", f.post(`{"data":{"email":"a@b.co"}}`, f.token), 201, []string{"Query", "PutItem"}},
+		{"new keys: the transaction replaces the put", f.post(`{"data":{"email":"a@b.co","city":"Oslo"}}`, f.token), 201, []string{"Query", "TransactWriteItems"}},
 		{"custom field data, cached too", f.post(fmt.Sprintf(`{"data":{"email":"a@b.co"},"customFieldData":{%q:"google_ad"}}`, f.fieldID), f.token), 201,
-			[]string{"GetItem", "BatchGetItem", "PutItem"}},
+			[]string{"Query", "BatchGetItem", "PutItem"}},
 		{"custom field data again", f.post(fmt.Sprintf(`{"data":{"email":"b@b.co"},"customFieldData":{%q:"google_ad"}}`, f.fieldID), f.token), 201,
-			[]string{"GetItem", "PutItem"}},
-		{"idempotent first request", keyed(`{"data":{"email":"i@b.co"}}`, "calls-1"), 201, []string{"GetItem", "TransactWriteItems"}},
+			[]string{"Query", "PutItem"}},
+		{"idempotent first request", keyed(`{"data":{"email":"i@b.co"}}`, "calls-1"), 201, []string{"Query", "TransactWriteItems"}},
 		// The failed transaction returns the first request's record: no read of it.
 		{"idempotent replay", keyed(`{"data":{"email":"i@b.co"}}`, "calls-1"), 201, replay},
 		{"same key, other content", keyed(`{"data":{"email":"j@b.co"}}`, "calls-1"), 422, conflict},

@@ -378,7 +378,8 @@ func (ft *faultyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestIngestDynamoDBUnavailableIs500AndStoresNothing(t *testing.T) {
-	for _, op := range []string{"PutItem", "TransactWriteItems", "BatchGetItem", "GetItem"} {
+	// Query is the webhook read.
+	for _, op := range []string{"PutItem", "TransactWriteItems", "BatchGetItem", "Query"} {
 		t.Run(op, func(t *testing.T) {
 			ft := &faultyTransport{next: http.DefaultTransport, op: op}
 			ft.times.Store(100)

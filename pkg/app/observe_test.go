@@ -26,7 +26,7 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// throttlingTransport answers DynamoDB GetItem as throttled while armed, so a request fails
+// throttlingTransport answers DynamoDB Query (the webhook read) as throttled while armed, so a request fails
 // with a 500 after the SDK's retries.
 type throttlingTransport struct {
 	next  http.RoundTripper
@@ -34,7 +34,7 @@ type throttlingTransport struct {
 }
 
 func (tt *throttlingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if tt.armed.Load() && strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetItem") {
+	if tt.armed.Load() && strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".Query") {
 		return &http.Response{
 			StatusCode: 400,
 			Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},

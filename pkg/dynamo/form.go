@@ -59,6 +59,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, id string, ch lead.WebhookCha
 	if ch.Source != nil {
 		sets = setSource(ch.Source, sets, names, values)
 	}
+	if ch.Rate != nil {
+		// 0 (the default) is written as NULL, which reads as absent: minidyn ignores a
+		// top-level REMOVE.
+		names["#rl"], values[":rl"] = attrRateLimit, numberOrNull(ch.Rate.Limit)
+		names["#rb"], values[":rb"] = attrRateBurst, numberOrNull(ch.Rate.Burst)
+		sets = append(sets, "#rl = :rl", "#rb = :rb")
+	}
 	if len(sets) == 0 {
 		return nil, fmt.Errorf("update webhook %s: nothing to change", id)
 	}
@@ -69,6 +76,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, id string, ch lead.WebhookCha
 			return false
 		}
 		if ch.Source != nil && !holdsSource(item, ch.Source) {
+			return false
+		}
+		if ch.Rate != nil && !holdsRate(item, ch.Rate) {
 			return false
 		}
 		return !ch.SetForm || sameForm(item[attrForm], wantForm)

@@ -467,6 +467,8 @@ func webhookFromItem(item map[string]types.AttributeValue) (*lead.Webhook, error
 		RotatedAt:              r.optTime("rotatedAt"),
 		AllowQueryToken:        r.optBool(attrAllowQueryToken),
 		Version:                r.optInt(attrVersion),
+		RateLimit:              int(r.optInt(attrRateLimit)),
+		RateBurst:              int(r.optInt(attrRateBurst)),
 	}
 	w.SourceSettings = readSourceSettings(&r)
 	if r.err != nil {

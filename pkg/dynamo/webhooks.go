@@ -43,6 +43,12 @@ func (s *Store) CreateWebhook(ctx context.Context, w *lead.Webhook) error {
 		item[attrAllowQueryToken] = &types.AttributeValueMemberBOOL{Value: true}
 	}
 	putSourceSettings(item, w)
+	if w.RateLimit > 0 {
+		item[attrRateLimit] = number(int64(w.RateLimit))
+	}
+	if w.RateBurst > 0 {
+		item[attrRateBurst] = number(int64(w.RateBurst))
+	}
 	if w.Form != nil {
 		form, err := s.formAttr(w.ID, w.Form)
 		if err != nil {

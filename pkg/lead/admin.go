@@ -65,6 +65,8 @@ type WebhookAdmin struct {
 	Rules   SourceRules
 	Sources SourceStore
 	Sealer  Sealer
+	// Rates are the rate limit and burst of a webhook that sets none (zero: DefaultRates).
+	Rates RateDefaults
 }
 
 // NewWebhookAdmin returns an admin service with the wall clock and UUIDv4 webhook ids;
@@ -86,6 +88,8 @@ type CreateWebhookInput struct {
 	SourceInput
 	// Form, when not nil, are the webhook's public HTML form settings.
 	Form *FormInput
+	// Rate limit and burst (nil: the defaults).
+	RateInput
 }
 
 // UpdateWebhookInput changes a webhook's settings; a nil field is left as it is.
@@ -97,6 +101,8 @@ type UpdateWebhookInput struct {
 	// SetForm replaces the form settings with Form; a nil Form removes them.
 	SetForm bool
 	Form    *FormInput
+	// Rate limit and burst.
+	RateInput
 }
 
 // WebhookChange is one change of a webhook's stored settings, written at once: a nil
@@ -107,6 +113,14 @@ type WebhookChange struct {
 	SetForm         bool
 	Form            *FormSettings
 	Source          *SourceChange
+	// Rate, when not nil, sets the webhook's rate limit and burst (0: the default).
+	Rate *RateChange
+}
+
+// RateChange is a webhook's rate limit and burst as stored; 0 stands for the default.
+type RateChange struct {
+	Limit int
+	Burst int
 }
 
 // SourceChange sets a webhook's source and mapping (nil: none) and, when SealedSecret is
@@ -156,6 +170,10 @@ type WebhookSummary struct {
 	QueryTokenWarning string
 	// Native source settings: never a secret.
 	SourceView
+	// RateLimit and RateBurst are the webhook's rate limit (requests per second) and burst,
+	// its own or the defaults.
+	RateLimit int `json:"rateLimit"`
+	RateBurst int `json:"rateBurst"`
 	// GeneratedSigningSecret is a signing secret the service just generated (create,
 	// update to a signed source): shown in that answer only, never again.
 	GeneratedSigningSecret string
@@ -172,6 +190,7 @@ func Summarize(w *Webhook) WebhookSummary {
 		SourceView:     viewSource(w),
 		Form:           summarizeForm(w.Form),
 	}
+	s.RateLimit, s.RateBurst = DefaultRates().For(w)
 	if w.AllowQueryToken {
 		s.AllowQueryToken, s.QueryTokenWarning = true, QueryTokenWarning
 	}
@@ -221,6 +240,8 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 		form, d = in.Form.Settings()
 		details = append(details, d...)
 	}
+	rate, d := in.RateInput.change(s.rates(), false)
+	details = append(details, d...)
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
 	}
@@ -253,6 +274,9 @@ func (s *WebhookAdmin) Create(ctx context.Context, in CreateWebhookInput) (*Crea
 		CreatedAt:       s.Now().UTC().Truncate(time.Second),
 		AllowQueryToken: in.AllowQueryToken,
 		Form:            form,
+	}
+	if rate != nil {
+		w.RateLimit, w.RateBurst = rate.Limit, rate.Burst
 	}
 	if source != SourceRocketLead {
 		w.Source, w.Mapping = source, mapping
@@ -346,14 +370,17 @@ func (s *WebhookAdmin) List(ctx context.Context, in ListWebhooksInput) (*Webhook
 func (s *WebhookAdmin) Update(ctx context.Context, in UpdateWebhookInput) (*WebhookSummary, error) {
 	id, details := uuidField("id", in.WebhookID)
 	ch := WebhookChange{AllowQueryToken: in.AllowQueryToken, SetForm: in.SetForm}
-	if in.AllowQueryToken == nil && !in.SetForm && in.SourceInput.empty() {
-		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false, unless form or a source setting is sent"})
+	if in.AllowQueryToken == nil && !in.SetForm && in.SourceInput.empty() && in.RateInput.empty() {
+		details = append(details, Detail{Path: "allowQueryToken", Problem: "required: true or false, unless form, a source or a rate setting is sent"})
 	}
 	if in.Form != nil {
 		var d []Detail
 		ch.Form, d = in.Form.Settings()
 		details = append(details, d...)
 	}
+	var d []Detail
+	ch.Rate, d = in.RateInput.change(s.rates(), true)
+	details = append(details, d...)
 	if len(details) > 0 {
 		return nil, InvalidDetails(details...)
 	}

@@ -18,6 +18,7 @@ const (
 	EINVALID      Code = "invalid"       // 400 Validation failed
 	ENOLEADSTATE  Code = "no_lead_state" // 400 No default lead state
 	EKEYREUSED    Code = "key_reused"    // 422 Idempotency key reused with another body
+	ETHROTTLED    Code = "throttled"     // 429 Too many requests: over the webhook's rate limit; nothing stored
 	EUNAVAILABLE  Code = "unavailable"   // 503 Service unavailable: throttled or conflicted past the retries; nothing stored
 	EUNSETTLED    Code = "unsettled"     // 500 Outcome unknown: a write that could not be settled; it may be stored
 	EINTERNAL     Code = "internal"      // 500
@@ -49,6 +50,9 @@ type Error struct {
 	// EntryID, for EKEYREUSED, is the entry the first request with the key created; for
 	// EUNSETTLED, the id the entry has if its write did commit.
 	EntryID string
+	// RetryAfter, for ETHROTTLED, is how many whole seconds (at least 1) the caller should
+	// wait before sending again.
+	RetryAfter int
 	// ProblemCount is how many problems were found when there were more than Details or
 	// TypeErrors list (at most MaxListedProblems each); 0 when they list them all.
 	ProblemCount int
@@ -103,6 +107,8 @@ func DefaultReason(code Code) string {
 		return "No default lead state"
 	case EKEYREUSED:
 		return "Idempotency key reused"
+	case ETHROTTLED:
+		return "Too many requests"
 	case EUNAVAILABLE:
 		return "Service unavailable"
 	case EUNSETTLED:

@@ -133,6 +133,11 @@ type IngestService struct {
 	Deliveries TestDeliveryStore
 	// Captcha verifies the widget responses of webhooks whose form requires a CAPTCHA.
 	Captcha CaptchaVerifier
+
+	// Limiter, when not nil, enforces the webhooks' rate limits (Admit), judging by the
+	// counts RateStore's webhook read returns; one per function instance.
+	Limiter   *Limiter
+	RateStore RateStore
 }
 
 // NewIngestService returns a service with the default limits, the wall clock and UUIDv7 ids.

@@ -47,6 +47,14 @@ type Webhook struct {
 
 	// Native source: see source.go.
 	SourceSettings
+
+	// RateLimit is the webhook's limit in requests per second and RateBurst the burst it
+	// allows on top (0: the service's defaults, see RateDefaults).
+	RateLimit int
+	RateBurst int
+	// Counted are the per-second counts of the webhook's admitted requests, summed over
+	// every function instance, as the ingest read saw them (empty elsewhere).
+	Counted []RateCount
 }
 
 // Pool is a lead pool (a table of lead entries) with its schema and default lead state.

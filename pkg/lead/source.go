@@ -111,6 +111,7 @@ func viewSource(w *Webhook) SourceView {
 // that has a secret).
 func (s *WebhookAdmin) summarize(w *Webhook) WebhookSummary {
 	sum := Summarize(w)
+	sum.RateLimit, sum.RateBurst = s.rates().For(w)
 	if sum.SigningSecret != nil && !sum.SigningSecret.Configured && (s.Rules == nil || !s.Rules.Signed(w.SourceName())) {
 		sum.SigningSecret = nil
 	}
@@ -326,7 +327,13 @@ func (s *IngestService) LookUp(ctx context.Context, webhookID string) (*Webhook,
 	if !IsUUID(webhookID) {
 		return nil, Errorf(ENOTFOUND, "no webhook has this id")
 	}
-	wh, err := s.Store.Webhook(ctx, strings.ToLower(webhookID))
+	var wh *Webhook
+	var err error
+	if s.Limiter != nil && s.RateStore != nil {
+		wh, err = s.RateStore.WebhookCounted(ctx, strings.ToLower(webhookID), s.Limiter.Now().Unix()-RateWindowSeconds)
+	} else {
+		wh, err = s.Store.Webhook(ctx, strings.ToLower(webhookID))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read webhook: %w", err)
 	}

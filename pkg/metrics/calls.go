@@ -11,6 +11,7 @@ import (
 type Calls struct {
 	calls, attempts, throttles atomic.Int64
 	fences, unsettled          atomic.Int64
+	rateFlushes                atomic.Int64
 }
 
 type callsKey struct{}
@@ -60,6 +61,14 @@ func (c *Calls) Fence(settled bool) {
 	}
 }
 
+// RateFlush counts one write of the rate limiter's per-webhook counter (also counted as a
+// call by the SDK middleware): what rate limiting costs in calls.
+func (c *Calls) RateFlush() {
+	if c != nil {
+		c.rateFlushes.Add(1)
+	}
+}
+
 // CallCounts is a snapshot of a Calls counter.
 type CallCounts struct {
 	Calls     int // operations
@@ -67,6 +76,8 @@ type CallCounts struct {
 	Throttles int // attempts refused as throttled
 	Fences    int // writes fenced after the store gave up on them
 	Unsettled int // writes given up on that could not be fenced
+	// RateFlushes are the rate limiter's counter writes (among Calls).
+	RateFlushes int
 }
 
 // Counts returns the counts so far.
@@ -76,5 +87,5 @@ func (c *Calls) Counts() CallCounts {
 	}
 	calls, attempts := int(c.calls.Load()), int(c.attempts.Load())
 	return CallCounts{Calls: calls, Retries: max(attempts-calls, 0), Throttles: int(c.throttles.Load()),
-		Fences: int(c.fences.Load()), Unsettled: int(c.unsettled.Load())}
+		Fences: int(c.fences.Load()), Unsettled: int(c.unsettled.Load()), RateFlushes: int(c.rateFlushes.Load())}
 }

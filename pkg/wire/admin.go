@@ -19,7 +19,7 @@ const MaxAdminBodyBytes = 16 << 10
 // ParseCreateWebhook parses the body of a create request strictly: one JSON object with the
 // string fields organizationId, tableId and name, an optional boolean allowQueryToken, the
 // optional native source settings (source, mapping, signingSecret), the optional form
-// settings, and nothing else.
+// settings, the optional rateLimit and rateBurst, and nothing else.
 func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	obj, err := adminObject(raw, false)
 	if err != nil {
@@ -30,6 +30,10 @@ func ParseCreateWebhook(raw []byte) (lead.CreateWebhookInput, error) {
 	var details []lead.Detail
 	for _, k := range obj.keys {
 		if d, ok := sourceField(k, obj.values[k], &in.SourceInput); ok {
+			details = append(details, d...)
+			continue
+		}
+		if d, ok := rateField(k, obj.values[k], &in.RateInput); ok {
 			details = append(details, d...)
 			continue
 		}
@@ -103,8 +107,9 @@ func ParseRotateWebhook(webhookID string, raw []byte) (lead.RotateWebhookInput, 
 }
 
 // ParseUpdateWebhook parses the body of an update request strictly: one JSON object with
-// the boolean allowQueryToken, the native source settings (source, mapping, signingSecret)
-// and the form settings (an object, or null to remove them), any of them, and nothing else.
+// the boolean allowQueryToken, the native source settings (source, mapping, signingSecret),
+// the form settings (an object, or null to remove them) and rateLimit and rateBurst (whole
+// numbers, null for the default), any of them, and nothing else.
 func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, error) {
 	in := lead.UpdateWebhookInput{WebhookID: webhookID}
 	obj, err := adminObject(raw, false)
@@ -123,6 +128,10 @@ func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, 
 			in.SetForm, details = true, append(details, d...)
 			continue
 		}
+		if d, ok := rateField(k, obj.values[k], &in.RateInput); ok {
+			details = append(details, d...)
+			continue
+		}
 		if k != "allowQueryToken" {
 			details = append(details, lead.Detail{Path: lead.DetailPath("", k), Problem: "unknown field"})
 			continue
@@ -138,6 +147,37 @@ func ParseUpdateWebhook(webhookID string, raw []byte) (lead.UpdateWebhookInput, 
 		return in, lead.InvalidDetails(details...)
 	}
 	return in, nil
+}
+
+// rateField reads rateLimit or rateBurst (ok false for any other key): a whole number,
+// or null for the default (stored as 0); the service judges the range.
+func rateField(k string, v any, in *lead.RateInput) (details []lead.Detail, ok bool) {
+	var dst **int
+	switch k {
+	case "rateLimit":
+		dst = &in.RateLimit
+	case "rateBurst":
+		dst = &in.RateBurst
+	default:
+		return nil, false
+	}
+	if v == nil {
+		zero := 0
+		*dst = &zero
+		return nil, true
+	}
+	num, isNum := v.(json.Number)
+	n, err := strconv.ParseInt(string(num), 10, 32)
+	if !isNum || err != nil || n < 1 {
+		got := kindOf(v)
+		if isNum {
+			got = string(num)
+		}
+		return []lead.Detail{{Path: k, Problem: "must be a whole number, at least 1 (null: the default), got " + got}}, true
+	}
+	i := int(n)
+	*dst = &i
+	return nil, true
 }
 
 // ParseListWebhooks reads the query of a list request: organizationId (required), limit and

@@ -415,34 +415,47 @@ func TestREADMEDeployNamesEveryParameter(t *testing.T) {
 }
 
 // TestREADMEFixedCostsCountTheTemplate: the README's monthly fixed costs count the alarm
-// metrics of the template (CloudWatch bills an alarm per metric it reads).
+// metrics of the template (CloudWatch bills an alarm per metric it reads). An alarm on a
+// Metrics Insights query is billed per metric the query reads, which traffic decides: the
+// README counts those alarms apart.
 func TestREADMEFixedCostsCountTheTemplate(t *testing.T) {
 	res := rawResources(t)
-	alarms, metrics := 0, 0
+	alarms, metrics, insights := 0, 0, 0
 	for _, id := range resourcesOfType(res, "AWS::CloudWatch::Alarm") {
-		alarms++
-		n := 0
+		n, query := 0, false
 		if m := path(res[id], "Properties", "Metrics"); m != nil {
 			for _, q := range m.Content {
 				if child(q, "MetricStat") != nil {
 					n++
 				}
+				if e := child(q, "Expression"); e != nil && strings.HasPrefix(e.Value, "SELECT ") {
+					query = true
+				}
 			}
 		} else {
 			n = 1
 		}
+		if query {
+			insights++
+			continue
+		}
+		alarms++
 		metrics += n
 	}
 	b, err := os.ReadFile(readmeFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := readmeSection(t, string(b), "Cost per lead")
+	// Words, whatever the line breaks between them.
+	text := strings.Join(strings.Fields(readmeSection(t, string(b), "Cost per lead")), " ")
 	want := fmt.Sprintf("%d alarms read %d metrics", alarms, metrics)
 	if !strings.Contains(text, want) {
 		t.Errorf("README Cost per lead does not say %q (the template's alarms)", want)
 	}
 	if cost := fmt.Sprintf("$%.2f", float64(metrics)*0.10); !strings.Contains(text, cost) {
 		t.Errorf("README Cost per lead does not give the alarms' %s a month ($0.10 per alarm metric)", cost)
+	}
+	if want := fmt.Sprintf("%d Metrics Insights alarm", insights); insights > 0 && !strings.Contains(text, want) {
+		t.Errorf("README Cost per lead does not say %q (billed per metric its query reads)", want)
 	}
 }

@@ -26,6 +26,7 @@ var emittedMetrics = []string{
 	apigw.MetricRejectedNotKept, apigw.MetricEntryFences, apigw.MetricUnsettledWrites,
 	entryevents.MetricStreamRecords, entryevents.MetricEventsPublished, entryevents.MetricEventsFailed, entryevents.MetricStreamAge,
 	entryevents.MetricBatchDuration, entryevents.MetricThrottles, entryevents.MetricAWSCalls, entryevents.MetricAWSRetries,
+	apigw.MetricThrottled, apigw.MetricRateFlushes,
 }
 
 // rawResources returns the template's resources as YAML nodes, tags (!Ref, !If) intact.
@@ -191,6 +192,9 @@ func TestEveryAlarmNotifiesTheAlarmTopicAndSaysWhatToDo(t *testing.T) {
 				queries = m.Content
 			}
 			for _, q := range queries {
+				if expr := child(q, "Expression"); expr != nil && strings.HasPrefix(expr.Value, "SELECT ") {
+					checkInsightsQuery(t, id, expr.Value, "${MetricsNamespace}")
+				}
 				if ns := flow(path(q, "MetricStat", "Metric", "Namespace")); ns == "!Ref MetricsNamespace" {
 					if name := flow(path(q, "MetricStat", "Metric", "MetricName")); !slices.Contains(emittedMetrics, name) {
 						t.Errorf("alarm reads %s, which the code does not emit", name)
@@ -206,7 +210,7 @@ func TestEveryAlarmNotifiesTheAlarmTopicAndSaysWhatToDo(t *testing.T) {
 		wantAlarms = append(wantAlarms, fn+"ErrorsAlarm", fn+"ThrottlesAlarm")
 	}
 	wantAlarms = append(wantAlarms, "Api5xxAlarm", "EntryEventsIteratorAgeAlarm", "EntryEventsFailureAlarm",
-		"DynamoDBThrottlesAlarm", "RejectionShareAlarm", "UnsettledWritesAlarm")
+		"DynamoDBThrottlesAlarm", "RejectionShareAlarm", "UnsettledWritesAlarm", "WebhookThrottledAlarm")
 	for _, a := range wantAlarms {
 		if !slices.Contains(alarms, a) {
 			t.Errorf("template has no alarm %s", a)
@@ -283,6 +287,12 @@ func TestDashboardParsesAndShowsOnlyEmittedMetrics(t *testing.T) {
 			continue
 		}
 		for _, row := range w.Properties.Metrics {
+			// A Metrics Insights query, alone on its row.
+			if opts, ok := row[0].(map[string]any); ok && len(row) == 1 {
+				expr, _ := opts["expression"].(string)
+				seen[checkInsightsQuery(t, "widget "+w.Properties.Title, expr, "X").metric] = true
+				continue
+			}
 			var strs []string
 			var opts map[string]any
 			for _, v := range row {
@@ -325,7 +335,7 @@ func TestDashboardParsesAndShowsOnlyEmittedMetrics(t *testing.T) {
 		t.Error("dashboard does not read the MetricsNamespace parameter")
 	}
 	for _, want := range []string{apigw.MetricLeadsAccepted, apigw.MetricClientErrors, apigw.MetricDuration + "/p50",
-		apigw.MetricDuration + "/p99", entryevents.MetricEventsPublished, "IteratorAge", "Errors"} {
+		apigw.MetricDuration + "/p99", entryevents.MetricEventsPublished, "IteratorAge", "Errors", throttledMetric} {
 		if !seen[want] {
 			t.Errorf("dashboard has no %s", want)
 		}

@@ -91,6 +91,7 @@ var wantActions = map[string][]string{
 		"dynamodb:BatchGetItem",
 		"dynamodb:GetItem",
 		"dynamodb:PutItem",
+		"dynamodb:Query", // the webhook with its rate counters
 		"dynamodb:TransactWriteItems",
 		"dynamodb:UpdateItem",
 		"secretsmanager:GetSecretValue",

@@ -427,12 +427,16 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 	allowQuery := fs.Bool("allow-query-token", false, "also accept the token as ?token= (for senders that cannot set a header)")
 	src := sourceFlags(fs)
 	ff := formFlags(fs)
+	rf := rateFlags(fs)
 	s, err := parse(ctx, fs, args, out, getenv, "org", "pool", "name")
 	if err != nil {
 		return err
 	}
 	in := lead.CreateWebhookInput{OrganizationID: *org, PoolID: *pool, Name: *hookName, AllowQueryToken: *allowQuery}
 	if in.SourceInput, err = src.input(fs, name); err != nil {
+		return err
+	}
+	if in.RateInput, err = rf.input(name); err != nil {
 		return err
 	}
 	if in.Form, _, err = ff.input(name, getenv); err != nil {
@@ -447,7 +451,7 @@ func webhookCreate(ctx context.Context, name string, args []string, out io.Write
 		return err
 	}
 	c.URL = s.url(c.ID)
-	rows := [][]string{{"ID", "NAME", "SOURCE", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.Source, c.URL, c.Token}}
+	rows := [][]string{{"ID", "NAME", "SOURCE", "RATE", "URL", "TOKEN (shown once)"}, {c.ID, c.Name, c.Source, rateCell(c.WebhookSummary), c.URL, c.Token}}
 	return s.print(wire.ViewCreatedWebhook(c), withSecret(withQueryTokenWarning(rows, c.QueryTokenWarning), c.GeneratedSigningSecret))
 }
 
@@ -471,12 +475,16 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 	allowQuery := fs.String("allow-query-token", "", "true: also accept the token as ?token=; false: only the header")
 	src := sourceFlags(fs)
 	ff := formFlags(fs)
+	rf := rateFlags(fs)
 	s, err := parse(ctx, fs, args, out, getenv, "id")
 	if err != nil {
 		return err
 	}
 	in := lead.UpdateWebhookInput{WebhookID: *id}
 	if in.SourceInput, err = src.input(fs, name); err != nil {
+		return err
+	}
+	if in.RateInput, err = rf.input(name); err != nil {
 		return err
 	}
 	if in.Form, in.SetForm, err = ff.input(name, getenv); err != nil {
@@ -489,8 +497,9 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 		}
 		in.AllowQueryToken = &allow
 	}
-	if in.AllowQueryToken == nil && in.Source == nil && in.Mapping == nil && in.SigningSecret == nil && !in.SetForm {
-		return usageError{fmt.Sprintf("%s: give --allow-query-token, --source, --mapping, --signing-secret or --form", name)}
+	if in.AllowQueryToken == nil && in.Source == nil && in.Mapping == nil && in.SigningSecret == nil && !in.SetForm &&
+		in.RateLimit == nil && in.RateBurst == nil {
+		return usageError{fmt.Sprintf("%s: give --allow-query-token, --source, --mapping, --signing-secret, --form, --rate-limit or --rate-burst", name)}
 	}
 	// The key seals a signing secret or a form's CAPTCHA secret the update may set.
 	svc, err := s.webhooks(ctx, in.Source != nil || in.SigningSecret != nil || in.SetForm)
@@ -502,7 +511,7 @@ func webhookSet(ctx context.Context, name string, args []string, out io.Writer, 
 		return err
 	}
 	w.URL = s.url(w.ID)
-	rows := [][]string{{"ID", "NAME", "SOURCE", "ALLOW QUERY TOKEN", "FORM"}, {w.ID, w.Name, w.Source, strconv.FormatBool(w.AllowQueryToken), formCell(w.Form)}}
+	rows := [][]string{{"ID", "NAME", "SOURCE", "ALLOW QUERY TOKEN", "FORM", "RATE"}, {w.ID, w.Name, w.Source, strconv.FormatBool(w.AllowQueryToken), formCell(w.Form), rateCell(*w)}}
 	if in.AllowQueryToken != nil && !*in.AllowQueryToken {
 		rows = append(rows, []string{}, []string{"If the token was ever in a URL, rotate it: rlctl webhook rotate --id " + w.ID})
 	}
@@ -553,7 +562,7 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 	if err != nil {
 		return err
 	}
-	rows := [][]string{{"ID", "NAME", "SOURCE", "POOL ID", "CREATED", "ROTATED", "LAST TEST DELIVERY", "URL"}}
+	rows := [][]string{{"ID", "NAME", "SOURCE", "POOL ID", "CREATED", "ROTATED", "LAST TEST DELIVERY", "RATE", "URL"}}
 	for i := range page.Webhooks {
 		w := &page.Webhooks[i]
 		w.URL = s.url(w.ID)
@@ -565,7 +574,7 @@ func webhookList(ctx context.Context, name string, args []string, out io.Writer,
 		if d := w.LastTestDelivery; d != nil {
 			lastTest = lead.FormatTime(d.At) + " " + d.Result
 		}
-		rows = append(rows, []string{w.ID, w.Name, w.Source, w.PoolID, lead.FormatTime(w.CreatedAt), rotated, lastTest, w.URL})
+		rows = append(rows, []string{w.ID, w.Name, w.Source, w.PoolID, lead.FormatTime(w.CreatedAt), rotated, lastTest, rateCell(*w), w.URL})
 	}
 	if page.NextCursor != "" {
 		rows = append(rows, []string{"next page: --cursor " + page.NextCursor})

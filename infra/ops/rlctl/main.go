@@ -75,18 +75,20 @@ const usage = `usage: rlctl <noun> <verb> [flags]
   custom-field list --org ID
   custom-field delete --org ID --id FIELD
   webhook create --org ID --pool ID --name NAME [--allow-query-token] [--source S] [--mapping JSON] [--signing-secret SECRET]
+      [--rate-limit N|default] [--rate-burst N|default]   (requests a second, and at once)
       sources: rocketlead (default), google-ads, typeform, tally, webflow, standard-webhooks, jotform, unbounce
   webhook rotate --id WEBHOOK [--grace 1h]
   webhook list --org ID [--limit N] [--cursor C]
   webhook delete --id WEBHOOK
   webhook set --id WEBHOOK [--allow-query-token true|false] [--source S] [--mapping JSON|null] [--signing-secret SECRET]
+      [--rate-limit N|default] [--rate-burst N|default]
   webhook signing-secret --id WEBHOOK [--secret THE-VENDORS] [--grace 1h]   (generated, shown once, without --secret)
   schema show --pool ID
   schema set --pool ID --keys KEY=TYPE[,KEY=TYPE…]   (types: string, number, boolean, string[])
   schema unlock --pool ID --keys KEY[,KEY…]
   rejected list --webhook ID [--limit N] [--cursor C]
   rejected show --webhook ID --id REJECTED
-  rejected replay --webhook ID (--id REJECTED | --all [--error "Validation failed"])
+  rejected replay --webhook ID (--id REJECTED | --all [--error "Validation failed"] [--rate N])   (--all: at most the webhook's rateLimit a second)
   rejected discard --webhook ID --id REJECTED
   events redrive --queue-url URL [--event-bus NAME] [--event-source SOURCE]
       publish again table.entry.added for the entries the entry-events failure queue names

@@ -10,6 +10,9 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
@@ -125,6 +128,7 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 	id := fs.String("id", "", "rejected request id (or --all)")
 	all := fs.Bool("all", false, "replay every kept rejected request of the webhook")
 	errFilter := fs.String("error", "", `with --all, only those whose error is this reason (e.g. "Validation failed")`)
+	rate := fs.Int("rate", 0, "with --all, at most this many replays a second (default and ceiling: the webhook's rateLimit)")
 	s, err := parse(ctx, fs, args, out, getenv, "webhook")
 	if err != nil {
 		return err
@@ -139,11 +143,18 @@ func rejectedReplay(ctx context.Context, name string, args []string, out io.Writ
 	if !*all {
 		return replayOne(ctx, s, svc, *webhook, *id)
 	}
+	if *rate < 0 {
+		return usageError{name + ": --rate must be a whole number of replays a second"}
+	}
+	pace, err := replayPace(ctx, svc, *webhook, *rate, getenv)
+	if err != nil {
+		return err
+	}
 	ids, err := rejectedIDs(ctx, svc, *webhook, *errFilter)
 	if err != nil {
 		return err
 	}
-	return replayAll(ctx, s, svc, *webhook, ids)
+	return replayAll(ctx, s, svc, *webhook, ids, pace)
 }
 
 // replayOne replays one kept request and prints the entry it made.
@@ -186,14 +197,50 @@ func rejectedIDs(ctx context.Context, svc app.RejectedRequests, webhook, errFilt
 	return ids, nil
 }
 
-// replayAll replays each of ids with a progress line, then prints the summary; it fails
-// when a replay failed (not when a request is still refused: that is its answer).
-func replayAll(ctx context.Context, s *session, svc app.RejectedRequests, webhook string, ids []string) error {
+// replayPace is how many replays a second --all sends: the webhook's rateLimit (its own,
+// else RATE_LIMIT_DEFAULT, else the built-in default), or rate when it is lower. Bulk
+// replays thus never take more than the webhook's own senders may.
+func replayPace(ctx context.Context, svc app.RejectedRequests, webhook string, rate int, getenv func(string) string) (int, error) {
+	if !lead.IsUUID(webhook) {
+		return 0, lead.Errorf(lead.ENOTFOUND, "no webhook has this id")
+	}
+	wh, err := svc.Ingest.Store.Webhook(ctx, strings.ToLower(webhook))
+	if err != nil {
+		return 0, err
+	}
+	if wh == nil {
+		return 0, lead.Errorf(lead.ENOTFOUND, "no webhook has this id")
+	}
+	defaults := lead.DefaultRates()
+	if n, err := strconv.Atoi(getenv("RATE_LIMIT_DEFAULT")); err == nil && n >= lead.MinRateLimit && n <= lead.MaxRateLimit {
+		defaults = lead.RateDefaults{Limit: n, Burst: 2 * n}
+	}
+	limit, _ := defaults.For(wh)
+	if rate > 0 && rate < limit {
+		return rate, nil
+	}
+	return limit, nil
+}
+
+// replayAll replays each of ids, at most pace a second, with a progress line that shows
+// the pace, then prints the summary; it fails when a replay failed (not when a request is
+// still refused: that is its answer).
+func replayAll(ctx context.Context, s *session, svc app.RejectedRequests, webhook string, ids []string, pace int) error {
 	sum := replaySummary{ByError: map[string]int{}}
+	start := time.Now()
 	for i, rid := range ids {
+		// The i-th replay starts no sooner than i/pace seconds in.
+		if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(pace))); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
 		_, err := svc.Replay(ctx, webhook, rid, replayRequestID())
 		sum.count(rid, err)
-		fmt.Fprintf(progressOut, "\rreplaying %d/%d: %d replayed, %d still rejected", i+1, len(ids), sum.Replayed, sum.StillRejected)
+		fmt.Fprintf(progressOut, "\rreplaying %d/%d at %d/s (the webhook's limit or --rate): %d replayed, %d still rejected",
+			i+1, len(ids), pace, sum.Replayed, sum.StillRejected)
 	}
 	if len(ids) > 0 {
 		fmt.Fprintln(progressOut)

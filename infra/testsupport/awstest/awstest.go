@@ -77,7 +77,9 @@ func Start(t testing.TB) *Env {
 		Faults: inj,
 		Config: cfg,
 		DB:     db,
-		App:    app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR", MetricsWriter: io.Discard},
+		// Rate limits that no test reaches unless it is about them (it sets its own).
+		App: app.Env{TableName: Table, TokenKeySecretID: SecretID, LogLevel: "ERROR", MetricsWriter: io.Discard,
+			RateLimitDefault: "1000", RateBurstDefault: "10000"},
 	}
 	srv.OnEvent(func(ev localaws.PublishedEvent) {
 		e.mu.Lock()
