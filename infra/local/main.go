@@ -72,6 +72,9 @@ type options struct {
 	// instances, when above 0, is the most instances of each HTTP function that serve
 	// requests, started as needed and one request at a time each, as Lambda's are.
 	instances int
+	// rateLimit and rateBurst are the webhooks' default rate limit and burst, as the
+	// template's DefaultRateLimit and DefaultRateBurst set them ("": the built-in ones).
+	rateLimit, rateBurst string
 }
 
 func main() {
@@ -85,6 +88,8 @@ func main() {
 	flag.StringVar(&o.faults, "faults", "", "DynamoDB and PutEvents faults to inject, Op:kind:probability or Op:kind:#N, comma-separated (kinds: conflict, throttle, throughput, error, slow, lost, late; partial for PutEvents; Op:slow|late:when:latency sets the delay)")
 	flag.Uint64Var(&o.faultSeed, "fault-seed", 1, "seed of the fault injector, for a repeatable run")
 	flag.IntVar(&o.instances, "instances", 0, "serve each HTTP function with up to N instances, each with state of its own and one request at a time, a new one started when all are busy, as Lambda does (0: one handler takes every request at once)")
+	flag.StringVar(&o.rateLimit, "rate-limit", "", "default rate limit of a webhook, requests per second (as the DefaultRateLimit parameter; empty: 20)")
+	flag.StringVar(&o.rateBurst, "rate-burst", "", "default burst of a webhook (as DefaultRateBurst; empty: twice the limit)")
 	flag.BoolVar(&o.verbose, "v", false, "print every line of the functions (a request's is its metric document too); without it, one line per request, warnings and errors (a failed request's own line), and the events")
 	flag.Parse()
 
@@ -146,7 +151,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	env := app.Env{TableName: localTable, TokenKeySecretID: localSecretID, LogLevel: "INFO",
-		CaptchaVerifyURL: "http://" + awsLn.Addr().String() + CaptchaVerifyPath}
+		CaptchaVerifyURL: "http://" + awsLn.Addr().String() + CaptchaVerifyPath,
+		RateLimitDefault: o.rateLimit, RateBurstDefault: o.rateBurst}
 	// By default one line per request (the front's) stands for it; -v adds the functions'
 	// own lines (each request's is also its EMF document), as CloudWatch would receive them.
 	// Without -v a function's own line is printed for a failure only (a 5xx's request line).

@@ -172,8 +172,8 @@ type WebhookSummary struct {
 	SourceView
 	// RateLimit and RateBurst are the webhook's rate limit (requests per second) and burst,
 	// its own or the defaults.
-	RateLimit int `json:"rateLimit"`
-	RateBurst int `json:"rateBurst"`
+	RateLimit int
+	RateBurst int
 	// GeneratedSigningSecret is a signing secret the service just generated (create,
 	// update to a signed source): shown in that answer only, never again.
 	GeneratedSigningSecret string

@@ -94,6 +94,8 @@ type WebhookView struct {
 	Mapping                map[string]string  `json:"mapping,omitempty"`
 	SigningSecret          *SigningSecretView `json:"signingSecret,omitempty"`
 	LastTestDelivery       *TestDeliveryView  `json:"lastTestDelivery,omitempty"`
+	RateLimit              int                `json:"rateLimit"`
+	RateBurst              int                `json:"rateBurst"`
 	GeneratedSigningSecret string             `json:"newSigningSecret,omitempty"`
 }
 
@@ -134,7 +136,8 @@ func ViewWebhook(s lead.WebhookSummary) WebhookView {
 		ID: s.ID, URL: s.URL, OrganizationID: s.OrganizationID, PoolID: s.PoolID, Name: s.Name,
 		CreatedAt: s.CreatedAt, RotatedAt: s.RotatedAt, PreviousTokenExpiresAt: s.PreviousTokenExpiresAt,
 		AllowQueryToken: s.AllowQueryToken, QueryTokenWarning: s.QueryTokenWarning,
-		Source: s.Source, Mapping: s.Mapping, GeneratedSigningSecret: s.GeneratedSigningSecret,
+		Source: s.Source, Mapping: s.Mapping, RateLimit: s.RateLimit, RateBurst: s.RateBurst,
+		GeneratedSigningSecret: s.GeneratedSigningSecret,
 	}
 	if f := s.Form; f != nil {
 		v.Form = &FormView{SuccessURL: f.SuccessURL, ErrorURL: f.ErrorURL, HoneypotField: f.HoneypotField, AllowedOrigins: f.AllowedOrigins}

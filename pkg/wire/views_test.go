@@ -30,21 +30,21 @@ func TestViewsRenderTheDocumentedFields(t *testing.T) {
 		SourceView: lead.SourceView{Source: "webflow", Mapping: map[string]string{"a": "b"},
 			SigningSecret:    &lead.SigningSecretView{Configured: true, RotatedAt: later, PreviousSecretExpiresAt: later.Add(time.Hour)},
 			LastTestDelivery: &lead.TestDelivery{At: at, Result: "200 OK"}},
-		GeneratedSigningSecret: "sec",
+		RateLimit: 20, RateBurst: 40, GeneratedSigningSecret: "sec",
 	}
 	minimal := lead.WebhookSummary{ID: "w2", OrganizationID: "o1", PoolID: "p1", Name: "m", CreatedAt: at,
 		Form:       &lead.FormSummary{Captcha: &lead.CaptchaSummary{Provider: lead.Turnstile}},
-		SourceView: lead.SourceView{Source: "rocketlead", SigningSecret: &lead.SigningSecretView{}}}
+		SourceView: lead.SourceView{Source: "rocketlead", SigningSecret: &lead.SigningSecretView{}}, RateLimit: 5, RateBurst: 5}
 	const fullJSON = `{"id":"w1","url":"https://x/public/ingress_webhooks/w1","organizationId":"o1","tableId":"p1","name":"n",` +
 		`"createdAt":"2026-03-01T09:30:00Z","rotatedAt":"2026-03-01T10:30:00Z","previousTokenExpiresAt":"2026-03-01T11:30:00Z",` +
 		`"allowQueryToken":true,"form":{"successUrl":"https://s","errorUrl":"https://e","honeypotField":"hp",` +
 		`"allowedOrigins":["https://o"],"captcha":{"provider":"recaptcha","configured":true,"minScore":0.5}},` +
 		`"queryTokenWarning":"warn","source":"webflow","mapping":{"a":"b"},"signingSecret":{"configured":true,` +
 		`"rotatedAt":"2026-03-01T10:30:00Z","previousSecretExpiresAt":"2026-03-01T11:30:00Z"},` +
-		`"lastTestDelivery":{"at":"2026-03-01T09:30:00Z","result":"200 OK"},"newSigningSecret":"sec"`
+		`"lastTestDelivery":{"at":"2026-03-01T09:30:00Z","result":"200 OK"},"rateLimit":20,"rateBurst":40,"newSigningSecret":"sec"`
 	const minimalJSON = `{"id":"w2","organizationId":"o1","tableId":"p1","name":"m","createdAt":"2026-03-01T09:30:00Z",` +
 		`"allowQueryToken":false,"form":{"captcha":{"provider":"turnstile","configured":false}},"source":"rocketlead",` +
-		`"signingSecret":{"configured":false}}`
+		`"signingSecret":{"configured":false},"rateLimit":5,"rateBurst":5}`
 	const entryJSON = `{"id":"e1","tableId":"p1","organizationId":"o1",` +
 		`"data":{"age":42,"email":"a@example.com","none":null,"ok":true,"tags":["x"]},` +
 		`"customFieldData":{"cf1":"web"},"leadStateId":"s1","createdAt":"2026-03-01T09:30:00Z"}`
