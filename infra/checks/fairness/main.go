@@ -26,28 +26,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rocketlead/ingress-webhooks/infra/checks/runnerproc"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
@@ -228,22 +224,6 @@ func main() {
 	}
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-type seed struct {
-	OrganizationID string `json:"organizationId"`
-	PoolID         string `json:"tableId"`
-	WebhookID      string `json:"webhookId"`
-	URL            string `json:"url"`
-}
-
 // webhook is one the run created.
 type webhook struct {
 	ID, URL, Token string
@@ -255,8 +235,7 @@ type flushCounter struct {
 	flushes, flushDocs atomic.Int64
 }
 
-func (f *flushCounter) read(r io.Reader, done chan<- struct{}) {
-	defer close(done)
+func (f *flushCounter) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -281,70 +260,24 @@ func (f *flushCounter) read(r io.Reader, done chan<- struct{}) {
 // (the runner, the admin calls), not a broken promise (see Result.Check).
 func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{Options: o}
-	dir, err := os.MkdirTemp("", "fairness")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(dir)
-	apiAddr, err := freeAddr()
-	if err != nil {
-		return res, err
-	}
-	awsAddr, err := freeAddr()
-	if err != nil {
-		return res, err
-	}
-	seedFile := filepath.Join(dir, "seed.json")
-	bin := filepath.Join(dir, "runner")
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return res, fmt.Errorf("find the module: %w", err)
-	}
-	build := exec.Command("go", "build", "-o", bin, "./infra/local")
-	build.Dir = strings.TrimSpace(string(root))
-	if out, err := build.CombinedOutput(); err != nil {
-		return res, fmt.Errorf("build the runner: %v: %s", err, out)
-	}
-	// -v: the functions' metric documents on standard output, where the rate counter
-	// writes are counted.
-	args := []string{"-addr", apiAddr, "-template", filepath.Join(build.Dir, "template.yaml"), "-aws-addr", awsAddr,
-		"-seed-file", seedFile, "-instances", fmt.Sprint(o.Instances), "-v"}
-	if o.DynamoDBEndpoint != "" {
-		args = append(args, "-dynamodb-endpoint", o.DynamoDBEndpoint)
-	}
-	runner := exec.Command(bin, args...)
-	// The functions' log lines (-v), unread: a file, so that no goroutine copies them.
-	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		return res, err
-	}
-	defer devNull.Close()
-	runner.Stderr = devNull
-	stdout, err := runner.StdoutPipe()
-	if err != nil {
-		return res, err
-	}
-	if err := runner.Start(); err != nil {
-		return res, fmt.Errorf("start the runner: %w", err)
-	}
 	var counter flushCounter
-	readDone := make(chan struct{})
-	go counter.read(stdout, readDone)
-	defer func() {
-		_ = runner.Process.Signal(syscall.SIGINT)
-		<-readDone
-		_ = runner.Wait()
-	}()
-	var s seed
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if b, err := os.ReadFile(seedFile); err == nil && json.Unmarshal(b, &s) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return res, errors.New("the runner wrote no seed file within 60 s")
-		}
-		time.Sleep(50 * time.Millisecond)
+	r, err := runnerproc.Start(runnerproc.Options{
+		// -v: the functions' metric documents on standard output, where the rate counter
+		// writes are counted.
+		Args: func(string) []string {
+			args := []string{"-instances", fmt.Sprint(o.Instances), "-v"}
+			if o.DynamoDBEndpoint != "" {
+				args = append(args, "-dynamodb-endpoint", o.DynamoDBEndpoint)
+			}
+			return args
+		},
+		Stdout: counter.read,
+	})
+	if err != nil {
+		return res, err
 	}
+	defer r.Stop()
+	s, awsAddr := r.Seed, r.AWSAddr
 	api := strings.TrimSuffix(s.URL, "/public/ingress_webhooks/"+s.WebhookID)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 
@@ -439,7 +372,7 @@ func noisyBound(o Options, elapsed time.Duration) int {
 }
 
 // createWebhook creates a webhook in the seeded pool through the admin route.
-func createWebhook(ctx context.Context, client *http.Client, api string, s seed, name string) (webhook, error) {
+func createWebhook(ctx context.Context, client *http.Client, api string, s runnerproc.Seed, name string) (webhook, error) {
 	b, _ := json.Marshal(map[string]any{"organizationId": s.OrganizationID, "tableId": s.PoolID, "name": name})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/admin/ingress_webhooks", bytes.NewReader(b))
 	if err != nil {

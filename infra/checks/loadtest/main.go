@@ -20,37 +20,29 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rocketlead/ingress-webhooks/infra/checks/runnerproc"
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
 	"github.com/rocketlead/ingress-webhooks/pkg/dynamo"
 )
 
 // DefaultFaults are the faults of a run: conflicts, throttles, 500s and lost responses on
-// the entry writes, throttles and 500s on the reads.
+// the entry writes, throttles and 500s on the reads (the webhook's Query among them).
 const DefaultFaults = "TransactWriteItems:conflict:0.05,TransactWriteItems:throttle:0.02,TransactWriteItems:lost:0.01," +
-	"PutItem:throttle:0.02,PutItem:error:0.02,PutItem:lost:0.02,GetItem:throttle:0.01,BatchGetItem:error:0.01"
-
-type seed struct {
-	PoolID string `json:"tableId"`
-	Token  string `json:"token"`
-	URL    string `json:"url"`
-}
+	"PutItem:throttle:0.02,PutItem:error:0.02,PutItem:lost:0.02,Query:throttle:0.01,GetItem:throttle:0.01,BatchGetItem:error:0.01"
 
 type outcome struct {
 	status    int
@@ -74,66 +66,21 @@ func main() {
 	}
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 func run(w io.Writer, n, clients int, faultSpec string, faultSeed int64, endpoint string) error {
-	dir, err := os.MkdirTemp("", "loadtest")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	apiAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	awsAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	seedFile, eventsFile := filepath.Join(dir, "seed.json"), filepath.Join(dir, "events.jsonl")
-	bin := filepath.Join(dir, "runner")
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return fmt.Errorf("find the module: %w", err)
-	}
-	build := exec.Command("go", "build", "-o", bin, "./infra/local")
-	build.Dir = strings.TrimSpace(string(root))
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the runner: %v: %s", err, out)
-	}
-	args := []string{"-addr", apiAddr, "-template", filepath.Join(build.Dir, "template.yaml"), "-aws-addr", awsAddr, "-seed-file", seedFile, "-events-file", eventsFile,
-		"-faults", faultSpec, "-fault-seed", fmt.Sprint(faultSeed),
-		// Every client sends as one webhook: its rate limit is not what this test measures.
-		"-rate-limit", "1000", "-rate-burst", "10000"}
-	if endpoint != "" {
-		args = append(args, "-dynamodb-endpoint", endpoint)
-	}
-	runner := exec.Command(bin, args...)
-	runner.Stdout, runner.Stderr = io.Discard, io.Discard
-	if err := runner.Start(); err != nil {
-		return fmt.Errorf("start the runner: %w", err)
-	}
-	defer func() {
-		_ = runner.Process.Signal(syscall.SIGINT)
-		_ = runner.Wait()
-	}()
-	var s seed
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if b, err := os.ReadFile(seedFile); err == nil && json.Unmarshal(b, &s) == nil {
-			break
+	r, err := runnerproc.Start(runnerproc.Options{Args: func(dir string) []string {
+		args := []string{"-events-file", filepath.Join(dir, "events.jsonl"), "-faults", faultSpec, "-fault-seed", fmt.Sprint(faultSeed),
+			// Every client sends as one webhook: its rate limit is not what this test measures.
+			"-rate-limit", "1000", "-rate-burst", "10000"}
+		if endpoint != "" {
+			args = append(args, "-dynamodb-endpoint", endpoint)
 		}
-		if time.Now().After(deadline) {
-			return errors.New("the runner wrote no seed file within 60 s")
-		}
-		time.Sleep(50 * time.Millisecond)
+		return args
+	}})
+	if err != nil {
+		return err
 	}
+	defer r.Stop()
+	s, awsAddr, eventsFile := r.Seed, r.AWSAddr, filepath.Join(r.Dir, "events.jsonl")
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	outcomes := make([]outcome, n)
@@ -183,7 +130,7 @@ func lateDelay(spec string) time.Duration {
 
 // send is request i: a valid lead (2 in 3, some of them locking a new key), an invalid body,
 // or a wrong token.
-func send(client *http.Client, s seed, i int) outcome {
+func send(client *http.Client, s runnerproc.Seed, i int) outcome {
 	o := outcome{}
 	var body string
 	token := s.Token
@@ -234,7 +181,7 @@ func send(client *http.Client, s seed, i int) outcome {
 
 // account checks the accounting of a run (see the package documentation) and writes its
 // two lines: the statuses, and the entries and rejected requests behind each kind of answer.
-func account(w io.Writer, store *dynamo.Store, s seed, eventsFile string, outcomes []outcome, elapsed time.Duration, clients int) error {
+func account(w io.Writer, store *dynamo.Store, s runnerproc.Seed, eventsFile string, outcomes []outcome, elapsed time.Duration, clients int) error {
 	ctx := context.Background()
 	byStatus := map[int]int{}
 	created := map[string]string{}   // entry id → marker
@@ -362,7 +309,7 @@ func account(w io.Writer, store *dynamo.Store, s seed, eventsFile string, outcom
 }
 
 // keptRejected lists the ids of the rejected requests the run's webhook keeps.
-func keptRejected(ctx context.Context, store *dynamo.Store, s seed) (map[string]bool, error) {
+func keptRejected(ctx context.Context, store *dynamo.Store, s runnerproc.Seed) (map[string]bool, error) {
 	webhookID := path.Base(s.URL)
 	kept := map[string]bool{}
 	for cursor := ""; ; {
