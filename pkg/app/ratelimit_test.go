@@ -2,17 +2,16 @@ package app_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rocketlead/ingress-webhooks/infra/local/faults"
+	"github.com/rocketlead/ingress-webhooks/infra/testsupport"
 	"github.com/rocketlead/ingress-webhooks/infra/testsupport/awstest"
 	"github.com/rocketlead/ingress-webhooks/pkg/apigw"
 	"github.com/rocketlead/ingress-webhooks/pkg/app"
@@ -20,25 +19,11 @@ import (
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
 )
 
-// lockedBuffer collects EMF documents from a handler.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// docs are the EMF documents written so far.
-func (l *lockedBuffer) docs(t *testing.T) []map[string]any {
+// emfDocs are the EMF documents a handler wrote to buf so far.
+func emfDocs(t *testing.T, buf *testsupport.SyncBuffer) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(buf.String()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var d map[string]any
@@ -52,11 +37,11 @@ func (l *lockedBuffer) docs(t *testing.T) []map[string]any {
 
 // rateHandler builds an ingest handler on the fixture's environment with the given rate
 // defaults, writing its EMF documents to the returned buffer.
-func rateHandler(t *testing.T, f *fixture, limit, burst int) (func(context.Context, apigw.Request) (apigw.Response, error), *lockedBuffer) {
+func rateHandler(t *testing.T, f *fixture, limit, burst int) (func(context.Context, apigw.Request) (apigw.Response, error), *testsupport.SyncBuffer) {
 	t.Helper()
 	env := f.env.App
 	env.RateLimitDefault, env.RateBurstDefault = strconv.Itoa(limit), strconv.Itoa(burst)
-	buf := &lockedBuffer{}
+	buf := &testsupport.SyncBuffer{}
 	env.MetricsWriter = buf
 	return awstest.Build(t, app.Ingest, f.env.Config.Copy(), env), buf
 }
@@ -136,7 +121,7 @@ func TestIngestOverTheRateLimitIs429(t *testing.T) {
 		t.Errorf("%d rejected requests kept; a 429 keeps nothing", len(page.Rejected))
 	}
 	var perWebhook, outcome int
-	for _, d := range emf.docs(t) {
+	for _, d := range emfDocs(t, emf) {
 		if d[apigw.MetricThrottled] != nil && d[apigw.DimensionWebhook] == f.webhookID {
 			perWebhook++
 		}
@@ -325,7 +310,7 @@ func TestIngestInstancesShareTheLimit(t *testing.T) {
 	const instances, limit, burst = 3, 10, 20
 	f := newFixture(t)
 	hs := make([]func(context.Context, apigw.Request) (apigw.Response, error), instances)
-	bufs := make([]*lockedBuffer, instances)
+	bufs := make([]*testsupport.SyncBuffer, instances)
 	for i := range hs {
 		hs[i], bufs[i] = rateHandler(t, f, limit, burst)
 	}
@@ -363,7 +348,7 @@ func TestIngestInstancesShareTheLimit(t *testing.T) {
 	seconds := int(elapsed/time.Second) + 1 // the whole seconds the run touched
 	flushes, quietFlushes := 0, 0
 	for _, b := range bufs {
-		for _, d := range b.docs(t) {
+		for _, d := range emfDocs(t, b) {
 			if v, ok := d[apigw.MetricRateFlushes].(float64); ok {
 				flushes += int(v)
 				if d["webhookId"] != f.webhookID {
