@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
-	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 	"github.com/rocketlead/ingress-webhooks/pkg/wire"
 )
 
@@ -127,24 +126,18 @@ func (h ingestEndpoint) serve(ctx context.Context, req Request) (Response, Outco
 }
 
 // RateLimiter is an Ingester that enforces per-webhook rate limits: Admit judges an
-// authenticated request (the 429 of lead.Throttled when over) and says how many counter
-// writes it made.
+// authenticated request (the 429 of lead.Throttled when over).
 type RateLimiter interface {
-	Admit(ctx context.Context, wh *lead.Webhook) (writes int, err error)
+	Admit(ctx context.Context, wh *lead.Webhook) error
 }
 
 // admit judges the authenticated request against its webhook's rate limit, when the
-// service has one; the counter writes it made are counted in the request's calls.
+// service has one.
 func (h ingestEndpoint) admit(ctx context.Context, wh *lead.Webhook) error {
-	lim, ok := h.svc.(RateLimiter)
-	if !ok {
-		return nil
+	if lim, ok := h.svc.(RateLimiter); ok {
+		return lim.Admit(ctx, wh)
 	}
-	writes, err := lim.Admit(ctx, wh)
-	for range writes {
-		metrics.CallsFrom(ctx).RateFlush()
-	}
-	return err
+	return nil
 }
 
 // headerOnce is a header sent once, "" otherwise.

@@ -368,6 +368,10 @@ func TestIngestInstancesShareTheLimit(t *testing.T) {
 	if noisyCreated < limit {
 		t.Errorf("noisy webhook got %d in %v; want at least its limit's worth", noisyCreated, elapsed)
 	}
+	if flushes == 0 {
+		// A refused request flushes its instance's counts: the flood must have cost some.
+		t.Errorf("no counter write counted in the request lines; want the flooded webhook's")
+	}
 	if quietFlushes != 0 {
 		t.Errorf("%d counter writes for quiet webhooks; want none", quietFlushes)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rocketlead/ingress-webhooks/pkg/lead"
+	"github.com/rocketlead/ingress-webhooks/pkg/metrics"
 )
 
 // Attributes and keys of a webhook's rate limit and its per-second counters.
@@ -98,25 +99,20 @@ func (s *Store) WebhookCounted(ctx context.Context, id string, since int64) (*le
 	}
 	// A Query answers at most 1 MB: the webhook (at most 400 KB) and a dozen small
 	// counters always fit, so there is no next page to read.
-	if gone(item) {
-		return nil, nil
+	w, err := s.webhookOf(id, item)
+	if w != nil {
+		w.Counted = counted
 	}
-	w, err := webhookFromItem(item)
-	if err == nil {
-		err = s.openCaptcha(w, item)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read webhook %s: %w", id, err)
-	}
-	w.Counted = counted
-	return w, nil
+	return w, err
 }
 
 // AddRateCounts adds the counts to the webhook's counters: one UpdateItem ADD per block,
 // oldest first, each one attempt (no retry: the caller keeps what was not written and
-// tries again later), on the caller's context. A write that may have landed (no answer, a
-// server fault) is not returned as unwritten. It never reads or writes the webhook item.
+// tries again later), on the caller's context, each counted in the request's metrics
+// (RateFlush). A write that may have landed (no answer, a server fault) is not returned as
+// unwritten. It never reads or writes the webhook item.
 func (s *Store) AddRateCounts(ctx context.Context, webhookID string, counts []lead.RateCount) ([]lead.RateCount, error) {
+	calls := metrics.CallsFrom(ctx)
 	db := s.db
 	if r, ok := db.(retrying); ok {
 		db = r.db
@@ -133,6 +129,7 @@ func (s *Store) AddRateCounts(ctx context.Context, webhookID string, counts []le
 			names["#"+a], values[":"+a] = a, number(counts[j].Count)
 			adds = append(adds, "#"+a+" :"+a)
 		}
+		calls.RateFlush()
 		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 &s.table,
 			Key:                       key(webhookPrefix+webhookID, rateSK(block)),

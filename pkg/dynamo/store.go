@@ -57,12 +57,18 @@ func (s *Store) Webhook(ctx context.Context, id string) (*lead.Webhook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get webhook %s: %w", id, err)
 	}
-	if gone(out.Item) {
+	return s.webhookOf(id, out.Item)
+}
+
+// webhookOf is the webhook of a webhook item read, its CAPTCHA secret opened; nil when
+// there is none (no item, or its tombstone).
+func (s *Store) webhookOf(id string, item map[string]types.AttributeValue) (*lead.Webhook, error) {
+	if gone(item) {
 		return nil, nil
 	}
-	w, err := webhookFromItem(out.Item)
+	w, err := webhookFromItem(item)
 	if err == nil {
-		err = s.openCaptcha(w, out.Item)
+		err = s.openCaptcha(w, item)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read webhook %s: %w", id, err)

@@ -167,8 +167,8 @@ func (l *Limiter) Stats() RateStats {
 // Admit judges one authenticated request of wh (its Counted as just read): nil when it is
 // admitted (and counted), the 429 of Throttled when the webhook is over its limit. It may
 // flush the instance's counts of the webhook first, within FlushTimeout; a flush that
-// fails never fails the request. writes is how many counter writes it tried.
-func (l *Limiter) Admit(ctx context.Context, wh *Webhook) (writes int, err error) {
+// fails never fails the request.
+func (l *Limiter) Admit(ctx context.Context, wh *Webhook) error {
 	limit, burst := l.Defaults.For(wh)
 	now := l.Now().Unix()
 	l.mu.Lock()
@@ -200,20 +200,20 @@ func (l *Limiter) Admit(ctx context.Context, wh *Webhook) (writes int, err error
 	flush := l.Flusher != nil && now > h.lastFlush && h.flying == nil && unflushed > 0 &&
 		(!ok || 4*unflushed >= int64(burst) || 2*left <= int64(burst))
 	if flush {
-		writes = l.flushLocked(ctx, wh.ID, h, now)
+		l.flushLocked(ctx, wh.ID, h, now)
 	} else {
 		l.mu.Unlock()
 	}
 	if !ok {
 		l.throttled.Add(1)
-		return writes, Throttled(limit, retryAfter(counts, now, limit, burst))
+		return Throttled(limit, retryAfter(counts, now, limit, burst))
 	}
-	return writes, nil
+	return nil
 }
 
 // flushLocked sends the webhook's unflushed counts (one write per block) and releases
 // l.mu, which it is called with; the counts not written come back to be sent later.
-func (l *Limiter) flushLocked(ctx context.Context, webhookID string, h *hookCount, now int64) int {
+func (l *Limiter) flushLocked(ctx context.Context, webhookID string, h *hookCount, now int64) {
 	taken := make([]RateCount, 0, len(h.local))
 	blocks := map[int64]bool{}
 	for s, n := range h.local {
@@ -238,7 +238,6 @@ func (l *Limiter) flushLocked(ctx context.Context, webhookID string, h *hookCoun
 		}
 	}
 	l.mu.Unlock()
-	return len(blocks)
 }
 
 // flush adds the counts to the webhook's counters within FlushTimeout, on a context that
@@ -311,11 +310,10 @@ func retryAfter(counts map[int64]int64, now int64, limit, burst int) int {
 }
 
 // Admit judges an authenticated request against its webhook's rate limit (see Limiter);
-// without a limiter every request is admitted. writes is how many counter writes the
-// judgment tried.
-func (s *IngestService) Admit(ctx context.Context, wh *Webhook) (writes int, err error) {
+// without a limiter every request is admitted.
+func (s *IngestService) Admit(ctx context.Context, wh *Webhook) error {
 	if s.Limiter == nil {
-		return 0, nil
+		return nil
 	}
 	return s.Limiter.Admit(ctx, wh)
 }

@@ -140,7 +140,7 @@ func TestLimiterOneInstanceAdmitsTheBurstThenTheLimit(t *testing.T) {
 	perSecond := make([]int, 5)
 	for sec := range perSecond {
 		for i := 0; i < 100; i++ {
-			_, err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix()))
+			err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix()))
 			var e *Error
 			switch {
 			case err == nil:
@@ -177,7 +177,7 @@ func TestLimiterQuietWebhookNeverFlushes(t *testing.T) {
 	l.Now = clock.Now
 	wh := Webhook{ID: "quiet"}
 	for i := 0; i < 600; i++ { // 2 per second for 5 minutes
-		if _, err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix())); err != nil {
+		if err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix())); err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
 		clock.Add(500 * time.Millisecond)
@@ -198,7 +198,7 @@ func TestLimiterFlushFailureFailsOpen(t *testing.T) {
 	l.Now = clock.Now
 	wh := Webhook{ID: "w"}
 	for i := 0; i < 12; i++ {
-		if _, err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix())); err != nil {
+		if err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix())); err != nil {
 			t.Fatalf("request %d: %v; a failed flush must not fail the request", i, err)
 		}
 	}
@@ -211,7 +211,7 @@ func TestLimiterFlushFailureFailsOpen(t *testing.T) {
 	clock.Add(time.Second)
 	admitted := 0
 	for i := 0; i < 9; i++ {
-		if _, err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix())); err == nil {
+		if err := l.Admit(context.Background(), shared.read(wh, clock.Now().Unix())); err == nil {
 			admitted++
 		}
 	}
@@ -258,7 +258,7 @@ func TestLimiterManyInstancesStayWithinTheBound(t *testing.T) {
 			// Noisy: 200 a second, 2 a tick, each on a random instance.
 			for range 2 {
 				requests++
-				if _, err := lims[rng.IntN(instances)].Admit(context.Background(), shared.read(noisy, now)); err == nil {
+				if err := lims[rng.IntN(instances)].Admit(context.Background(), shared.read(noisy, now)); err == nil {
 					admittedPerSecond[sec]++
 				}
 			}
@@ -266,7 +266,7 @@ func TestLimiterManyInstancesStayWithinTheBound(t *testing.T) {
 			for _, q := range quiet {
 				if rng.IntN(1000) < 15 {
 					requests++
-					if _, err := lims[rng.IntN(instances)].Admit(context.Background(), shared.read(q, now)); err != nil {
+					if err := lims[rng.IntN(instances)].Admit(context.Background(), shared.read(q, now)); err != nil {
 						quietRefused++
 					}
 				}
@@ -328,7 +328,7 @@ func TestLimiterConcurrentRequestsAdmitTheBurstExactly(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				_, _ = l.Admit(context.Background(), shared.read(Webhook{ID: "w"}, clock.Now().Unix()))
+				_ = l.Admit(context.Background(), shared.read(Webhook{ID: "w"}, clock.Now().Unix()))
 			}
 		}()
 	}
